@@ -1,0 +1,3 @@
+from chestview.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The command line: `chestview` (the app), `chestview predict|models|bench|train|eval`."""

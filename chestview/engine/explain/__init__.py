@@ -1,0 +1,1 @@
+"""From class activation maps to heatmaps and boxes: pure functions."""

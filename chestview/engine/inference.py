@@ -1,0 +1,239 @@
+"""Running a zoo model on images: findings, heatmaps and boxes.
+
+The data walks one way: file -> XrayImage -> tensor -> logits + maps -> findings + boxes.
+``predict_paths`` decodes and preprocesses in DataLoader workers so that it overlaps the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from chestview.engine.device import resolve_device
+from chestview.engine.errors import ChestviewError
+from chestview.engine.explain.boxes import WANG_THRESHOLD, heatmap_to_boxes
+from chestview.engine.explain.cam import normalise_maps
+from chestview.engine.io.image import XrayImage
+from chestview.engine.preprocess import Preprocessing, merge_crop_maps, prepare, ten_crop
+from chestview.engine.results import Finding, ImageResult
+from chestview.engine.zoo.store import LoadedModel
+
+log = logging.getLogger(__name__)
+BoxMode = Literal["positive", "all", "none"]
+
+
+@dataclass(frozen=True)
+class PredictProgress:
+    done: int
+    total: int
+    path: str
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+def prepare_model_input(image: XrayImage, pre: Preprocessing, tta: str) -> tuple[torch.Tensor, object]:
+    """(N, C, S, S) for one image (N = 1, or 10 for TenCrop) and what is needed to merge its maps."""
+    if tta == "tencrop":
+        crops, windows, resized = ten_crop(image, pre)
+        return crops, (windows, resized)
+    return prepare(image, pre)[None], None
+
+
+class _PreparedImages(Dataset):
+    """Decode + preprocess in a worker; errors travel as data so that one bad file never stops a batch."""
+
+    def __init__(self, paths: list[str], pre: Preprocessing, tta: str) -> None:
+        self.paths = paths
+        self.pre = pre
+        self.tta = tta
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict:
+        from chestview.engine.io.loader import load_image
+
+        path = self.paths[i]
+        t0 = _now()
+        try:
+            image = load_image(path)
+            t1 = _now()
+            x, extra = prepare_model_input(image, self.pre, self.tta)
+            t2 = _now()
+        except ChestviewError as exc:
+            return {"path": path, "error": str(exc)}
+        except Exception as exc:  # a file can break a decoder in ways no one listed; never stop the batch
+            return {"path": path, "error": f"{path}: cannot read image ({type(exc).__name__}: {exc})"}
+        return {
+            "path": path,
+            "error": None,
+            "image": image,
+            "x": x,
+            "extra": extra,
+            "timings_ms": {"decode": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3},
+        }
+
+
+def _collate(items: list[dict]) -> list[dict]:
+    return items
+
+
+class Predictor:
+    """A loaded model plus the choices of how to run it. Thread-compatible: one call at a time."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        device: str | torch.device = "auto",
+        tta: Literal["none", "tencrop"] = "none",
+        box_threshold: int = WANG_THRESHOLD,
+        boxes: BoxMode = "positive",
+        max_boxes: int = 3,
+    ) -> None:
+        if tta not in ("none", "tencrop"):
+            raise ChestviewError(f"unknown test-time augmentation {tta!r} (none, tencrop)")
+        if boxes not in ("positive", "all", "none"):
+            raise ChestviewError(f"unknown box mode {boxes!r} (positive, all, none)")
+        self.loaded = loaded
+        self.card = loaded.card
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.model = loaded.module.to(self.device).eval()
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.tta = tta
+        self.box_threshold = box_threshold
+        self.boxes = boxes
+        self.max_boxes = max_boxes
+        self.labels = list(self.card.labels)
+        self.unreliable = set(self.card.unreliable_labels)
+
+    # -- stages -----------------------------------------------------------------------------
+    def prepare_input(self, image: XrayImage) -> tuple[torch.Tensor, object]:
+        return prepare_model_input(image, self.card.preprocessing, self.tta)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probabilities (B, C) and maps (B, C, h, w), float32 on the CPU, from one forward pass."""
+        x = x.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else contextlib.nullcontext()
+        )
+        with torch.inference_mode(), autocast:
+            out = self.model(x)
+        maps = out.maps
+        if maps is None:
+            from chestview.engine.models.gradcam import gradcam
+
+            maps = gradcam(self.model, x)
+        return torch.sigmoid(out.logits.float()).cpu(), maps.float().cpu()
+
+    def findings_from(
+        self, image_size: tuple[int, int], probs: np.ndarray, heat: np.ndarray
+    ) -> tuple[list[Finding], float]:
+        """Findings with boxes; returns the time spent making boxes (ms)."""
+        t0 = _now()
+        findings = []
+        for c, label in enumerate(self.labels):
+            p = float(probs[c])
+            threshold = self.card.threshold(label)
+            reliable = label not in self.unreliable
+            positive = reliable and p >= threshold
+            want_boxes = self.boxes == "all" or (self.boxes == "positive" and positive)
+            boxes = (
+                tuple(heatmap_to_boxes(heat[c], image_size, threshold=self.box_threshold, max_boxes=self.max_boxes))
+                if want_boxes
+                else ()
+            )
+            findings.append(Finding(label, p, threshold, positive, reliable, boxes))
+        findings.sort(key=lambda f: (not f.reliable, -f.probability))
+        return findings, (_now() - t0) * 1e3
+
+    def _merge(self, probs: torch.Tensor, maps: torch.Tensor, extra: object) -> tuple[np.ndarray, np.ndarray]:
+        if extra is None:
+            return probs[0].numpy(), maps[0].numpy()
+        windows, resized = extra
+        return probs.mean(dim=0).numpy(), merge_crop_maps(maps, windows, resized).numpy()
+
+    def _result(self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict) -> ImageResult:
+        t0 = _now()
+        heat = normalise_maps(maps)
+        timings["heatmaps"] = (_now() - t0) * 1e3
+        findings, timings["boxes"] = self.findings_from(image.size, probs, heat)
+        return ImageResult(
+            path=image.path,
+            image_width=image.width,
+            image_height=image.height,
+            warnings=list(image.warnings),
+            findings=findings,
+            timings_ms=timings,
+            heatmaps={label: heat[c] for c, label in enumerate(self.labels)},
+        )
+
+    # -- public -----------------------------------------------------------------------------
+    def predict_image(self, image: XrayImage) -> ImageResult:
+        t0 = _now()
+        x, extra = self.prepare_input(image)
+        t1 = _now()
+        probs, maps = self.forward(x)
+        t2 = _now()
+        p, m = self._merge(probs, maps, extra)
+        timings = {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3}
+        return self._result(image, p, m, timings)
+
+    def predict_paths(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        batch_size: int = 8,
+        num_workers: int | None = None,
+        on_progress: Callable[[PredictProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[ImageResult]:
+        """Results in input order; unreadable files give a result with ``error`` set."""
+        paths = [str(p) for p in paths]
+        if not paths:
+            return
+        if num_workers is None:
+            num_workers = min(2, len(paths) // batch_size) if len(paths) > batch_size else 0
+        # Batch at the loader level so that each batch arrives decoded; run the model per batch of inputs.
+        loader = DataLoader(
+            _PreparedImages(paths, self.card.preprocessing, self.tta),
+            batch_size=batch_size,
+            num_workers=num_workers,
+            collate_fn=_collate,
+            prefetch_factor=2 if num_workers else None,
+            persistent_workers=False,
+        )
+        done = 0
+        for batch in loader:
+            if should_stop is not None and should_stop():
+                return
+            good = [item for item in batch if item["error"] is None]
+            if good:
+                t0 = _now()
+                probs, maps = self.forward(torch.cat([item["x"] for item in good]))
+                per_image_ms = (_now() - t0) * 1e3 / len(good)
+                offset = 0
+                for item in good:
+                    n = item["x"].shape[0]
+                    p, m = self._merge(probs[offset : offset + n], maps[offset : offset + n], item["extra"])
+                    offset += n
+                    item["result"] = self._result(item["image"], p, m, {**item["timings_ms"], "forward": per_image_ms})
+            for item in batch:
+                result = item.get("result") or ImageResult(path=item["path"], error=item["error"])
+                done += 1
+                if on_progress is not None:
+                    on_progress(PredictProgress(done, len(paths), item["path"]))
+                yield result

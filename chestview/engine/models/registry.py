@@ -1,0 +1,77 @@
+"""One registry of architectures, in the style of timm and torchvision.
+
+Every registered builder is keyword-only and returns a :class:`ChestModel`: an ``nn.Module`` whose
+``forward(x)`` returns :class:`ModelOutput` with the logits for its labels and, from the same
+forward pass, one class activation map per label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Protocol
+
+import torch
+from torch import nn
+
+from chestview.engine.errors import ModelError
+
+
+class ModelOutput(NamedTuple):
+    """``logits``: (batch, classes). ``maps``: (batch, classes, h, w) class activation maps in
+    logit-like units at the model's feature resolution, covering the whole input; ``None`` when the
+    architecture has no native map (Grad-CAM is used instead)."""
+
+    logits: torch.Tensor
+    maps: torch.Tensor | None
+
+
+class ChestModel(Protocol):
+    num_classes: int
+
+    def __call__(self, x: torch.Tensor) -> ModelOutput: ...
+
+
+@dataclass(frozen=True)
+class ArchInfo:
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+    paper: str = ""
+
+
+_REGISTRY: dict[str, ArchInfo] = {}
+
+
+def register_model(name: str, *, description: str = "", paper: str = "") -> Callable:
+    """Decorator registering a keyword-only builder ``fn(*, num_classes, in_chans=3, **kw)``."""
+
+    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"architecture {name!r} registered twice")
+        _REGISTRY[name] = ArchInfo(name, fn, description or (fn.__doc__ or "").strip().split("\n")[0], paper)
+        return fn
+
+    return wrap
+
+
+def _ensure_builtin() -> None:
+    # Importing the package registers the built-in architectures.
+    import chestview.engine.models.architectures  # noqa: F401
+
+
+def list_models() -> list[str]:
+    _ensure_builtin()
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> ArchInfo:
+    _ensure_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def get_model(name: str, *, num_classes: int, **kwargs) -> nn.Module:
+    """Build a registered architecture with freshly initialised weights."""
+    return model_info(name).builder(num_classes=num_classes, **kwargs)

@@ -1,0 +1,135 @@
+"""Model cards: everything needed to use a model and to judge it (torchvision's Weights, timm's cfg)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from chestview.engine.errors import ModelError
+from chestview.engine.preprocess import Preprocessing
+from chestview.engine.util import atomic_write_text
+
+CARD_FILE = "card.json"
+SCHEMA_VERSION = 1
+SUPERVISION_KINDS = ("weak", "box", "imported", "untrained")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    id: str
+    architecture: str
+    labels: tuple[str, ...]
+    preprocessing: Preprocessing
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    unreliable_labels: tuple[str, ...] = ()
+    supervision: str = "weak"
+    description: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    licence: str = ""
+    weights: str = "model.safetensors"
+    sha256: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def threshold(self, label: str) -> float:
+        return float(self.thresholds.get(label, 0.5))
+
+    def with_updates(self, **changes: Any) -> "ModelCard":
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        data["unreliable_labels"] = list(self.unreliable_labels)
+        data["preprocessing"] = self.preprocessing.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], source: str = "card") -> "ModelCard":
+        problems = validate_card(data)
+        if problems:
+            raise ModelError(f"{source}: invalid model card: {'; '.join(problems)}")
+        return cls(
+            id=data["id"],
+            architecture=data["architecture"],
+            labels=tuple(data["labels"]),
+            preprocessing=Preprocessing.from_json(data["preprocessing"]),
+            arch_kwargs=dict(data.get("arch_kwargs", {})),
+            thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
+            unreliable_labels=tuple(data.get("unreliable_labels", ())),
+            supervision=data.get("supervision", "weak"),
+            description=data.get("description", ""),
+            provenance=dict(data.get("provenance", {})),
+            metrics=dict(data.get("metrics", {})),
+            licence=data.get("licence", ""),
+            weights=data.get("weights", "model.safetensors"),
+            sha256=data.get("sha256", ""),
+            schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "ModelCard":
+        path = Path(directory) / CARD_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"{path}: no model card here") from None
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: cannot read model card ({exc})") from None
+        if not isinstance(data, dict):
+            raise ModelError(f"{path}: a model card must be a JSON object")
+        return cls.from_json(data, source=str(path))
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CARD_FILE
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n")
+        return path
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def validate_card(data: dict[str, Any]) -> list[str]:
+    """Problems with a card's JSON (empty when valid). Checked on load and by a test over the zoo."""
+    problems: list[str] = []
+    for key, kind in (("id", str), ("architecture", str), ("labels", list), ("preprocessing", dict)):
+        if not isinstance(data.get(key), kind):
+            problems.append(f"'{key}' missing or not a {kind.__name__}")
+    if problems:
+        return problems
+    if not data["id"] or any(c in data["id"] for c in "/\\ "):
+        problems.append("'id' must be a non-empty name without slashes or spaces")
+    labels = data["labels"]
+    if not labels or not all(isinstance(lbl, str) and lbl for lbl in labels):
+        problems.append("'labels' must be a non-empty list of names")
+    elif len(set(labels)) != len(labels):
+        problems.append("'labels' has duplicates")
+    try:
+        Preprocessing.from_json(data["preprocessing"])
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"'preprocessing' invalid ({exc})")
+    thresholds = data.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        problems.append("'thresholds' must map labels to numbers")
+    else:
+        for label, value in thresholds.items():
+            if label not in labels:
+                problems.append(f"threshold for unknown label {label!r}")
+            elif not _is_number(value) or not 0.0 <= value <= 1.0:
+                problems.append(f"threshold of {label!r} must be a probability")
+    for label in data.get("unreliable_labels", []):
+        if label not in labels:
+            problems.append(f"unreliable label {label!r} is not a label")
+    if data.get("supervision", "weak") not in SUPERVISION_KINDS:
+        problems.append(f"'supervision' must be one of {', '.join(SUPERVISION_KINDS)}")
+    sha = data.get("sha256", "")
+    if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+        problems.append("'sha256' must be 64 lowercase hex digits")
+    if not isinstance(data.get("arch_kwargs", {}), dict):
+        problems.append("'arch_kwargs' must be an object")
+    return problems
