@@ -1,11 +1,80 @@
-"""Entry point of the ``chestview`` command."""
+"""Entry point of the ``chestview`` command.
+
+``chestview [PATH...]`` opens the app; ``chestview predict|models|bench|train|eval ...`` are the
+scriptable commands. Bad input gives one line on stderr and exit code 1 or 2, never a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import logging
 import sys
+
+from chestview import __version__
+from chestview.cli.common import error
+from chestview.engine.errors import ChestviewError
+
+# name -> module under chestview.cli with add_parser(sub) setting args.run
+SUBCOMMANDS = {
+    "predict": "predict_cmd",
+    "models": "models_cmd",
+    "bench": "bench_cmd",
+    "train": "train_cmd",
+    "eval": "eval_cmd",
+}
+
+
+def _command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chestview", description="Chest X-ray review with deep learning. Not for clinical use.")
+    parser.add_argument("--version", action="version", version=f"chestview {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        try:
+            mod = importlib.import_module(f"chestview.cli.{module}")
+        except ImportError as exc:
+            if exc.name != f"chestview.cli.{module}":
+                raise
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chestview",
+        description="Open the chestview app (on the bundled samples when no PATH is given). "
+        f"Commands: {', '.join(SUBCOMMANDS)} (chestview COMMAND --help).",
+    )
+    parser.add_argument("--version", action="version", version=f"chestview {__version__}")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to open")
+    parser.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to FILE (PNG) and exit")
+    parser.add_argument("--finding", metavar="LABEL", help="with --screenshot: the finding to select")
+    parser.add_argument("--model", help="model to run first (default: the zoo's default)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    print("chestview: under construction", file=sys.stderr)
-    return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        parser = _command_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            return int(args.run(args) or 0)
+        except ChestviewError as exc:
+            error(str(exc))
+            return 1
+        except KeyboardInterrupt:
+            error("interrupted")
+            return 130
+    if argv and argv[0] in ("-h", "--help"):
+        _app_parser().print_help()
+        print("\ncommands:")
+        _command_parser().print_help()
+        return 0
+    args = _app_parser().parse_args(argv)
+    from chestview.gui.app import run_app
+
+    return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model)

@@ -1,0 +1,67 @@
+"""``chestview bench``: stage timings and throughputs of a model on real images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from chestview.cli.common import error, table
+from chestview.engine.errors import ChestviewError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure decode, preprocess, forward, heatmaps, boxes and throughput")
+    p.add_argument("--model", help="zoo model id or directory (default: the zoo's default)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--images", nargs="+", metavar="PATH", help="images or folders (default: the bundled samples)")
+    p.add_argument("-n", "--n-images", type=int, default=32, help="images to time (cycled; default %(default)s)")
+    p.add_argument("--workers", type=int, default=None, help="decoding workers of the pipeline (default: automatic)")
+    p.add_argument("--json", action="store_true", help="print the JSON result instead of tables")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chestview.engine.bench import BenchProgress, run_benchmark
+    from chestview.engine.io.scan import iter_image_files
+    from chestview.engine.paths import samples_dir
+    from chestview.engine.zoo import default_model_id, load_model
+
+    model_id = args.model or default_model_id()
+    if model_id is None:
+        error("no model is installed: the zoo is empty")
+        return 2
+    if args.batch_size < 1 or args.n_images < 1:
+        error("--batch-size and --n-images must be at least 1")
+        return 2
+    paths = [str(p) for p in iter_image_files(args.images or [samples_dir()])]
+    try:
+        loaded = load_model(model_id)
+
+        def progress(ev: BenchProgress) -> None:
+            if sys.stderr.isatty():
+                print(f"\r{ev.stage:10s} {ev.done}/{ev.total}", end="", file=sys.stderr, flush=True)
+
+        result = run_benchmark(
+            loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
+            num_workers=args.workers, on_event=progress,
+        )
+    except ChestviewError as exc:
+        error(str(exc))
+        return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    print(f"model {result.model_id} on {result.device}, batch {result.batch_size}, {result.n_images} images from {result.image_source}")
+    rows = [[s, f"{t.median_ms:.1f}", f"{t.p90_ms:.1f}"] for s, t in result.stages.items()]
+    print(table(rows, ["stage (per image)", "median ms", "p90 ms"]))
+    print()
+    print(f"pipeline throughput (files -> results): {result.pipeline_images_per_s:.2f} images/s")
+    print(f"model-only forward throughput:          {result.model_images_per_s:.2f} images/s")
+    print(f"pipeline / model:                       {result.pipeline_to_model_ratio:.2f}")
+    print(f"heatmaps + boxes (all labels) / forward: {result.explain_cost_fraction:.1%}")
+    print(f"peak memory: {result.peak_memory_mb:.0f} MB" + (f", GPU {result.peak_gpu_memory_mb:.0f} MB" if result.peak_gpu_memory_mb else ""))
+    return 0

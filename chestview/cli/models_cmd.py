@@ -1,0 +1,70 @@
+"""``chestview models``: list the zoo; ``models show ID``; ``models import``/``fetch`` for published checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from chestview.cli.common import error, table
+from chestview.engine.errors import ChestviewError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the model zoo, show a card, import or fetch published checkpoints")
+    p.add_argument("--json", action="store_true", help="machine-readable listing")
+    msub = p.add_subparsers(dest="models_command")
+    show = msub.add_parser("show", help="print a model's card")
+    show.add_argument("model", help="model id or directory")
+    try:
+        from chestview.cli import import_cmd
+
+        import_cmd.add_parsers(msub)
+    except ImportError:  # the importers are optional pieces of the zoo
+        pass
+    p.set_defaults(run=run)
+
+
+def _mean_auroc(card) -> str:
+    value = card.metrics.get("test", {}).get("mean_auroc") if isinstance(card.metrics.get("test"), dict) else None
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    from chestview.engine.zoo import ModelCard, default_model_id, find_model, list_zoo
+
+    if getattr(args, "models_command", None) == "show":
+        try:
+            card = ModelCard.load(find_model(args.model))
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
+        print(json.dumps(card.to_json(), indent=2))
+        return 0
+    if getattr(args, "models_command", None) not in (None, "show"):
+        return args.models_run(args)
+
+    problems: list[str] = []
+    entries = list_zoo(problems)
+    for p in problems:
+        error(p)
+    if args.json:
+        print(json.dumps([{**e.card.to_json(), "path": str(e.path), "bundled": e.bundled} for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("The model zoo is empty: no trained model is installed yet.")
+        print("Train one with `chestview train ...` or import a published checkpoint with `chestview models import`.")
+        return 0
+    default = default_model_id()
+    rows = [
+        [
+            ("* " if e.card.id == default else "  ") + e.card.id,
+            e.card.architecture + (f"/{e.card.arch_kwargs['trunk']}" if "trunk" in e.card.arch_kwargs else ""),
+            len(e.card.labels),
+            e.card.supervision,
+            _mean_auroc(e.card),
+            "bundled" if e.bundled else str(e.path),
+        ]
+        for e in entries
+    ]
+    print(table(rows, ["id (* default)", "architecture", "labels", "supervision", "test mean AUROC", "where"]))
+    return 0

@@ -1,0 +1,95 @@
+"""Writing results: ``results.json`` (one schema for the CLI and the app) and annotated images.
+
+Patient identifiers never leave through these files unless asked: results carry paths and
+findings, not DICOM patient tags; output names are derived from file names, not from headers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from chestview import DISCLAIMER, __version__
+from chestview.engine.io.image import XrayImage
+from chestview.engine.render import render_annotated, save_image_atomic
+from chestview.engine.results import ImageResult
+from chestview.engine.util import atomic_write_text
+from chestview.engine.zoo.card import ModelCard
+
+PATIENT_KEYS = ("patient_id", "patient_name", "patient_birth_date", "patient_sex", "patient_age", "accession_number")
+
+
+def model_summary(card: ModelCard) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "architecture": card.architecture,
+        "labels": list(card.labels),
+        "thresholds": {lbl: card.threshold(lbl) for lbl in card.labels},
+        "unreliable_labels": list(card.unreliable_labels),
+        "supervision": card.supervision,
+        "input_size": card.preprocessing.size,
+    }
+
+
+def results_document(
+    card: ModelCard,
+    results: Iterable[ImageResult],
+    *,
+    settings: dict[str, Any] | None = None,
+    patient_info: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``results.json`` document. ``patient_info`` (path -> identifiers) is included only when given."""
+    rows = []
+    for r in results:
+        row = r.to_json()
+        if patient_info and r.path in patient_info:
+            row["patient"] = patient_info[r.path]
+        rows.append(row)
+    return {
+        "chestview_version": __version__,
+        "disclaimer": DISCLAIMER,
+        "model": model_summary(card),
+        "settings": settings or {},
+        "results": rows,
+    }
+
+
+def write_results_json(path: str | Path, document: dict[str, Any]) -> Path:
+    path = Path(path)
+    atomic_write_text(path, json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def output_name(source: str | Path, used: set[str], suffix: str = ".png") -> str:
+    """A unique, identifier-free output name derived from the source file name."""
+    stem = Path(source).stem or "image"
+    name = f"{stem}_annotated{suffix}"
+    n = 1
+    while name in used:
+        n += 1
+        name = f"{stem}_{n}_annotated{suffix}"
+    used.add(name)
+    return name
+
+
+def export_annotated(
+    out_path: str | Path,
+    image: XrayImage,
+    result: ImageResult,
+    card: ModelCard,
+    *,
+    labels: list[str] | None = None,
+    opacity: float = 0.45,
+    colormap: str = "jet",
+    window: tuple[float, float] | None = None,
+    with_json: bool = True,
+) -> Path:
+    """The annotated image (PNG/JPEG by extension) and, beside it, its JSON report. Never overwrites the source."""
+    rgb = render_annotated(
+        image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window
+    )
+    out_path = save_image_atomic(out_path, rgb, protect=[image.path])
+    if with_json:
+        write_results_json(out_path.with_suffix(".json"), results_document(card, [result]))
+    return out_path

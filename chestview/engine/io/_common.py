@@ -1,0 +1,72 @@
+"""Small helpers shared by the readers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+#: Largest image we agree to decode (width * height * frames). Protects against
+#: decompression bombs: a tiny file whose header claims a gigapixel image.
+MAX_PIXELS = 100_000_000
+
+#: The metadata keys every reader fills (None when unknown), so callers can index them safely.
+METADATA_KEYS = (
+    "format",
+    "modality",
+    "view_position",
+    "body_part",
+    "patient_position",
+    "study_uid",
+    "series_uid",
+    "sop_uid",
+    "sop_class",
+    "patient_id",
+    "patient_sex",
+    "patient_age",
+    "study_date",
+    "study_description",
+    "series_description",
+    "series_number",
+    "instance_number",
+    "photometric",
+    "window",
+    "voi_source",
+    "bits_stored",
+    "bits_allocated",
+    "transfer_syntax",
+    "frames",
+    "manufacturer",
+    "rows",
+    "columns",
+    "spacing_source",
+)
+
+
+def empty_metadata(**values: Any) -> dict[str, Any]:
+    md: dict[str, Any] = dict.fromkeys(METADATA_KEYS)
+    md.update(values)
+    return md
+
+
+def short_cause(exc: BaseException, limit: int = 100) -> str:
+    """First line of an exception message, squeezed and cut: enough to explain, never a dump."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = re.sub(r"\s+", " ", text)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+def window_from_range(low: float, high: float) -> tuple[float, float]:
+    """(centre, width) of a window spanning [low, high]; width at least 1 so it is never degenerate."""
+    low, high = float(low), float(high)
+    return (low + high) / 2.0, max(high - low, 1.0)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of an (H, W, 3) array as float32, the weights PIL uses for mode "L"."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.asarray(rgb[..., :3], dtype=np.float32) @ weights

@@ -1,0 +1,193 @@
+"""The training configuration: one dataclass, loadable from TOML, overridable by CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from chestview.engine.errors import ChestviewError
+from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+
+SCHEDULES = ("plateau", "step")
+METHODOLOGIES = ("full", "classifier", "untrained")  # the three CheXNet reimplementation setups
+DEVICES_HINT = "auto, cpu, cuda, cuda:N, mps"
+
+# Gray X-rays in [0, 1] have a mean near 0.5 and a spread near 0.25: a trunk trained from scratch
+# sees roughly unit-variance inputs with these.
+GRAY_MEAN = 0.5
+GRAY_STD = 0.25
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "chexnet"
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)  # trunk, pretrained_trunk, lse_r, ...
+    data: str = ""  # "FORMAT:PATH" for open_dataset
+    data_options: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[str, ...] | None = None  # None: every label of the dataset
+    size: int = 224
+    channels: int = 3
+    mean: tuple[float, ...] | None = None  # None: derived from the trunk (see preprocessing())
+    std: tuple[float, ...] | None = None
+    loss: str = "bce"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    box_weight: float = 0.0  # 0: weak supervision (image labels only)
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    schedule: str = "plateau"  # plateau: x0.1 after 1 epoch without val-loss progress; step: /10 every 20
+    step_epochs: int = 20
+    early_stop_patience: int = 3  # epochs without val-loss progress before stopping; 0 = never
+    methodology: str = "full"
+    augment: bool = True
+    seed: int = 0
+    num_workers: int = 2
+    out: str = "runs/train"
+    device: str = "auto"
+    amp: bool = True  # CUDA only
+    channels_last: bool = True  # CUDA only
+    model_id: str | None = None  # None: derived from arch and data
+    split: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_seed: int = 0
+    unreliable_min_positives: int = 10
+    fp16_weights: bool = True
+    heatmap_threshold: int = 180
+    eval_batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ChestviewError("invalid training configuration: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        p: list[str] = []
+        if self.schedule not in SCHEDULES:
+            p.append(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.methodology not in METHODOLOGIES:
+            p.append(f"methodology must be one of {', '.join(METHODOLOGIES)}, not {self.methodology!r}")
+        if self.epochs < 0 or self.batch_size < 1 or self.num_workers < 0:
+            p.append("epochs >= 0, batch_size >= 1 and num_workers >= 0 are required")
+        if self.size < 16:
+            p.append(f"size {self.size} is too small")
+        if self.channels not in (1, 3):
+            p.append("channels must be 1 or 3")
+        if self.lr <= 0 or self.weight_decay < 0 or self.box_weight < 0:
+            p.append("lr > 0, weight_decay >= 0 and box_weight >= 0 are required")
+        if len(self.split) != 3 or any(f < 0 for f in self.split) or not 0.99 <= sum(self.split) <= 1.01:
+            p.append(f"split must be three fractions (train, val, test) summing to 1, got {self.split}")
+        return p
+
+    # -- derived ------------------------------------------------------------------------------
+    @property
+    def trunk(self) -> str | None:
+        return self.arch_kwargs.get("trunk")
+
+    @property
+    def supervision(self) -> str:
+        if self.methodology == "untrained":
+            return "untrained"
+        return "box" if self.box_weight > 0 else "weak"
+
+    def preprocessing(self) -> Preprocessing:
+        """Explicit mean/std win; a pretrained trunk gets the statistics it was trained with, else gray."""
+        mean, std = self.mean, self.std
+        if mean is None or std is None:
+            if self.arch_kwargs.get("pretrained_trunk"):
+                trunk = str(self.trunk or "")
+                if trunk.startswith("efficientnet_lite"):
+                    from chestview.engine.models.imagenet import MEAN as lite_mean, STD as lite_std
+
+                    d_mean, d_std = lite_mean, lite_std
+                else:
+                    d_mean, d_std = IMAGENET_MEAN, IMAGENET_STD
+                if self.channels == 1:
+                    d_mean, d_std = (sum(d_mean) / 3,), (sum(d_std) / 3,)
+            else:
+                d_mean, d_std = (GRAY_MEAN,) * self.channels, (GRAY_STD,) * self.channels
+            mean = mean if mean is not None else d_mean
+            std = std if std is not None else d_std
+        return Preprocessing(size=self.size, channels=self.channels, mean=tuple(mean), std=tuple(std))
+
+    def default_model_id(self) -> str:
+        fmt, _, path = self.data.partition(":")
+        stem = Path(path.rstrip("/\\")).name or fmt or "data"
+        trunk = f"-{self.trunk}" if self.trunk else ""
+        raw = f"{self.arch}{trunk}-{stem}-{self.size}px"
+        return "".join(c if c.isalnum() or c in "-_." else "-" for c in raw)
+
+    # -- (de)serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-able values (tuples as lists, None left out)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else (dict(value) if isinstance(value, dict) else value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ChestviewError(f"{source}: unknown training option(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, list):
+                value = tuple(value)
+            values[name] = value
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ChestviewError(f"{source}: {exc}") from None
+
+    def with_overrides(self, **changes: Any) -> "TrainConfig":
+        """A copy with the given (not-None) values replaced: CLI flags over a config file."""
+        changes = {k: (tuple(v) if isinstance(v, list) else v) for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **changes)
+
+    def to_toml(self) -> str:
+        return dump_toml(self.to_dict())
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ChestviewError(f"{path}: no such configuration file") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ChestviewError(f"{path}: cannot read TOML configuration ({exc})") from None
+    # A [train] table is accepted so that one file can also hold other sections later.
+    if isinstance(data.get("train"), dict):
+        data = data["train"]
+    return TrainConfig.from_dict(data, source=str(path))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """A minimal TOML writer for flat configurations (tables written inline); tomllib reads it back."""
+    return "".join(f"{key} = {_toml_value(value)}\n" for key, value in data.items() if value is not None)

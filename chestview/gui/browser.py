@@ -1,0 +1,238 @@
+"""The study browser: patient → study → series → image for DICOM, single PNG/JPEG images, and the
+files that could not be opened (with the reason), with thumbnails, a filter box and drag and drop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QLineEdit,
+    QToolBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QTreeWidgetItemIterator,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chestview.gui.state import Catalog, CatalogImage
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+THUMB = 56
+MAX_THUMBNAILS = 300
+
+
+def catalog_from_scan(scan) -> Catalog:
+    """Flatten the engine's ScanResult (patients → studies → series → images) into the browser's list."""
+    images: list[CatalogImage] = []
+    for patient in scan.patients:
+        for study in patient.studies:
+            for series in study.series:
+                for ref in series.images:
+                    path = str(ref.path)
+                    if ref.kind != "dicom":
+                        images.append(CatalogImage(path, Path(path).name))
+                        continue
+                    pid = patient.id or "(no patient ID)"
+                    pname = f" {patient.name}" if patient.name else ""
+                    study_text = " ".join(t for t in (_date(study.date), study.description) if t) or "Study"
+                    series_text = " ".join(
+                        t for t in (series.modality, series.description, f"#{series.number}" if series.number else "") if t
+                    ) or "Series"
+                    title = Path(path).name if ref.instance_number is None else f"{ref.instance_number}: {Path(path).name}"
+                    images.append(
+                        CatalogImage(
+                            path, title, patient=f"{pid}{pname}", study=study_text, series=series_text,
+                            is_dicom=True, info=f"{series.modality or ''} {ref.frames} frame(s)".strip(),
+                        )
+                    )
+    return Catalog(images, list(scan.errors))
+
+
+def _date(d: str | None) -> str:
+    if d and len(d) == 8 and d.isdigit():
+        return f"{d[:4]}-{d[4:6]}-{d[6:]}"
+    return d or ""
+
+
+def scan_job(paths: list[str], *, on_event=None, should_stop=None) -> Catalog:
+    """Worker job: list the studies under ``paths`` (headers only)."""
+    from chestview.engine.io import scan_paths
+
+    return catalog_from_scan(scan_paths(paths, on_event=on_event, should_stop=should_stop))
+
+
+def thumbnails_job(paths: list[str], size: int = THUMB) -> Iterator[tuple[str, np.ndarray | None]]:
+    """Worker generator: (path, uint8 thumbnail or None) for each image."""
+    from chestview.engine.errors import ChestviewError
+    from chestview.engine.io import load_image, thumbnail
+
+    for path in paths[:MAX_THUMBNAILS]:
+        try:
+            yield path, thumbnail(load_image(path), size)
+        except (ChestviewError, OSError, ValueError, MemoryError):
+            yield path, None
+
+
+def gray_to_pixmap(arr: np.ndarray) -> QPixmap:
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    if arr.ndim == 2:
+        qimg = QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8)
+    else:
+        qimg = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimg.copy())
+
+
+class StudyBrowser(QWidget):
+    image_selected = Signal(str)
+    paths_dropped = Signal(list)
+
+    def __init__(self, actions: list[QAction] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = Catalog()
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self.setAcceptDrops(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        if actions:
+            bar = QToolBar()
+            bar.setIconSize(QSize(16, 16))
+            bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            for a in actions:
+                bar.addAction(a)
+            layout.addWidget(bar)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter (name, patient, study)…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.apply_filter)
+        layout.addWidget(self.filter_edit)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setIconSize(QSize(THUMB, THUMB))
+        self.tree.setUniformRowHeights(False)
+        self.tree.currentItemChanged.connect(self._current_changed)
+        self.tree.setAcceptDrops(False)
+        layout.addWidget(self.tree)
+
+    # --- content -----------------------------------------------------------------------------
+    def set_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self._items.clear()
+        groups: dict[tuple, QTreeWidgetItem] = {}
+
+        def group(key: tuple, parent: QTreeWidgetItem | None, text: str) -> QTreeWidgetItem:
+            if key not in groups:
+                item = QTreeWidgetItem([text])
+                (parent.addChild(item) if parent is not None else self.tree.addTopLevelItem(item))
+                item.setExpanded(True)
+                groups[key] = item
+            return groups[key]
+
+        for im in catalog.images:
+            item = QTreeWidgetItem([im.title])
+            item.setData(0, PATH_ROLE, im.path)
+            item.setToolTip(0, f"{im.path}\n{im.info}".strip())
+            if im.is_dicom:
+                p = group(("p", im.patient), None, f"Patient {im.patient}")
+                s = group(("s", im.patient, im.study), p, im.study)
+                se = group(("se", im.patient, im.study, im.series), s, im.series)
+                se.addChild(item)
+            else:
+                self.tree.addTopLevelItem(item)
+            self._items[im.path] = item
+        if catalog.errors:
+            err = QTreeWidgetItem([f"Could not open ({len(catalog.errors)})"])
+            err.setForeground(0, QBrush(QColor("#ff6b6b")))
+            self.tree.addTopLevelItem(err)
+            for path, reason in catalog.errors:
+                child = QTreeWidgetItem([f"{Path(path).name}: {reason}"])
+                child.setToolTip(0, f"{path}\n{reason}")
+                child.setForeground(0, QBrush(QColor("#ff9b9b")))
+                err.addChild(child)
+            err.setExpanded(True)
+        self.tree.blockSignals(False)
+        self.apply_filter(self.filter_edit.text())
+
+    def set_thumbnail(self, path: str, arr: np.ndarray | None) -> None:
+        item = self._items.get(path)
+        if item is not None and arr is not None:
+            item.setIcon(0, QIcon(gray_to_pixmap(arr)))
+
+    def paths(self) -> list[str]:
+        return self.catalog.paths()
+
+    def visible_paths(self) -> list[str]:
+        return [p for p in self.catalog.paths() if not self._items[p].isHidden()]
+
+    # --- selection ---------------------------------------------------------------------------
+    def current_path(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, PATH_ROLE) if item is not None else None
+
+    def select_path(self, path: str) -> bool:
+        item = self._items.get(path)
+        if item is None:
+            return False
+        self.tree.setCurrentItem(item)
+        self.tree.scrollToItem(item)
+        return True
+
+    def select_offset(self, step: int) -> bool:
+        """Next (+1) / previous (-1) visible image; wraps around nothing (stops at the ends)."""
+        paths = self.visible_paths()
+        if not paths:
+            return False
+        cur = self.current_path()
+        if cur not in paths:
+            return self.select_path(paths[0 if step > 0 else -1])
+        i = paths.index(cur) + step
+        if 0 <= i < len(paths):
+            return self.select_path(paths[i])
+        return False
+
+    def _current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if current is None:
+            return
+        path = current.data(0, PATH_ROLE)
+        if path:
+            self.image_selected.emit(path)
+
+    # --- filter ------------------------------------------------------------------------------
+    def apply_filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        by_path = {im.path: im for im in self.catalog.images}
+        for path, item in self._items.items():
+            im = by_path[path]
+            hay = f"{im.title} {im.path} {im.patient} {im.study} {im.series}".lower()
+            item.setHidden(bool(needle) and needle not in hay)
+        # Hide groups whose images are all hidden (bottom-up).
+        it = QTreeWidgetItemIterator(self.tree)
+        groups = []
+        while it.value():
+            item = it.value()
+            if item.childCount() and item.data(0, PATH_ROLE) is None:
+                groups.append(item)
+            it += 1
+        for g in reversed(groups):
+            if g.text(0).startswith("Could not open"):
+                continue
+            g.setHidden(all(g.child(i).isHidden() for i in range(g.childCount())))
+
+    # --- drag and drop ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.paths_dropped.emit(paths)
+            event.acceptProposedAction()

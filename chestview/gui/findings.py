@@ -1,0 +1,235 @@
+"""The findings table (every label with a probability bar) and the heatmap / box controls."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSlider,
+    QStackedWidget,
+    QStyledItemDelegate,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chestview.engine.colormaps import COLORMAPS
+from chestview.engine.results import Finding, ImageResult
+
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
+PROB_ROLE = Qt.ItemDataRole.UserRole + 2
+KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "positive" | "negative" | "unreliable"
+
+POSITIVE_BG = QColor(120, 40, 30)
+BAR = {"positive": QColor(235, 110, 60), "negative": QColor(80, 140, 200), "unreliable": QColor(110, 110, 110)}
+GREY = QColor(130, 130, 130)
+
+
+def sorted_findings(findings: list[Finding]) -> list[Finding]:
+    """Reliable findings by probability (highest first), then the unreliable ones."""
+    return sorted(findings, key=lambda f: (not f.reliable, -f.probability))
+
+
+def finding_kind(f: Finding) -> str:
+    if not f.reliable:
+        return "unreliable"
+    return "positive" if f.positive else "negative"
+
+
+class ProbabilityBarDelegate(QStyledItemDelegate):
+    """Draws the probability as a horizontal bar with a tick at the operating threshold."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        prob = index.data(PROB_ROLE)
+        if prob is None:
+            return super().paint(painter, option, index)
+        kind = index.data(KIND_ROLE) or "negative"
+        threshold = index.data(Qt.ItemDataRole.UserRole + 4)
+        painter.save()
+        bg = index.data(Qt.ItemDataRole.BackgroundRole)
+        if bg is not None:
+            painter.fillRect(option.rect, bg)
+        r = option.rect.adjusted(4, 5, -48, -5)
+        painter.fillRect(r, QColor(45, 48, 52))
+        fill = QRectF(r.x(), r.y(), r.width() * max(0.0, min(1.0, float(prob))), r.height())
+        painter.fillRect(fill, BAR[kind])
+        if threshold is not None:
+            x = r.x() + r.width() * float(threshold)
+            painter.setPen(QColor(230, 230, 230))
+            painter.drawLine(int(x), r.y() - 2, int(x), r.bottom() + 2)
+        painter.setPen(GREY if kind == "unreliable" else QColor(235, 235, 235))
+        text_rect = QRect(r.right() + 4, option.rect.y(), 44, option.rect.height())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{float(prob):.2f}")
+        painter.restore()
+
+
+class FindingsPanel(QWidget):
+    finding_selected = Signal(str)  # label ("" = none)
+    display_changed = Signal()  # colour map, opacity, threshold, mode or heatmap toggle
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: ImageResult | None = None
+        self.stack = QStackedWidget()
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Finding", "Probability", "Status"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setItemDelegateForColumn(1, ProbabilityBarDelegate(self.table))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.stack.addWidget(self.table)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setStyleSheet("color: #d0d0d0; font-size: 14px; padding: 16px;")
+        self.stack.addWidget(self.message)
+
+        # Display controls.
+        self.show_heatmap = QCheckBox("Heatmap")
+        self.show_heatmap.setChecked(True)
+        self.all_positive = QCheckBox("All positive findings")
+        self.all_positive.setToolTip("Draw the boxes of every positive finding, each in its own colour")
+        self.colormap = QComboBox()
+        self.colormap.addItems(COLORMAPS)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(1, 255)
+        self.threshold.setValue(180)
+        self.threshold.setToolTip("Heatmap level above which a region gets a box (180 as in Wang et al. 2017)")
+        self.threshold_label = QLabel("180")
+        self.threshold_label.setMinimumWidth(28)
+        self.box_count = QLabel("")
+        self.box_count.setStyleSheet("color: #a0a0a0;")
+
+        checks = QHBoxLayout()
+        checks.addWidget(self.show_heatmap)
+        checks.addWidget(self.all_positive)
+        checks.addStretch(1)
+        thr = QHBoxLayout()
+        thr.addWidget(self.threshold, 1)
+        thr.addWidget(self.threshold_label)
+        form = QFormLayout()
+        form.addRow(checks)
+        form.addRow("Colour map", self.colormap)
+        form.addRow("Opacity", self.opacity)
+        form.addRow("Box threshold", thr)
+        form.addRow(self.box_count)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(form)
+
+        self.show_heatmap.toggled.connect(self.display_changed)
+        self.all_positive.toggled.connect(self.display_changed)
+        self.colormap.currentTextChanged.connect(self.display_changed)
+        self.opacity.valueChanged.connect(self.display_changed)
+        self.threshold.valueChanged.connect(lambda v: self.threshold_label.setText(str(v)))
+        self.threshold.valueChanged.connect(self.display_changed)
+        self.show_message("No results yet: choose a model and press Run.")
+
+    # --- content -----------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.result = None
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+        self.table.setRowCount(0)
+
+    def set_result(self, result: ImageResult, *, select: str | None = None) -> None:
+        """Fill the table; keep the selected label when it exists, else select ``select`` (if given)."""
+        previous = select if select is not None else self.selected_label()
+        self.result = result
+        if result.error:
+            self.show_message(f"Could not analyse this image:\n{result.error}")
+            self.result = result
+            return
+        self.stack.setCurrentWidget(self.table)
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        findings = sorted_findings(result.findings)
+        self.table.setRowCount(len(findings))
+        bold = QFont()
+        bold.setBold(True)
+        for row, f in enumerate(findings):
+            kind = finding_kind(f)
+            name = QTableWidgetItem(f.label.replace("_", " "))
+            name.setData(LABEL_ROLE, f.label)
+            bar = QTableWidgetItem()
+            bar.setData(PROB_ROLE, float(f.probability))
+            bar.setData(KIND_ROLE, kind)
+            bar.setData(Qt.ItemDataRole.UserRole + 4, float(f.threshold))
+            bar.setToolTip(f"p = {f.probability:.3f}, operating threshold {f.threshold:.3f}")
+            status = QTableWidgetItem(
+                {"positive": "positive", "negative": "", "unreliable": "not reliable"}[kind]
+            )
+            if kind == "unreliable":
+                status.setToolTip("Too few training examples of this label: the model cannot predict it")
+            for item in (name, bar, status):
+                if kind == "positive":
+                    item.setBackground(QBrush(POSITIVE_BG))
+                    item.setFont(bold)
+                elif kind == "unreliable":
+                    item.setForeground(QBrush(GREY))
+            self.table.setItem(row, 0, name)
+            self.table.setItem(row, 1, bar)
+            self.table.setItem(row, 2, status)
+        self.table.blockSignals(False)
+        if previous and self.select_label(previous):
+            return
+        self.finding_selected.emit(self.selected_label())
+
+    def labels(self) -> list[str]:
+        return [self.table.item(r, 0).data(LABEL_ROLE) for r in range(self.table.rowCount())]
+
+    def row_of(self, label: str) -> int:
+        return self.labels().index(label) if label in self.labels() else -1
+
+    def select_label(self, label: str) -> bool:
+        row = self.row_of(label)
+        if row < 0:
+            return False
+        self.table.selectRow(row)
+        self.finding_selected.emit(label)  # also when it was already selected: redraw
+        return True
+
+    def selected_label(self) -> str:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return ""
+        item = self.table.item(rows[0].row(), 0)
+        return item.data(LABEL_ROLE) if item is not None else ""
+
+    def _selection_changed(self) -> None:
+        self.finding_selected.emit(self.selected_label())
+
+    # --- display settings --------------------------------------------------------------------
+    @property
+    def colormap_name(self) -> str:
+        return self.colormap.currentText()
+
+    @property
+    def opacity_value(self) -> float:
+        return self.opacity.value() / 100.0
+
+    @property
+    def threshold_value(self) -> int:
+        return self.threshold.value()

@@ -1,0 +1,125 @@
+"""User settings of the app: a small JSON file in ``user_config_dir()``, and the Settings dialog."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QSpinBox,
+    QWidget,
+)
+
+from chestview.engine.colormaps import COLORMAPS
+from chestview.engine.paths import user_config_dir
+from chestview.engine.util import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+MAX_RECENT = 10
+
+
+@dataclass
+class AppSettings:
+    default_model: str = ""  # model id; "" = the first model of the zoo
+    device: str = "auto"
+    colormap: str = "jet"
+    box_threshold: int = 180
+    opacity: float = 0.45
+    recent_folders: list[str] = field(default_factory=list)
+    geometry: str = ""  # base64 of QMainWindow.saveGeometry()
+    window_state: str = ""  # base64 of QMainWindow.saveState()
+
+    @staticmethod
+    def path() -> Path:
+        return user_config_dir() / "gui.json"
+
+    @classmethod
+    def load(cls) -> "AppSettings":
+        path = cls.path()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable settings %s: %s", path, exc)
+            return cls()
+        known = {f.name for f in fields(cls)}
+        s = cls(**{k: v for k, v in data.items() if k in known})
+        s.sanitise()
+        return s
+
+    def sanitise(self) -> None:
+        if self.device not in DEVICES:
+            self.device = "auto"
+        if self.colormap not in COLORMAPS:
+            self.colormap = "jet"
+        self.box_threshold = int(min(max(int(self.box_threshold), 1), 255))
+        self.opacity = float(min(max(float(self.opacity), 0.0), 1.0))
+        self.recent_folders = [str(p) for p in self.recent_folders][:MAX_RECENT]
+
+    def save(self) -> None:
+        try:
+            atomic_write_text(self.path(), json.dumps(asdict(self), indent=2))
+        except OSError as exc:
+            log.warning("could not save settings: %s", exc)
+
+    def add_recent(self, folder: str | Path) -> None:
+        folder = str(Path(folder).resolve())
+        self.recent_folders = [folder] + [f for f in self.recent_folders if f != folder]
+        del self.recent_folders[MAX_RECENT:]
+
+
+class SettingsDialog(QDialog):
+    """Default model, device, heatmap colour map and box threshold."""
+
+    def __init__(self, settings: AppSettings, model_ids: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._settings = settings
+        form = QFormLayout(self)
+
+        self.model_combo = QComboBox()
+        self.model_combo.addItem("(first model of the zoo)", "")
+        for mid in model_ids:
+            self.model_combo.addItem(mid, mid)
+        idx = self.model_combo.findData(settings.default_model)
+        self.model_combo.setCurrentIndex(max(idx, 0))
+        form.addRow("Default model", self.model_combo)
+
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        self.device_combo.setCurrentText(settings.device)
+        form.addRow("Device", self.device_combo)
+
+        self.cmap_combo = QComboBox()
+        self.cmap_combo.addItems(COLORMAPS)
+        self.cmap_combo.setCurrentText(settings.colormap)
+        form.addRow("Heatmap colour map", self.cmap_combo)
+
+        self.threshold_spin = QSpinBox()
+        self.threshold_spin.setRange(1, 255)
+        self.threshold_spin.setValue(settings.box_threshold)
+        self.threshold_spin.setToolTip("Heatmap level (0-255) above which boxes are drawn; 180 as in Wang et al. 2017")
+        form.addRow("Box threshold", self.threshold_spin)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def apply(self) -> AppSettings:
+        s = self._settings
+        s.default_model = self.model_combo.currentData() or ""
+        s.device = self.device_combo.currentText()
+        s.colormap = self.cmap_combo.currentText()
+        s.box_threshold = self.threshold_spin.value()
+        s.save()
+        return s

@@ -1,0 +1,332 @@
+"""The image viewer: a pyqtgraph view of one radiograph with window/level, heatmap and boxes.
+
+Conventions: arrays are row-major (``imageAxisOrder='row-major'``: ``pixels[row, col]``), the view
+is y-down (``invertY``) so the image is upright, and one view unit is one image pixel, so boxes in
+image pixels and a low-resolution heatmap stretched over ``QRectF(0, 0, W, H)`` line up exactly.
+
+Mouse: left-drag pans, wheel zooms, right-drag changes window (horizontal: width) and level
+(vertical: centre); in W/L mode the left button does it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+
+from chestview.engine.colormaps import BOX_COLOURS, colormap_lut
+from chestview.engine.explain.cam import upsample_map
+from chestview.engine.io.image import XrayImage
+from chestview.engine.results import Box
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+BACKGROUND = "#101214"
+PRESETS = ("DICOM window", "Full range", "Lungs", "Bone")
+
+
+def heat_lut(colormap: str) -> np.ndarray:
+    """(256, 4) RGBA lookup table whose cold end is transparent (as the exported overlay)."""
+    rgb = colormap_lut(colormap)
+    x = np.linspace(0.0, 1.0, 256)
+    alpha = np.clip(x * 1.5 - 0.25, 0.0, 1.0) * 255
+    return np.concatenate([rgb, np.round(alpha)[:, None].astype(np.uint8)], axis=1)
+
+
+def preset_window(image: XrayImage, name: str) -> tuple[float, float]:
+    """(centre, width) of a window preset. Radiograph pixel values are not Hounsfield units, so
+    "Lungs" and "Bone" are windows over the image's own histogram: the dark (air-filled) and the
+    bright (bone) parts of the value range, each spread over the full grey scale."""
+    if name == "DICOM window":
+        return tuple(map(float, image.window))  # type: ignore[return-value]
+    sample = image.pixels[:: max(1, image.height // 512), :: max(1, image.width // 512)]
+    if name == "Full range":
+        lo, hi = float(sample.min()), float(sample.max())
+    elif name == "Lungs":
+        lo, hi = np.percentile(sample, [1.0, 65.0])
+    elif name == "Bone":
+        lo, hi = np.percentile(sample, [35.0, 99.7])
+    else:
+        raise ValueError(f"unknown window preset {name!r}")
+    return (float(lo + hi) / 2.0, max(float(hi - lo), 1e-3))
+
+
+class WindowLevelViewBox(pg.ViewBox):
+    """A ViewBox whose right-drag (or left-drag in W/L mode) reports window/level changes."""
+
+    window_dragged = Signal(float, float)  # dx, dy in screen pixels
+
+    def __init__(self) -> None:
+        super().__init__(invertY=True, lockAspect=True, enableMenu=False)
+        self.wl_mode = False
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        wl_button = ev.button() == Qt.MouseButton.RightButton or (
+            self.wl_mode and ev.button() == Qt.MouseButton.LeftButton
+        )
+        if not wl_button:
+            return super().mouseDragEvent(ev, axis)
+        ev.accept()
+        delta = ev.screenPos() - ev.lastScreenPos()
+        self.window_dragged.emit(float(delta.x()), float(delta.y()))
+
+
+@dataclass
+class BoxOverlay:
+    """One drawn box: the rectangle item and its label."""
+
+    label: str
+    box: Box
+    rect: QGraphicsRectItem
+    text: pg.TextItem
+
+
+class ImageViewer(QWidget):
+    """One radiograph, its window/level, and the heatmap / box overlays."""
+
+    cursor_info = Signal(str)  # pixel position and value under the mouse ("" when outside)
+    window_changed = Signal(float, float)  # centre, width
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.image: XrayImage | None = None
+        self.window: tuple[float, float] = (0.5, 1.0)
+        self.inverted = False
+        self.box_overlays: list[BoxOverlay] = []
+        self._heat_colormap = "jet"
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(BACKGROUND)
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)
+        self.view = WindowLevelViewBox()
+        self.view.setBackgroundColor(BACKGROUND)
+        self.graphics.addItem(self.view, row=0, col=0)
+
+        self.image_item = pg.ImageItem()
+        self.image_item.setAutoDownsample(True)
+        self.view.addItem(self.image_item)
+        self.heat_item = pg.ImageItem()
+        self.heat_item.setZValue(10)
+        self.heat_item.setVisible(False)
+        self.view.addItem(self.heat_item)
+
+        self.colorbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=self._pg_colormap("jet"), interactive=False, width=14,
+            label="heatmap (relative)",
+        )
+        self.colorbar.getAxis("right").setTextPen("#c8c8c8")
+        self.colorbar.getAxis("right").setPen("#808080")
+        self.colorbar.setVisible(False)
+        self.graphics.addItem(self.colorbar, row=0, col=1)
+
+        self.placeholder = QLabel("Open a study: File → Open, or drop files and folders here", self.graphics)
+        self.placeholder.setStyleSheet("color: #8a8f94; font-size: 15px; background: transparent;")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.corner = QLabel(self.graphics)
+        self.corner.setStyleSheet(
+            "color: #e0e0e0; background: rgba(0,0,0,140); padding: 3px 6px; font-family: monospace;"
+        )
+        self.corner.setVisible(False)
+        self.banner = QLabel("NOT FOR CLINICAL USE", self.graphics)
+        self.banner.setStyleSheet("color: #ffb000; background: rgba(0,0,0,140); padding: 2px 6px; font-weight: bold;")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+
+        self.view.window_dragged.connect(self._drag_window)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+
+    # --- image -------------------------------------------------------------------------------
+    def set_image(self, image: XrayImage | None, *, keep_view: bool = False) -> None:
+        self.clear_overlays()
+        self.image = image
+        self.placeholder.setVisible(image is None)
+        self.corner.setVisible(image is not None)
+        if image is None:
+            self.image_item.clear()
+            return
+        self.window = tuple(map(float, image.window))  # type: ignore[assignment]
+        self.image_item.setImage(image.pixels, autoLevels=False, levels=self._levels())
+        self.image_item.setRect(QRectF(0, 0, image.width, image.height))
+        self._apply_lut()
+        self._update_corner()
+        if not keep_view:
+            self.fit()
+
+    def _levels(self) -> tuple[float, float]:
+        c, w = self.window
+        return (c - w / 2.0, c + w / 2.0)
+
+    def set_window(self, centre: float, width: float) -> None:
+        self.window = (float(centre), max(float(width), 1e-6))
+        if self.image is not None:
+            self.image_item.setLevels(self._levels())
+        self._update_corner()
+        self.window_changed.emit(*self.window)
+
+    def apply_preset(self, name: str) -> None:
+        if self.image is not None:
+            self.set_window(*preset_window(self.image, name))
+
+    def set_inverted(self, inverted: bool) -> None:
+        self.inverted = bool(inverted)
+        self._apply_lut()
+
+    def _apply_lut(self) -> None:
+        if self.inverted:
+            self.image_item.setLookupTable(np.arange(255, -1, -1, dtype=np.uint8))
+        else:
+            self.image_item.setLookupTable(None)
+
+    def reset(self) -> None:
+        """DICOM window, not inverted, fitted."""
+        if self.image is None:
+            return
+        self.set_inverted(False)
+        self.set_window(*self.image.window)
+        self.fit()
+
+    def set_wl_mode(self, on: bool) -> None:
+        self.view.wl_mode = bool(on)
+
+    def _drag_window(self, dx: float, dy: float) -> None:
+        if self.image is None:
+            return
+        c, w = self.window
+        lo, hi = float(self.image.pixels.min()), float(self.image.pixels.max())
+        span = max(hi - lo, 1e-3)
+        step = span / 500.0  # drag across ~500 px to sweep the full range
+        self.set_window(c - dy * step, max(w + dx * step, span / 1000.0))
+
+    # --- view --------------------------------------------------------------------------------
+    def fit(self) -> None:
+        if self.image is not None:
+            self.view.setRange(QRectF(0, 0, self.image.width, self.image.height), padding=0.01)
+
+    def one_to_one(self) -> None:
+        """One image pixel per screen pixel, centred where the view is centred now."""
+        if self.image is None:
+            return
+        centre = self.view.viewRect().center()
+        size = self.view.boundingRect().size()
+        w, h = size.width(), size.height()
+        self.view.setRange(QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h), padding=0)
+
+    def zoom(self, factor: float) -> None:
+        self.view.scaleBy((1.0 / factor, 1.0 / factor))
+
+    # --- overlays ----------------------------------------------------------------------------
+    @staticmethod
+    def _pg_colormap(name: str) -> pg.ColorMap:
+        rgb = colormap_lut(name)
+        return pg.ColorMap(np.linspace(0, 1, 256), rgb)
+
+    def set_heatmap(self, heat: np.ndarray | None, *, colormap: str = "jet", opacity: float = 0.45) -> None:
+        """Show a low-resolution uint8 map stretched over the whole image (or hide it with None)."""
+        if heat is None or self.image is None:
+            self.heat_item.setVisible(False)
+            self.colorbar.setVisible(False)
+            return
+        heat = np.asarray(heat)
+        h, w = heat.shape
+        # Smooth the blocky low-resolution map for display (bilinear, at most 512 px on a side).
+        scale = min(512 / max(h, w), max(self.image.width, self.image.height) / max(h, w))
+        if scale > 1.5:
+            heat = upsample_map(heat, (max(1, round(h * scale)), max(1, round(w * scale))))
+        self.heat_item.setImage(heat, autoLevels=False, levels=(0, 255), lut=heat_lut(colormap))
+        self.heat_item.setRect(QRectF(0, 0, self.image.width, self.image.height))
+        self.heat_item.setOpacity(float(opacity))
+        self.heat_item.setVisible(True)
+        if colormap != self._heat_colormap:
+            self.colorbar.setColorMap(self._pg_colormap(colormap))
+            self._heat_colormap = colormap
+        self.colorbar.setVisible(True)
+
+    def set_heat_opacity(self, opacity: float) -> None:
+        self.heat_item.setOpacity(float(opacity))
+
+    @property
+    def heatmap_visible(self) -> bool:
+        return self.heat_item.isVisible()
+
+    def set_boxes(self, boxes: list[tuple[str, Box, str, tuple[int, int, int]]]) -> None:
+        """Draw labelled rectangles: (label, box, caption, rgb colour) in image pixels."""
+        self.clear_boxes()
+        font = QFont()
+        font.setPointSize(10)
+        font.setBold(True)
+        for label, box, caption, colour in boxes:
+            pen = QPen(QColor(*colour))
+            pen.setWidthF(2.0)
+            pen.setCosmetic(True)
+            rect = QGraphicsRectItem(box.x, box.y, box.width, box.height)
+            rect.setPen(pen)
+            rect.setZValue(20)
+            self.view.addItem(rect)
+            text = pg.TextItem(caption, color=QColor(*colour), anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 170))
+            text.setFont(font)
+            text.setPos(QPointF(box.x, box.y))
+            text.setZValue(21)
+            self.view.addItem(text)
+            self.box_overlays.append(BoxOverlay(label, box, rect, text))
+
+    def clear_boxes(self) -> None:
+        for ov in self.box_overlays:
+            self.view.removeItem(ov.rect)
+            self.view.removeItem(ov.text)
+        self.box_overlays = []
+
+    def clear_overlays(self) -> None:
+        self.clear_boxes()
+        self.set_heatmap(None)
+
+    # --- readout -----------------------------------------------------------------------------
+    def _mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.image is None or not self.view.sceneBoundingRect().contains(scene_pos):
+            self.cursor_info.emit("")
+            return
+        p = self.view.mapSceneToView(scene_pos)
+        self.cursor_info.emit(self.describe_point(p.x(), p.y()))
+
+    def describe_point(self, x: float, y: float) -> str:
+        """'x 120 y 340 (41.2, 116.8 mm) value 1234' for view coordinates, '' outside the image."""
+        if self.image is None:
+            return ""
+        col, row = int(np.floor(x)), int(np.floor(y))
+        if not (0 <= row < self.image.height and 0 <= col < self.image.width):
+            return ""
+        value = float(self.image.pixels[row, col])
+        text = f"x {col}  y {row}"
+        if self.image.pixel_spacing:
+            sr, sc = self.image.pixel_spacing
+            text += f"  ({col * sc:.1f}, {row * sr:.1f} mm)"
+        return text + f"  value {value:g}"
+
+    def _update_corner(self) -> None:
+        if self.image is None:
+            return
+        c, w = self.window
+        self.corner.setText(f"W {w:.0f}  L {c:.0f}{'  inv' if self.inverted else ''}")
+        self.corner.adjustSize()
+        self._place_labels()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        r = self.graphics.rect()
+        self.placeholder.setGeometry(r)
+        self.corner.adjustSize()
+        self.corner.move(8, 8)
+        self.banner.adjustSize()
+        self.banner.move(8, max(8, r.height() - self.banner.height() - 8))
+
+
+def box_colour(index: int) -> tuple[int, int, int]:
+    return BOX_COLOURS[index % len(BOX_COLOURS)]
