@@ -52,10 +52,15 @@ def read_dataset(path: Path, *, force: bool = False, **kwargs: Any) -> Dataset:
         ds = pydicom.dcmread(path, force=force, **kwargs)
     except InvalidDicomError as exc:
         raise ImageLoadError(path, f"not a valid DICOM file ({short_cause(exc)})") from None
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as exc:
+    except FileNotFoundError:
+        raise ImageLoadError(path, "file not found") from None
+    except PermissionError:
+        raise ImageLoadError(path, "permission denied") from None
+    except Exception as exc:  # on a damaged header pydicom can fail in many ways (struct, codecs, ...)
         raise ImageLoadError(path, f"DICOM header is truncated or corrupt ({short_cause(exc)})") from None
-    if force and len(ds) == 0:
-        raise ImageLoadError(path, "not a valid DICOM file (no data elements)")
+    if len(ds) == 0:
+        reason = "not a valid DICOM file" if force else "DICOM file is truncated"
+        raise ImageLoadError(path, f"{reason} (no data elements)")
     _ensure_transfer_syntax(ds)
     return ds
 
@@ -84,6 +89,9 @@ def transfer_syntax(ds: Dataset) -> UID:
 def _check_pixels_readable(path: Path, ds: Dataset, max_pixels: int) -> int:
     """Validate what can be validated from the header; return the number of frames."""
     if not any(k in ds for k in _PIXEL_KEYWORDS):
+        if "Rows" in ds and "Columns" in ds:
+            # An image header without pixels: pydicom drops an element cut off by the end of file.
+            raise ImageLoadError(path, "DICOM image has no pixel data (file truncated?)")
         sop = ds.get("SOPClassUID")
         what = f" ({UID(sop).name})" if sop else ""
         raise ImageLoadError(path, f"DICOM file has no pixel data{what}")
@@ -95,6 +103,13 @@ def _check_pixels_readable(path: Path, ds: Dataset, max_pixels: int) -> int:
         size = f"{cols}x{rows}" + (f"x{frames} frames" if frames > 1 else "")
         raise ImageLoadError(path, f"image too large: {size} exceeds the {max_pixels // 1_000_000} megapixel limit")
     ts = transfer_syntax(ds)
+    if not ts.is_encapsulated and "PixelData" in ds:
+        samples = _int(ds.get("SamplesPerPixel")) or 1
+        bits = _int(ds.get("BitsAllocated")) or 8
+        expected = (rows * cols * frames * samples * bits + 7) // 8
+        actual = len(ds.PixelData or b"")
+        if actual < expected:
+            raise ImageLoadError(path, f"pixel data is truncated ({actual:,} of {expected:,} bytes)")
     if ts.is_compressed:
         try:
             decoder = get_decoder(ts)

@@ -186,3 +186,7 @@ def model_summary(model: nn.Module) -> dict[str, Any]:
         "head": type(head).__name__ if head is not None else None,
         "num_classes": getattr(model, "num_classes", None),
     }
+
+
+# Research architectures in their own modules (alstm_mlc, ctranscnn, bilinear_msml); importing registers them.
+from chestview.engine.models import research  # noqa: E402, F401

@@ -72,7 +72,7 @@ def build_data(config: TrainConfig) -> TrainData:
     pre = config.preprocessing()
     return TrainData(
         labels=tuple(ds.labels),
-        train=ChestXrayTorchDataset(ds, split["train"], pre, augment=config.augment),
+        train=ChestXrayTorchDataset(ds, split["train"], pre, augment=config.augment, seed=config.seed),
         val=ChestXrayTorchDataset(ds, split.get("val", []), pre, augment=False),
         test=ChestXrayTorchDataset(ds, split.get("test", []), pre, augment=False),
         dataset=ds,

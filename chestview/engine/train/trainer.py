@@ -103,6 +103,18 @@ def quick_auroc(labels: tuple[str, ...], y: np.ndarray, p: np.ndarray, mask: np.
     return {lbl: _auroc(y[mask[:, c] > 0, c], p[mask[:, c] > 0, c]) for c, lbl in enumerate(labels)}
 
 
+def seed_epoch(seed: int, epoch: int, rank: int, generator: torch.Generator) -> None:
+    """Every random draw of an epoch (order, augmentation, dropout) depends on (seed, epoch, rank)
+    only, so a resumed run repeats a straight one exactly; the restored RNG states are a second line."""
+    import random
+
+    epoch_seed = (seed * 1_000_003 + epoch * 7_919 + rank) % 2**63
+    generator.manual_seed(epoch_seed)
+    torch.manual_seed(epoch_seed)  # the dataset keys its augmentation generator on torch.initial_seed()
+    np.random.seed(epoch_seed % 2**32)
+    random.seed(epoch_seed)
+
+
 class _Run:
     """One training run's state; ``train()`` is the public entry point."""
 
@@ -251,7 +263,7 @@ class _Run:
     def train_epoch(self, epoch: int) -> float | None:
         """Mean training loss, or None when cancelled before the epoch completed."""
         c = self.config
-        self.generator.manual_seed(c.seed * 100_003 + epoch)  # the epoch's order depends on (seed, epoch) only
+        seed_epoch(c.seed, epoch, self.dist.rank, self.generator)
         sampler = self.train_loader.sampler
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(epoch)

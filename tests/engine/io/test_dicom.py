@@ -246,6 +246,10 @@ def test_dicom_without_pixel_data(build_ds: Callable[..., Dataset], tmp_path: Pa
     path = tmp_path / "nopixels.dcm"
     ds.save_as(path)
     _assert_error(path, "no pixel data")
+    del ds.Rows, ds.Columns
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    ds.save_as(path)
+    _assert_error(path, "no pixel data", "Basic Text SR")
 
 
 def test_dicom_decompression_bomb(build_ds: Callable[..., Dataset], tmp_path: Path) -> None:
@@ -266,13 +270,18 @@ def test_unsupported_transfer_syntax(build_ds: Callable[..., Dataset], tmp_path:
     _assert_error(path, "unsupported transfer syntax", "MPEG2")
 
 
+@pytest.mark.filterwarnings("ignore:End of file reached")
 def test_truncated_dicom(tmp_path: Path) -> None:
     data = (DICOM_DIR / "dx_nih_google_uncompressed.dcm").read_bytes()
     cut_pixels, cut_header = tmp_path / "cut_pixels.dcm", tmp_path / "cut_header.dcm"
     cut_pixels.write_bytes(data[: len(data) // 2])
     cut_header.write_bytes(data[:300])
-    _assert_error(cut_pixels)
-    _assert_error(cut_header)
+    _assert_error(cut_pixels, "pixel data is truncated", "of 1,048,576 bytes")
+    _assert_error(cut_header, "truncated")
+    j2k = RG1_J2K.read_bytes()
+    cut_j2k = tmp_path / "cut_j2k.dcm"
+    cut_j2k.write_bytes(j2k[: len(j2k) // 2])
+    _assert_error(cut_j2k, "truncated")
 
 
 def test_read_dicom_tags() -> None:

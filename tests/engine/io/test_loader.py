@@ -163,12 +163,12 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
     assert_one_line_error(exc, folder, "directory")
 
 
-def test_max_pixels_is_configurable(gray8: np.ndarray) -> None:
+def test_max_pixels_is_configurable() -> None:
     with pytest.raises(ImageLoadError, match="too large"):
         load_image(NIH_PNG, max_pixels=100_000)
 
 
-def test_thumbnail_fits_and_keeps_aspect(tmp_path: Path) -> None:
+def test_thumbnail_fits_and_keeps_aspect() -> None:
     im = XrayImage(path="x", pixels=np.linspace(0, 1, 400 * 300, dtype=np.float32).reshape(300, 400), window=(0.5, 1.0))
     th = thumbnail(im, 128)
     assert th.dtype == np.uint8 and th.shape == (96, 128)

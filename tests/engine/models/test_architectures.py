@@ -51,12 +51,29 @@ def _check(model: torch.nn.Module, in_chans: int, num_classes: int = 3) -> None:
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("in_chans", [1, 3])
 @pytest.mark.parametrize("trunk", list_trunks())
 @pytest.mark.parametrize("arch", ARCHS)
-def test_every_arch_on_every_trunk_grey(arch: str, trunk: str) -> None:
-    model = get_model(arch, num_classes=3, trunk=trunk, in_chans=1)
-    assert model.num_classes == 3
+def test_every_arch_on_every_trunk(arch: str, trunk: str, in_chans: int) -> None:
+    model = get_model(arch, num_classes=3, trunk=trunk, in_chans=in_chans)
+    assert model.num_classes == 3 and model.trunk.name == trunk
+    _check(model, in_chans=in_chans)
+
+
+# The fast subset of the product above: every trunk under the head that uses all its stages, and
+# every head on a small trunk, grey input.
+@pytest.mark.parametrize("trunk", list_trunks())
+def test_every_trunk_under_attention_gates_grey(trunk: str) -> None:
+    model = get_model("attention_gated", num_classes=3, trunk=trunk, in_chans=1)
     assert isinstance(model.trunk, torch.nn.Module) and isinstance(model.head, torch.nn.Module)
+    _check(model, in_chans=1)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_head_on_efficientnet_lite0_grey(arch: str) -> None:
+    model = get_model(arch, num_classes=3, trunk="efficientnet_lite0", in_chans=1)
+    assert model.num_classes == 3
     _check(model, in_chans=1)
 
 

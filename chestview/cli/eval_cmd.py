@@ -1,0 +1,90 @@
+"""``chestview eval``: AUROC with intervals and the localization table of a model on a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from chestview.cli.common import error
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from chestview.engine.train.evaluation import SPLITS
+
+    p = sub.add_parser("eval", help="evaluate a model on a labelled dataset (AUROC with 95% CIs, localization)")
+    p.add_argument("--model", required=True, help="zoo model id or model directory")
+    p.add_argument("--data", required=True, metavar="FORMAT:PATH", help="nih:DIR, chexpert:CSV, indiana:DIR, openi:DIR or csv:CSV")
+    p.add_argument("--data-opt", action="append", metavar="KEY=VALUE", help="dataset reader option")
+    p.add_argument("--boxes", metavar="CSV", help="NIH BBox_List_2017.csv with ground-truth boxes for these images")
+    p.add_argument("--split", choices=SPLITS, default="test",
+                   help="which split (the model's training split when --data is its training data; default test)")
+    p.add_argument("--split-fractions", metavar="TRAIN,VAL,TEST", help="override the split fractions")
+    p.add_argument("--split-seed", type=int, help="override the split seed")
+    p.add_argument("--tta", choices=["none", "tencrop"], default="none")
+    p.add_argument("--heatmap-threshold", type=int, default=180, help="heatmap threshold 0-255 for boxes")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
+    p.add_argument("--write-thresholds", action="store_true",
+                   help="write Youden thresholds from the VALIDATION split into the model card")
+    p.add_argument("--out", help="write report.json / report.md here")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chestview.cli.train_cmd import floats, parse_pairs, print_evaluation
+    from chestview.engine.train.evaluation import evaluate
+    from chestview.engine.train.events import Log
+
+    if not 0 <= args.heatmap_threshold <= 255:
+        error("--heatmap-threshold must be between 0 and 255")
+        return 2
+    if args.batch_size < 1 or args.bootstrap < 0:
+        error("--batch-size must be >= 1 and --bootstrap >= 0")
+        return 2
+    fractions = None
+    if args.split_fractions:
+        try:
+            fractions = floats(args.split_fractions)
+        except argparse.ArgumentTypeError as exc:
+            error(str(exc))
+            return 2
+
+    def on_event(ev: Any) -> None:
+        if isinstance(ev, Log):
+            print(ev.message, file=sys.stderr)
+
+    result = evaluate(
+        args.model,
+        args.data,
+        split=args.split,
+        boxes_csv=args.boxes,
+        tta=args.tta,
+        out_dir=args.out,
+        heatmap_threshold=args.heatmap_threshold,
+        device=args.device,
+        data_options=parse_pairs(args.data_opt, "--data-opt"),
+        split_fractions=fractions,
+        split_seed=args.split_seed,
+        n_boot=args.bootstrap,
+        write_thresholds=args.write_thresholds,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        on_event=on_event,
+    )
+    if result.cancelled:
+        error("evaluation cancelled")
+        return 1
+    print(f"model {result.model_id}")
+    print_evaluation(result)
+    if result.thresholds:
+        print("\nYouden thresholds (validation split) written to the card:")
+        for label, t in result.thresholds.items():
+            print(f"  {label}: {t:.4f}")
+    if result.errors:
+        print(f"\n{len(result.errors)} image(s) could not be read:", file=sys.stderr)
+        for e in result.errors[:10]:
+            print(f"  {e}", file=sys.stderr)
+    return 0

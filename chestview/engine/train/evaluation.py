@@ -1,0 +1,343 @@
+"""Evaluating a zoo model on a labelled dataset, through the same Predictor as ``chestview predict``.
+
+Probabilities, heatmaps and boxes all come from :class:`chestview.engine.inference.Predictor` on
+the image files (the weights as saved, the card's preprocessing, the same box code), so the numbers
+describe what users get. Thresholds are only ever derived from a validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from chestview.engine.errors import ChestviewError, DatasetError
+from chestview.engine.results import Box
+from chestview.engine.train.events import EvalProgress, EventSink, Log, StopCheck, emit
+
+log = logging.getLogger(__name__)
+SPLITS = ("test", "val", "train", "all")
+
+
+@dataclass
+class SplitPredictions:
+    """A model's outputs on some images of a dataset, columns in ``labels`` order."""
+
+    labels: tuple[str, ...]
+    indices: list[int]
+    paths: list[str]
+    probs: np.ndarray  # (N, L)
+    targets: np.ndarray  # (N, L), NaN = unknown
+    gt_boxes: list[list[tuple[str, Box]]]
+    pred_boxes: list[dict[str, list[Box]]]
+    image_sizes: list[tuple[int, int]]
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def has_boxes(self) -> bool:
+        return any(self.gt_boxes)
+
+
+@dataclass
+class EvalResult:
+    model_id: str
+    data: str
+    split: str
+    n_images: int
+    labels: tuple[str, ...]
+    auroc: Any  # evaluate.metrics.AurocReport
+    localization: Any = None  # {"model", "prior", "swap"}: LocalizationResult, when the images have boxes
+    prior_origin: str = ""
+    thresholds: dict[str, float] = field(default_factory=dict)  # Youden, from a validation split
+    out_dir: Path | None = None
+    errors: list[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    def metrics_for_card(self) -> dict[str, Any]:
+        """The compact numbers a model card carries (full detail stays in report.json)."""
+        out: dict[str, Any] = {
+            "split": self.split,
+            "n_images": self.n_images,
+            "mean_auroc": _num(self.auroc.mean_auroc),
+            "auroc": {
+                r.label: {"auroc": _num(r.auroc), "ci95": [_num(r.ci_low), _num(r.ci_high)], "n_pos": r.n_pos}
+                for r in self.auroc.per_label
+            },
+        }
+        if self.localization is not None:
+            out["localization"] = _to_json(self.localization)
+        return out
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 6)
+
+
+def _to_json(obj: Any) -> Any:
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if isinstance(obj, dict):
+        return {k: _to_json(v) for k, v in obj.items()}
+    return obj
+
+
+# -- pieces -------------------------------------------------------------------------------------
+def common_labels(model_labels: Sequence[str], data_labels: Sequence[str]) -> tuple[str, ...]:
+    labels = tuple(lbl for lbl in model_labels if lbl in data_labels)
+    if not labels:
+        raise ChestviewError(
+            f"the model's labels ({', '.join(model_labels)}) and the dataset's ({', '.join(data_labels)}) have none in common"
+        )
+    return labels
+
+
+def predict_split(
+    loaded: Any,
+    ds: Any,
+    indices: Sequence[int],
+    *,
+    boxes: bool,
+    tta: str = "none",
+    heatmap_threshold: int = 180,
+    device: str = "auto",
+    batch_size: int = 8,
+    num_workers: int | None = None,
+    stage: str = "test",
+    on_event: EventSink | None = None,
+    should_stop: StopCheck | None = None,
+) -> SplitPredictions | None:
+    """Run the Predictor over ``ds.samples[indices]``; None when cancelled.
+
+    With ``boxes`` every label gets boxes (``boxes="all"``), not only predicted positives:
+    localization is scored for the ground-truth label whatever the classifier said (Wang et al.).
+    """
+    from chestview.engine.inference import Predictor
+
+    labels = common_labels(loaded.card.labels, ds.labels)
+    model_cols = [list(loaded.card.labels).index(lbl) for lbl in labels]
+    data_cols = [list(ds.labels).index(lbl) for lbl in labels]
+    predictor = Predictor(
+        loaded, device=device, tta=tta, box_threshold=heatmap_threshold, boxes="all" if boxes else "none"
+    )
+    indices = list(indices)
+    paths = [ds.samples[i].path for i in indices]
+    probs = np.full((len(indices), len(labels)), np.nan, dtype=np.float64)
+    pred_boxes: list[dict[str, list[Box]]] = [{} for _ in indices]
+    sizes: list[tuple[int, int]] = [(0, 0) for _ in indices]
+    errors: list[str] = []
+
+    def progress(p: Any) -> None:
+        emit(on_event, EvalProgress(stage, p.done, p.total))
+
+    results = predictor.predict_paths(
+        paths, batch_size=batch_size, num_workers=num_workers, on_progress=progress, should_stop=should_stop
+    )
+    n = 0
+    for k, result in enumerate(results):
+        n += 1
+        if not result.ok:
+            errors.append(result.error or f"{paths[k]}: failed")
+            continue
+        sizes[k] = (result.image_width, result.image_height)
+        by_label = {f.label: f for f in result.findings}
+        for j, lbl in enumerate(labels):
+            finding = by_label[lbl]
+            probs[k, j] = finding.probability
+            if boxes:
+                pred_boxes[k][lbl] = list(finding.boxes)
+    if n < len(indices):
+        return None
+    del model_cols  # (columns are matched by name through the findings)
+    targets = np.stack([np.asarray(ds.samples[i].targets, dtype=np.float64)[data_cols] for i in indices]) \
+        if indices else np.zeros((0, len(labels)))
+    keep = set(labels)
+    gt = [[(lbl, b) for lbl, b in ds.samples[i].boxes if lbl in keep] for i in indices]
+    for e in errors:
+        emit(on_event, Log(e, "warning"))
+    return SplitPredictions(labels, indices, paths, probs, targets, gt, pred_boxes, sizes, errors)
+
+
+def youden_from(preds: SplitPredictions) -> dict[str, float]:
+    from chestview.engine.evaluate.metrics import youden_thresholds
+
+    ok = ~np.isnan(preds.probs).any(axis=1)
+    return youden_thresholds(preds.targets[ok], preds.probs[ok], labels=preds.labels)
+
+
+def auroc_of(preds: SplitPredictions, *, n_boot: int = 1000, seed: int = 0) -> Any:
+    from chestview.engine.evaluate.metrics import per_label_auroc
+
+    ok = ~np.isnan(preds.probs).any(axis=1)  # unreadable images are reported, not scored
+    return per_label_auroc(preds.targets[ok], preds.probs[ok], labels=preds.labels, n_boot=n_boot, seed=seed)
+
+
+def localization_of(preds: SplitPredictions, prior_source: Sequence[tuple[Sequence[tuple[str, Box]], tuple[int, int]]] | None) -> tuple[Any, str]:
+    """{"model", "prior", "swap"} localization results on the images that carry boxes, and where the
+    prior came from.
+
+    ``prior_source``: (boxes, image size) of the TRAINING images. Without any (a dataset evaluated
+    whole), the prior is the mean box of the evaluated images themselves: an optimistic baseline,
+    said so in the report.
+    """
+    from chestview.engine.evaluate.localization import localization_table, prior_boxes
+
+    with_boxes = [k for k, g in enumerate(preds.gt_boxes) if g]
+    gt = [preds.gt_boxes[k] for k in with_boxes]
+    pred = [preds.pred_boxes[k] for k in with_boxes]
+    sizes = [preds.image_sizes[k] for k in with_boxes]
+    source = [(b, size) for b, size in (prior_source or []) if b]
+    origin = "training split"
+    if not source:
+        source, origin = list(zip(gt, sizes)), "evaluated images (optimistic)"
+    prior = prior_boxes([b for b, _ in source], [size for _, size in source])
+    return localization_table(pred, gt, prior, image_sizes=sizes, labels=preds.labels), origin
+
+
+def boxes_with_sizes(ds: Any, indices: Sequence[int]) -> list[tuple[Sequence[tuple[str, Box]], tuple[int, int]]]:
+    """(boxes, (width, height)) of the images among ``indices`` that carry boxes."""
+    from chestview.engine.data.files import image_size
+
+    out = []
+    for i in indices:
+        s = ds.samples[i]
+        if s.boxes:
+            out.append((s.boxes, s.image_size or image_size(s.path)))
+    return out
+
+
+def attach_nih_boxes(ds: Any, boxes_csv: str | Path) -> Any:
+    """The dataset with the boxes of an NIH ``BBox_List_2017.csv`` (release 1024 px space) added,
+    scaled to each image file as stored."""
+    import dataclasses
+
+    from chestview.engine.data.files import image_size
+    from chestview.engine.data.nih import RELEASE_SIZE, _read_boxes
+
+    path = Path(boxes_csv)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such box list")
+    table = _read_boxes(path)
+    samples = []
+    for s in ds.samples:
+        rows = table.get(Path(s.path).name)
+        if not rows:
+            samples.append(s)
+            continue
+        size = s.image_size or image_size(s.path)
+        sx, sy = size[0] / RELEASE_SIZE, size[1] / RELEASE_SIZE
+        new = tuple((lbl, Box(x * sx, y * sy, w * sx, h * sy)) for lbl, x, y, w, h in rows if lbl in ds.labels)
+        samples.append(dataclasses.replace(s, boxes=new, image_size=size))
+    return dataclasses.replace(ds, samples=samples)
+
+
+def split_indices(ds: Any, split: str, fractions: Sequence[float], seed: int) -> dict[str, list[int]]:
+    from chestview.engine.data import split_dataset
+
+    if split not in SPLITS:
+        raise ChestviewError(f"unknown split {split!r} ({', '.join(SPLITS)})")
+    parts = {k: list(v) for k, v in split_dataset(ds, fractions=tuple(fractions), seed=seed).items()}
+    parts["all"] = list(range(len(ds)))
+    return parts
+
+
+def write_eval_report(out_dir: str | Path, result: EvalResult, extra: dict[str, Any] | None = None) -> Path:
+    """``out_dir``/report.json + report.md (+ ROC images) through the evaluate module's writer."""
+    out_dir = Path(out_dir)
+    try:
+        from chestview.engine.evaluate.report import write_report
+    except ModuleNotFoundError:
+        log.warning("report writer unavailable; writing report.json only")
+        from chestview.engine.util import atomic_write_text
+
+        atomic_write_text(out_dir / "report.json", json.dumps({"metrics": result.metrics_for_card(), **(extra or {})}, indent=2))
+        return out_dir
+    meta = {"model": result.model_id, "data": result.data, "split": result.split, "n_images": result.n_images,
+            "errors": result.errors, **(extra or {})}
+    if result.thresholds:
+        meta["youden_thresholds_from_val"] = result.thresholds
+    if result.localization is not None:
+        meta["localization_prior_from"] = result.prior_origin
+    write_report(out_dir, model_id=result.model_id, labels=result.labels, auroc_report=result.auroc,
+                 localization=result.localization, meta=meta)
+    return out_dir
+
+
+# -- the public entry point ---------------------------------------------------------------------
+def evaluate(
+    model: str | Path,
+    data_spec: str,
+    *,
+    split: str = "test",
+    boxes_csv: str | Path | None = None,
+    tta: str = "none",
+    out_dir: str | Path | None = None,
+    heatmap_threshold: int = 180,
+    device: str = "auto",
+    data_options: dict[str, Any] | None = None,
+    split_fractions: Sequence[float] | None = None,
+    split_seed: int | None = None,
+    n_boot: int = 1000,
+    write_thresholds: bool = False,
+    batch_size: int = 8,
+    num_workers: int | None = None,
+    on_event: EventSink | None = None,
+    should_stop: StopCheck | None = None,
+) -> EvalResult:
+    """AUROC with bootstrap intervals and ROC points, and (when the images have boxes) the
+    localization table with its prior and swap controls, for ``model`` on ``split`` of ``data_spec``.
+
+    The split is the training split when the dataset is the one the card was trained on (its
+    provenance records fractions and seed), so "test" really is held out. ``write_thresholds``
+    computes Youden thresholds on the VALIDATION split and writes them into the card (atomically).
+    """
+    from chestview.engine.data import open_dataset
+    from chestview.engine.zoo import find_model, load_model
+
+    loaded = load_model(model, device="cpu")
+    card = loaded.card
+    prov = card.provenance
+    same_data = prov.get("data") == data_spec
+    fractions = split_fractions or (prov.get("split_fractions") if same_data else None) or (0.7, 0.1, 0.2)
+    seed = split_seed if split_seed is not None else (int(prov.get("split_seed", 0)) if same_data else 0)
+    ds = open_dataset(data_spec, **(data_options or {}))
+    if boxes_csv:
+        ds = attach_nih_boxes(ds, boxes_csv)
+    parts = split_indices(ds, split, fractions, seed)
+    indices = parts[split]
+    if not indices:
+        raise ChestviewError(f"{data_spec}: the {split} split is empty")
+    common = dict(tta=tta, heatmap_threshold=heatmap_threshold, device=device, batch_size=batch_size,
+                  num_workers=num_workers, on_event=on_event, should_stop=should_stop)
+    want_boxes = any(ds.samples[i].boxes for i in indices)
+    preds = predict_split(loaded, ds, indices, boxes=want_boxes, stage=split, **common)
+    empty = EvalResult(card.id, data_spec, split, len(indices), tuple(), None, cancelled=True)
+    if preds is None:
+        return empty
+    result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
+                        errors=preds.errors)
+    if preds.has_boxes:
+        prior = boxes_with_sizes(ds, parts.get("train", [])) if split in ("test", "val") else None
+        result.localization, result.prior_origin = localization_of(preds, prior)
+    if write_thresholds:
+        if not parts.get("val"):
+            raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
+        val = predict_split(loaded, ds, parts["val"], boxes=False, stage="val", **common)
+        if val is None:
+            result.cancelled = True
+            return result
+        result.thresholds = {k: v for k, v in youden_from(val).items() if k in card.labels}
+        directory = find_model(model)
+        card.with_updates(thresholds={**card.thresholds, **result.thresholds}).save(directory)
+        emit(on_event, Log(f"wrote Youden thresholds (validation split, {len(parts['val'])} images) into {directory}"))
+    if out_dir is not None:
+        result.out_dir = write_eval_report(out_dir, result, {"tta": tta, "heatmap_threshold": heatmap_threshold,
+                                                            "split_fractions": list(fractions), "split_seed": seed})
+    return result
+
+
+def result_json(result: EvalResult) -> str:
+    return json.dumps(result.metrics_for_card(), indent=2)

@@ -1,0 +1,133 @@
+"""After training: the zoo entry (card + weights), thresholds from validation, test metrics, report.
+
+Order matters: the entry is written first and then evaluated exactly as ``chestview predict`` would
+load and run it (fp16 weights included), so the card's numbers describe what users get.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from chestview.engine.train.config import TrainConfig
+from chestview.engine.train.data import TrainData
+from chestview.engine.train.events import EventSink, Log, StopCheck, emit
+
+MODEL_DIR = "model"
+EVAL_DIR = "eval"
+NIH_CREDIT = "NIH Clinical Center ChestX-ray14 (Wang et al., CVPR 2017; free to use, credit NIH)"
+
+
+def hardware(device: torch.device, world_size: int) -> dict[str, Any]:
+    from chestview.engine.device import describe_device
+
+    return {
+        "device": describe_device(device),
+        "world_size": world_size,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+    }
+
+
+def unreliable_labels(train_positives: dict[str, int], minimum: int) -> tuple[str, ...]:
+    """Labels with fewer than ``minimum`` training positives: their probabilities mean little and the
+    app shows them as unreliable instead of as findings."""
+    return tuple(lbl for lbl, n in train_positives.items() if n < minimum)
+
+
+def finalize_run(
+    config: TrainConfig,
+    data: TrainData,
+    model: nn.Module,
+    result: Any,
+    *,
+    command_line: str,
+    device: torch.device,
+    world_size: int,
+    total_seconds: float,
+    on_event: EventSink | None,
+    should_stop: StopCheck | None,
+) -> tuple[Path, Any]:
+    from chestview.engine.train.evaluation import (
+        EvalResult,
+        auroc_of,
+        boxes_with_sizes,
+        localization_of,
+        predict_split,
+        write_eval_report,
+        youden_from,
+    )
+    from chestview.engine.zoo import ModelCard, load_model, save_zoo_entry
+
+    out = Path(config.out)
+    model_dir = out / MODEL_DIR
+    ds, split = data.dataset, data.split or {}
+    model_id = config.model_id or config.default_model_id()
+    licence = "trained on " + (NIH_CREDIT if ds.name.startswith("nih") else ds.name)
+    provenance = {
+        "data": config.data,
+        "data_options": dict(config.data_options),
+        "dataset": ds.name,
+        "split_sizes": {k: len(v) for k, v in split.items()},
+        "split_fractions": list(config.split),
+        "split_seed": config.split_seed,
+        "command_line": command_line,
+        "config": config.to_dict(),
+        "methodology": config.methodology,
+        "loss": config.loss,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "train_seconds": round(result.wall_seconds, 1),
+        "wall_seconds": round(total_seconds, 1),
+        "hardware": hardware(device, world_size),
+        "train_positives": dict(data.train_positives),
+        "unreliable_min_positives": config.unreliable_min_positives,
+    }
+    card = ModelCard(
+        id=model_id,
+        architecture=config.arch,
+        labels=tuple(data.labels),
+        preprocessing=config.preprocessing(),
+        arch_kwargs=dict(config.arch_kwargs),
+        unreliable_labels=unreliable_labels(data.train_positives, config.unreliable_min_positives),
+        supervision=config.supervision,
+        description=f"{config.arch} trained by chestview on {config.data} ({config.methodology}, {config.loss} loss)",
+        provenance=provenance,
+        licence=licence,
+    )
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    card = save_zoo_entry(model_dir, card, state, fp16=config.fp16_weights)
+    emit(on_event, Log(f"wrote zoo entry {model_id} to {model_dir}"))
+
+    loaded = load_model(model_dir, device="cpu")
+    common = dict(heatmap_threshold=config.heatmap_threshold, device=str(device), batch_size=config.eval_batch_size,
+                  num_workers=min(config.num_workers, 2), on_event=on_event, should_stop=should_stop)
+    thresholds: dict[str, float] = {}
+    if split.get("val"):
+        val = predict_split(loaded, ds, split["val"], boxes=False, stage="val", **common)
+        if val is not None:
+            thresholds = youden_from(val)
+    evaluation = None
+    if split.get("test"):
+        test_idx = split["test"]
+        want_boxes = any(ds.samples[i].boxes for i in test_idx)
+        preds = predict_split(loaded, ds, test_idx, boxes=want_boxes, stage="test", **common)
+        if preds is not None:
+            evaluation = EvalResult(card.id, config.data, "test", len(test_idx), preds.labels, auroc_of(preds),
+                                    thresholds=thresholds, errors=preds.errors)
+            if preds.has_boxes:
+                prior = boxes_with_sizes(ds, split.get("train", []))
+                evaluation.localization, evaluation.prior_origin = localization_of(preds, prior)
+            evaluation.out_dir = write_eval_report(out / EVAL_DIR, evaluation, {"provenance": provenance})
+    metrics = evaluation.metrics_for_card() if evaluation is not None else {}
+    metrics["history"] = [{k: m[k] for k in ("epoch", "train_loss", "val_loss", "val_auroc_mean")} for m in result.history]
+    card = card.with_updates(thresholds=thresholds, metrics=metrics)
+    card.save(model_dir)  # the weights (and their SHA-256) are unchanged
+    return model_dir, evaluation

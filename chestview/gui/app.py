@@ -1,0 +1,148 @@
+"""Starting the app: ``run_app(paths)`` for ``chestview [PATH...]``, and ``--screenshot`` rendering."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_SIZE = (1600, 1000)
+SCREENSHOT_TIMEOUT_S = 240.0
+
+
+def _dark_palette():
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    base, window, text = QColor(30, 32, 35), QColor(40, 43, 47), QColor(220, 222, 225)
+    for role, colour in {
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: QColor(36, 38, 42),
+        QPalette.ColorRole.ToolTipBase: QColor(50, 52, 56),
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: window,
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.BrightText: QColor(255, 90, 90),
+        QPalette.ColorRole.Highlight: QColor(52, 110, 170),
+        QPalette.ColorRole.HighlightedText: QColor(255, 255, 255),
+        QPalette.ColorRole.Link: QColor(100, 160, 230),
+        QPalette.ColorRole.PlaceholderText: QColor(130, 134, 138),
+    }.items():
+        p.setColor(role, colour)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 122, 125))
+    return p
+
+
+def make_app(argv: list[str] | None = None):
+    """The QApplication (created once), with the Fusion style and a dark palette."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+        app.setApplicationName("chestview")
+        app.setOrganizationName("chestview")
+        app.setStyle("Fusion")
+        app.setPalette(_dark_palette())
+    return app
+
+
+def run_app(paths: list[str], *, screenshot: str | None = None, finding: str | None = None) -> int:
+    """Open the main window on ``paths`` (default: the bundled samples); returns the exit status.
+
+    With ``screenshot``, render the window offscreen once the first image is shown and analysed by the
+    default model (``finding`` selected, else the most probable one), save it as PNG and return.
+    """
+    if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = make_app()
+    from chestview.gui.main_window import MainWindow, samples_dir
+    from chestview.gui.settings import AppSettings
+
+    settings = AppSettings.load()
+    if screenshot:
+        settings = AppSettings(default_model=settings.default_model, device=settings.device,
+                               colormap=settings.colormap, box_threshold=settings.box_threshold)
+    window = MainWindow(settings)
+    if screenshot:
+        window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    missing = [p for p in paths if not Path(p).exists()]
+    for p in missing:
+        window.notify_error("open", f"{p}: no such file or directory")
+    existing = [p for p in paths if Path(p).exists()]
+    window.open_paths(existing or ([] if paths else [str(samples_dir())]))
+    if not screenshot:
+        return app.exec()
+    shooter = Screenshotter(window, screenshot, finding)
+    app.exec()
+    return shooter.status
+
+
+class Screenshotter:
+    """Waits until the window shows an image and its findings (or the "no model" message), selects
+    the finding, grabs the window to a PNG and quits the event loop."""
+
+    def __init__(self, window, path: str, finding: str | None, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.window, self.path, self.finding = window, path, finding
+        self.deadline = time.monotonic() + timeout_s
+        self.status = 1
+        self._selected = False
+        self._settle = 0
+        self.timer = QTimer()
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _ready(self) -> bool:
+        w = self.window
+        if w.current_image is None or not w.zoo_loaded or w.job("scan") or w.job("load"):
+            return False
+        if not w.model_panel.current_id():
+            return True  # no model installed: the message is the content
+        return w.current_result is not None and w.current_result.path == w.current_image.path
+
+    def _tick(self) -> None:
+        timed_out = time.monotonic() > self.deadline
+        if not timed_out and not self._ready():
+            return
+        w = self.window
+        if not self._selected and w.current_result is not None:
+            self._selected = True
+            if self.finding:
+                if not w.findings.select_label(self.finding):
+                    w.notify_error("screenshot", f"finding {self.finding!r} is not a label of this model")
+            else:
+                best = max((f for f in w.current_result.findings if f.reliable),
+                           key=lambda f: f.probability, default=None)
+                if best is not None:
+                    w.findings.select_label(best.label)
+        self._settle += 1
+        if self._settle < 4 and not timed_out:  # a few ticks for thumbnails, layout and repaint
+            return
+        self.timer.stop()
+        self.save()
+
+    def save(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()
+        pix = self.window.grab()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        ok = pix.save(self.path, "PNG")
+        if not ok:
+            print(f"chestview: could not write screenshot {self.path}", file=sys.stderr)
+        self.status = 0 if ok else 1
+        self.window.workers.quit_all()
+        self.window.close()
+        QApplication.instance().quit()

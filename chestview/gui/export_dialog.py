@@ -1,0 +1,131 @@
+"""Export dialogs: the current view as an annotated image (+ JSON), and all studies of the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+FORMATS = ("png", "jpg")
+
+
+def default_export_path(source: str, folder: str, fmt: str = "png") -> str:
+    """``<stem>_annotated.<fmt>`` in ``folder``, never the source file itself."""
+    out = Path(folder) / f"{Path(source).stem}_annotated.{fmt}"
+    if out.resolve() == Path(source).resolve():  # pragma: no cover - only if the source has that name
+        out = out.with_name(f"{Path(source).stem}_annotated_2.{fmt}")
+    return str(out)
+
+
+class _PathRow(QWidget):
+    def __init__(self, text: str, pick) -> None:
+        super().__init__()
+        self.edit = QLineEdit(text)
+        button = QPushButton("Browse…")
+        button.clicked.connect(lambda: pick(self.edit))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(button)
+
+
+class ExportDialog(QDialog):
+    """Where to save the annotated image of the current view; a JSON report is written beside it."""
+
+    def __init__(self, parent: QWidget | None, source: str, folder: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export annotated image")
+        self.source = source
+        form = QFormLayout(self)
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.path_row = _PathRow(default_export_path(source, folder), self._pick)
+        self.json = QCheckBox("JSON report beside the image (same schema as `chestview predict`)")
+        self.json.setChecked(True)
+        form.addRow("Format", self.format)
+        form.addRow("File", self.path_row)
+        form.addRow(self.json)
+        note = QLabel("Full image resolution; heatmap, boxes, findings, model id, date and “not for clinical use”."
+                      " No patient identifiers are written.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #9a9a9a;")
+        form.addRow(note)
+        self.format.currentTextChanged.connect(self._format_changed)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #ff7070;")
+        form.addRow(self.error)
+
+    def _pick(self, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export annotated image", edit.text(), "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        if path:
+            edit.setText(path)
+
+    def _format_changed(self, fmt: str) -> None:
+        p = Path(self.path_row.edit.text())
+        self.path_row.edit.setText(str(p.with_suffix("." + fmt)))
+
+    def _accept(self) -> None:
+        p = Path(self.output_path())
+        if p.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            self.error.setText("Use a .png, .jpg or .jpeg file name")
+            return
+        if p.exists() and p.resolve() == Path(self.source).resolve():
+            self.error.setText("That is the source image: choose another name")
+            return
+        self.accept()
+
+    def output_path(self) -> str:
+        return self.path_row.edit.text().strip()
+
+    def with_json(self) -> bool:
+        return self.json.isChecked()
+
+
+class BatchExportDialog(QDialog):
+    """An output folder for annotated images of every study and one results.json."""
+
+    def __init__(self, parent: QWidget | None, folder: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export all studies")
+        form = QFormLayout(self)
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.folder_row = _PathRow(str(Path(folder) / "chestview-export"), self._pick)
+        self.identifiers = QCheckBox("Include full file paths in results.json (may identify patients)")
+        form.addRow("Format", self.format)
+        form.addRow("Folder", self.folder_row)
+        form.addRow(self.identifiers)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _pick(self, edit: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", edit.text())
+        if folder:
+            edit.setText(folder)
+
+    def output_dir(self) -> str:
+        return self.folder_row.edit.text().strip()
+
+    def fmt(self) -> str:
+        return self.format.currentText()
+
+    def include_identifiers(self) -> bool:
+        return self.identifiers.isChecked()

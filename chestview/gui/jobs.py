@@ -1,0 +1,182 @@
+"""Qt-free jobs that the app runs in worker threads: loading models, inference, export.
+
+They call the same engine functions as the CLI (``chestview predict``); nothing here knows Qt.
+Generators yield progress and are stopped between yields by the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from chestview.gui.state import ResultCache
+
+
+@dataclass(frozen=True)
+class InferenceProgress:
+    done: int
+    total: int
+    path: str
+    result: Any  # ImageResult
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    done: int
+    total: int
+    path: str  # the file written (or the source that failed)
+    error: str | None = None
+
+
+class PredictorCache:
+    """One Predictor per (model id, device), built on first use (in a worker thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._predictors: dict[tuple[str, str], Any] = {}
+
+    def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
+        from chestview.engine.inference import Predictor
+        from chestview.engine.zoo import load_model
+
+        key = (model_id, device)
+        with self._lock:
+            pred = self._predictors.get(key)
+            if pred is None:
+                pred = Predictor(load_model(model_id), device=device, boxes="positive", box_threshold=box_threshold)
+                self._predictors[key] = pred
+            pred.box_threshold = box_threshold
+            return pred
+
+    def clear(self) -> None:
+        with self._lock:
+            self._predictors.clear()
+
+
+def describe_device_job(device: str = "auto") -> str:
+    from chestview.engine.device import describe_device, resolve_device
+
+    return describe_device(resolve_device(device))
+
+
+def list_zoo_job() -> tuple[list, list[str]]:
+    """(zoo entries, problems) - the models of the bundled and user zoos."""
+    from chestview.engine.zoo import list_zoo
+
+    problems: list[str] = []
+    return list_zoo(problems), problems
+
+
+def predict_image_job(cache: PredictorCache, model_id: str, device: str, image, box_threshold: int = 180):
+    return cache.get(model_id, device, box_threshold).predict_image(image)
+
+
+def predict_paths_job(
+    cache: PredictorCache,
+    model_id: str,
+    device: str,
+    paths: list[str],
+    results: ResultCache,
+    box_threshold: int = 180,
+    batch_size: int = 4,
+) -> Iterator[InferenceProgress]:
+    """Results for every path not yet cached, batched through ``Predictor.predict_paths``.
+
+    Decoding runs in the calling (worker) thread (num_workers=0): the app keeps its cores for the UI.
+    """
+    todo = [p for p in paths if results.result(p, model_id) is None]
+    total = len(paths)
+    done = total - len(todo)
+    if not todo:
+        return done
+    predictor = cache.get(model_id, device, box_threshold)
+    for result in predictor.predict_paths(todo, batch_size=batch_size, num_workers=0):
+        done += 1
+        yield InferenceProgress(done, total, result.path, result)
+    return done
+
+
+def output_paths(out_dir: Path, source: str, fmt: str, used: set[str]) -> Path:
+    from chestview.engine.export import output_name
+
+    return out_dir / output_name(source, used, suffix="." + fmt)
+
+
+def export_one_job(
+    out_path: str,
+    image,
+    result,
+    card,
+    *,
+    labels: list[str] | None,
+    opacity: float,
+    colormap: str,
+    window: tuple[float, float] | None,
+    with_json: bool = True,
+    protect: list[str] | None = None,
+) -> str:
+    """The annotated image of the current view (full resolution) and its JSON report beside it."""
+    from chestview.engine.export import results_document, write_results_json
+    from chestview.engine.render import render_annotated, save_image_atomic
+
+    rgb = render_annotated(
+        image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window
+    )
+    out = save_image_atomic(out_path, rgb, protect=[image.path, *(protect or [])])
+    if with_json:
+        write_results_json(out.with_suffix(".json"), results_document(card, [_public(result)]))
+    return str(out)
+
+
+def _public(result):
+    """The result as written to reports: the file name only, not a path that may name the patient."""
+    from dataclasses import replace
+
+    return replace(result, path=Path(result.path).name)
+
+
+def export_batch_job(
+    cache: PredictorCache,
+    model_id: str,
+    device: str,
+    paths: list[str],
+    results: ResultCache,
+    out_dir: str,
+    *,
+    fmt: str = "png",
+    opacity: float = 0.45,
+    colormap: str = "jet",
+    box_threshold: int = 180,
+    include_paths: bool = False,
+) -> Iterator[ExportProgress]:
+    """Annotated images of every study (positive findings drawn) + one results.json for all of them."""
+    from chestview.engine.errors import ChestviewError
+    from chestview.engine.export import results_document, write_results_json
+    from chestview.engine.io import load_image
+    from chestview.engine.render import render_annotated, save_image_atomic
+    from chestview.engine.results import ImageResult
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = cache.get(model_id, device, box_threshold)
+    used: set[str] = set()
+    written: list[Any] = []
+    for i, path in enumerate(paths, 1):
+        try:
+            image = load_image(path)
+            result = results.result(path, model_id)
+            if result is None:
+                result = predictor.predict_image(image)
+                results.store(path, model_id, result)
+            rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap)
+            target = save_image_atomic(output_paths(out, path, fmt, used), rgb, protect=paths)
+            written.append(result if include_paths else _public(result))
+            yield ExportProgress(i, len(paths), str(target))
+        except (ChestviewError, OSError, ValueError) as exc:
+            written.append(ImageResult(path=path if include_paths else Path(path).name, error=str(exc)))
+            yield ExportProgress(i, len(paths), path, error=str(exc))
+    report = out / "results.json"
+    write_results_json(report, results_document(predictor.card, written, settings={"source": "chestview app"}))
+    return str(report)

@@ -1,0 +1,165 @@
+"""The model picker (bundled and imported zoo models), its card, the device, and Run controls."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def card_html(card, *, bundled: bool | None = None, path: str = "") -> str:
+    """A short human description of a model card: labels, metrics, provenance."""
+    e = html.escape
+    rows = [
+        f"<b>{e(card.id)}</b>" + (" <i>(bundled)</i>" if bundled else " <i>(user)</i>" if bundled is False else ""),
+        f"Architecture: {e(card.architecture)}"
+        + (f" ({e(', '.join(f'{k}={v}' for k, v in card.arch_kwargs.items()))})" if card.arch_kwargs else ""),
+        f"Input: {card.preprocessing.size}px, {card.preprocessing.channels} channel(s); supervision: {e(card.supervision)}",
+    ]
+    if card.description:
+        rows.append(e(card.description))
+    labels = ", ".join(
+        f"<span style='color:#888'>{e(lbl)}</span>" if lbl in card.unreliable_labels else e(lbl) for lbl in card.labels
+    )
+    rows.append(f"Labels ({len(card.labels)}): {labels}")
+    metrics = card.metrics or {}
+    if metrics:
+        flat = []
+        for k, v in metrics.items():
+            if isinstance(v, (int, float)):
+                flat.append(f"{e(str(k))}: {v:.3f}" if isinstance(v, float) else f"{e(str(k))}: {v}")
+            elif isinstance(v, dict):
+                flat.append(f"{e(str(k))}: {len(v)} entries")
+            else:
+                flat.append(f"{e(str(k))}: {e(str(v))[:60]}")
+        rows.append("Metrics: " + "; ".join(flat[:12]))
+    else:
+        rows.append("Metrics: <i>none recorded</i>")
+    prov = card.provenance or {}
+    if prov:
+        rows.append("Provenance: " + "; ".join(f"{e(str(k))}: {e(str(v))[:80]}" for k, v in list(prov.items())[:8]))
+    if card.licence:
+        rows.append(f"Licence: {e(card.licence)}")
+    if path:
+        rows.append(f"<span style='color:#888'>{e(path)}</span>")
+    return "<br>".join(rows)
+
+
+class ModelPanel(QWidget):
+    model_changed = Signal(str)
+    run_requested = Signal()
+    run_all_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list = []
+        self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.currentIndexChanged.connect(self._changed)
+        self.device_label = QLabel("Device: …")
+        self.device_label.setStyleSheet("color: #9fd39f;")
+        self.card_view = QTextBrowser()
+        self.card_view.setOpenExternalLinks(False)
+        self.card_view.setMaximumHeight(150)
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run the model on the current image (Ctrl+R)")
+        self.run_all_button = QPushButton("Run on all")
+        self.run_all_button.setToolTip("Run the model on every image of the browser (Ctrl+Shift+R)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.auto_run = QCheckBox("Auto-run")
+        self.auto_run.setChecked(True)
+        self.auto_run.setToolTip("Run the model whenever another image is shown (results are cached)")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress.setTextVisible(True)
+
+        self.run_button.clicked.connect(self.run_requested)
+        self.run_all_button.clicked.connect(self.run_all_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model"))
+        top.addWidget(self.combo, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.run_all_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.auto_run)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.device_label)
+        layout.addWidget(self.card_view)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        self.set_entries([])
+
+    def set_entries(self, entries: list, *, select: str = "") -> None:
+        self.entries = list(entries)
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for e in self.entries:
+            self.combo.addItem(e.card.id + ("" if e.bundled else "  (user)"), e.card.id)
+        self.combo.blockSignals(False)
+        has = bool(self.entries)
+        self.combo.setEnabled(has)
+        self.run_button.setEnabled(has)
+        self.run_all_button.setEnabled(has)
+        if not has:
+            self.card_view.setHtml(
+                "<b>No model installed.</b><br>The model zoo is empty: train one in the "
+                "<i>Training &amp; evaluation</i> tab (or with <code>chestview train</code>), or import one."
+            )
+            self.model_changed.emit("")
+            return
+        idx = self.combo.findData(select) if select else 0
+        self.combo.setCurrentIndex(max(idx, 0))
+        self._changed(self.combo.currentIndex())
+
+    def current_id(self) -> str:
+        return self.combo.currentData() or ""
+
+    def current_entry(self):
+        mid = self.current_id()
+        return next((e for e in self.entries if e.card.id == mid), None)
+
+    def card(self, model_id: str | None = None):
+        mid = model_id or self.current_id()
+        entry = next((e for e in self.entries if e.card.id == mid), None)
+        return entry.card if entry else None
+
+    def _changed(self, _index: int) -> None:
+        entry = self.current_entry()
+        if entry is not None:
+            self.card_view.setHtml(card_html(entry.card, bundled=entry.bundled, path=str(entry.path)))
+        self.model_changed.emit(self.current_id())
+
+    def set_device(self, text: str) -> None:
+        self.device_label.setText(f"Device: {text}")
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(text or "working…")
+
+    def set_progress(self, done: int, total: int, text: str = "") -> None:
+        self.progress.setVisible(True)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(text or f"{done}/{total}")
+        self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)

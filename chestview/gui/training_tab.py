@@ -1,0 +1,451 @@
+"""Training and evaluation tab: the same engine calls as ``chestview train`` / ``chestview eval``,
+in a worker, with live loss and validation-AUROC curves fed by the engine's progress events.
+
+No training logic lives here: the tab builds a ``TrainConfig`` and draws the events it receives.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chestview.gui.workers import WorkerManager, create_worker
+
+DATA_FORMATS = ("nih", "chexpert", "indiana", "openi", "csv")
+PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+           (204, 121, 167), (255, 255, 255), (150, 150, 150), (255, 120, 120), (120, 255, 120),
+           (120, 120, 255), (255, 200, 120), (200, 120, 255)]
+
+
+def _architectures() -> list[str]:
+    try:
+        from chestview.engine.models import list_models
+
+        return list_models()
+    except Exception:  # noqa: BLE001 - shown as an empty list
+        return []
+
+
+def _losses() -> list[str]:
+    try:
+        from chestview.engine.train.losses import list_losses
+
+        return list_losses()
+    except Exception:  # noqa: BLE001
+        return ["bce"]
+
+
+def train_job(config_dict: dict, resume: bool, *, on_event=None, should_stop=None):
+    from chestview.engine.train.config import TrainConfig
+    from chestview.engine.train.trainer import train
+
+    config = TrainConfig.from_dict(config_dict, source="training tab")
+    return train(config, on_event=on_event, should_stop=should_stop, resume=resume, progress=False,
+                 command_line="chestview app (training tab)")
+
+
+def evaluate_job(model: str, data_spec: str, out_dir: str | None, device: str, *, on_event=None, should_stop=None):
+    from chestview.engine.train.evaluation import evaluate
+
+    return evaluate(model, data_spec, split="test", out_dir=out_dir, device=device, n_boot=200,
+                    num_workers=0, on_event=on_event, should_stop=should_stop)
+
+
+class TrainingTab(QWidget):
+    model_trained = Signal(str)  # model id of the new zoo entry
+
+    def __init__(self, workers: WorkerManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.workers = workers
+        self.worker = None
+        self.eval_worker = None
+        self.last_result = None
+        self.last_eval = None
+        self._batch_x: list[float] = []
+        self._batch_y: list[float] = []
+        self._epochs: list[dict] = []
+
+        # --- configuration ---------------------------------------------------------------------
+        self.data_format = QComboBox()
+        self.data_format.addItems(DATA_FORMATS)
+        self.data_path = QLineEdit()
+        self.data_path.setPlaceholderText("dataset folder or CSV")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_data)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_format)
+        data_row.addWidget(self.data_path, 1)
+        data_row.addWidget(browse)
+        self.arch = QComboBox()
+        self.arch.addItems(_architectures())
+        self.trunk = QComboBox()
+        self.trunk.addItems(["(default)", "resnet18", "resnet34", "resnet50", "densenet121", "efficientnet_lite0"])
+        self.loss = QComboBox()
+        self.loss.addItems(_losses())
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(10)
+        self.size = QSpinBox()
+        self.size.setRange(32, 1024)
+        self.size.setSingleStep(32)
+        self.size.setValue(224)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 1024)
+        self.batch.setValue(16)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.out = QLineEdit(str(Path.home() / "chestview-runs" / "run1"))
+        out_browse = QPushButton("Browse…")
+        out_browse.clicked.connect(self._browse_out)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out, 1)
+        out_row.addWidget(out_browse)
+
+        form = QFormLayout()
+        form.addRow("Dataset", data_row)
+        form.addRow("Architecture", self.arch)
+        form.addRow("Trunk", self.trunk)
+        form.addRow("Loss", self.loss)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Image size", self.size)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Device", self.device)
+        form.addRow("Output folder", out_row)
+
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.resume_button = QPushButton("Resume")
+        self.stop_button.setEnabled(False)
+        self.start_button.clicked.connect(lambda: self.start(resume=False))
+        self.resume_button.clicked.connect(lambda: self.start(resume=True))
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button, self.resume_button):
+            buttons.addWidget(b)
+        self.progress = QProgressBar()
+        self.status = QLabel("Idle")
+        self.status.setWordWrap(True)
+
+        # Evaluation controls.
+        self.eval_model = QComboBox()
+        self.eval_button = QPushButton("Evaluate on the test split")
+        self.eval_stop = QPushButton("Stop")
+        self.eval_stop.setEnabled(False)
+        self.eval_button.clicked.connect(self.start_evaluation)
+        self.eval_stop.clicked.connect(lambda: self.eval_worker and self.eval_worker.quit())
+        eval_box = QGroupBox("Evaluation (same dataset field as above)")
+        ev = QFormLayout(eval_box)
+        ev.addRow("Model", self.eval_model)
+        ev_buttons = QHBoxLayout()
+        ev_buttons.addWidget(self.eval_button)
+        ev_buttons.addWidget(self.eval_stop)
+        ev.addRow(ev_buttons)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.addLayout(form)
+        ll.addLayout(buttons)
+        ll.addWidget(self.progress)
+        ll.addWidget(self.status)
+        ll.addWidget(eval_box)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        ll.addWidget(self.log, 1)
+
+        # --- curves and tables -----------------------------------------------------------------
+        self.loss_plot = pg.PlotWidget(title="Loss")
+        self.loss_plot.setLabel("bottom", "epoch")
+        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.batch_curve = self.loss_plot.plot([], [], pen=pg.mkPen((120, 120, 120), width=1), name="batch")
+        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen((86, 180, 233), width=2), symbol="o",
+                                               symbolSize=5, name="train (epoch)")
+        self.val_curve = self.loss_plot.plot([], [], pen=pg.mkPen((230, 159, 0), width=2), symbol="o",
+                                             symbolSize=5, name="validation")
+        self.auroc_plot = pg.PlotWidget(title="Validation AUROC (mean)")
+        self.auroc_plot.setLabel("bottom", "epoch")
+        self.auroc_plot.setYRange(0.4, 1.0)
+        self.auroc_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.auroc_curve = self.auroc_plot.plot([], [], pen=pg.mkPen((0, 158, 115), width=2), symbol="o", symbolSize=5)
+
+        self.roc_plot = pg.PlotWidget(title="ROC curves (test split)")
+        self.roc_plot.setLabel("bottom", "false positive rate")
+        self.roc_plot.setLabel("left", "true positive rate")
+        self.roc_plot.setXRange(0, 1)
+        self.roc_plot.setYRange(0, 1)
+        self.roc_plot.setAspectLocked(True)
+        self.roc_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.auroc_table = QTableWidget(0, 5)
+        self.auroc_table.setHorizontalHeaderLabels(["Label", "AUROC", "95% interval", "Positives", "Negatives"])
+        self.auroc_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.auroc_table.verticalHeader().setVisible(False)
+        self.loc_table = QTableWidget(0, 0)
+        self.loc_table.verticalHeader().setVisible(False)
+
+        curves = QSplitter(Qt.Orientation.Vertical)
+        curves.addWidget(self.loss_plot)
+        curves.addWidget(self.auroc_plot)
+        evaluation = QSplitter(Qt.Orientation.Vertical)
+        evaluation.addWidget(self.roc_plot)
+        tables = QTabWidget()
+        tables.addTab(self.auroc_table, "AUROC")
+        tables.addTab(self.loc_table, "Localization")
+        evaluation.addWidget(tables)
+        self.right = QTabWidget()
+        self.right.addTab(curves, "Training curves")
+        self.right.addTab(evaluation, "Evaluation")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.right)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(split)
+
+    # --- configuration -------------------------------------------------------------------------
+    def _browse_data(self) -> None:
+        if self.data_format.currentText() in ("chexpert", "csv"):
+            path, _ = QFileDialog.getOpenFileName(self, "Dataset CSV", self.data_path.text(), "CSV (*.csv)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.data_path.text())
+        if path:
+            self.data_path.setText(path)
+
+    def _browse_out(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
+        if path:
+            self.out.setText(path)
+
+    def data_spec(self) -> str:
+        return f"{self.data_format.currentText()}:{self.data_path.text().strip()}"
+
+    def config_dict(self) -> dict:
+        cfg = {
+            "arch": self.arch.currentText(),
+            "data": self.data_spec(),
+            "loss": self.loss.currentText(),
+            "epochs": self.epochs.value(),
+            "size": self.size.value(),
+            "batch_size": self.batch.value(),
+            "out": self.out.text().strip(),
+            "device": self.device.currentText(),
+            "num_workers": 0,  # decoding in the training thread: the app keeps a core for the UI
+        }
+        if self.trunk.currentIndex() > 0:
+            cfg["arch_kwargs"] = {"trunk": self.trunk.currentText()}
+        return cfg
+
+    def set_models(self, ids: list[str]) -> None:
+        current = self.eval_model.currentText()
+        self.eval_model.clear()
+        self.eval_model.addItems(ids)
+        if current in ids:
+            self.eval_model.setCurrentText(current)
+
+    # --- training ------------------------------------------------------------------------------
+    def start(self, *, resume: bool = False, extra: dict | None = None):
+        if self.worker is not None and not self.worker.is_done:
+            return self.worker
+        if not self.data_path.text().strip():
+            self.status.setText("Choose a dataset first")
+            return None
+        cfg = {**self.config_dict(), **(extra or {})}
+        if not resume:
+            self._batch_x, self._batch_y, self._epochs = [], [], []
+            self._redraw()
+        self.last_result = None
+        self.status.setText(("Resuming" if resume else "Starting") + f" {cfg['arch']} on {cfg['data']}…")
+        self.progress.setRange(0, 0)
+        w = create_worker(train_job, cfg, resume, progress=True, name="training")
+        w.yielded.connect(self.on_event)
+        w.returned.connect(self._trained)
+        w.errored.connect(lambda exc: self._append(f"error: {exc}"))
+        w.errored.connect(lambda exc: self.status.setText(f"Failed: {exc}"))
+        w.finished.connect(self._finished)
+        self.start_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.worker = self.workers.start(w, pool="compute")
+        return self.worker
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+            self.status.setText("Stopping after the current batch…")
+
+    def _finished(self) -> None:
+        self.start_button.setEnabled(True)
+        self.resume_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self.last_result is not None else 0)
+
+    def _trained(self, result) -> None:
+        self.last_result = result
+        state = "stopped" if result.cancelled else ("stopped early" if result.stopped_early else "finished")
+        self.status.setText(f"Training {state}: {result.epochs_run} epoch(s), best epoch {result.best_epoch}")
+        if result.model_dir is not None:
+            try:
+                from chestview.engine.zoo.card import ModelCard
+
+                model_id = ModelCard.load(result.model_dir).id
+            except Exception:  # noqa: BLE001
+                model_id = Path(result.model_dir).name
+            self._append(f"model written to the zoo: {model_id} ({result.model_dir})")
+            self.model_trained.emit(model_id)
+        if result.evaluation is not None:
+            self.show_evaluation(result.evaluation)
+
+    def on_event(self, ev) -> None:
+        """Draw one engine progress event (matched by class name: the GUI needs no engine import)."""
+        kind = type(ev).__name__
+        if kind == "EpochStarted":
+            self.progress.setRange(0, max(ev.steps, 1))
+            self.progress.setValue(0)
+            self.status.setText(f"Epoch {ev.epoch}/{ev.epochs}")
+        elif kind == "BatchDone":
+            steps = ev.steps or max(self.progress.maximum(), 1)
+            self.progress.setRange(0, steps)
+            self.progress.setValue(ev.step)
+            if math.isfinite(ev.loss):
+                self._batch_x.append((max(ev.epoch, 1) - 1) + ev.step / steps)
+                self._batch_y.append(float(ev.loss))
+                if len(self._batch_x) % 5 == 0 or ev.step == steps:
+                    self.batch_curve.setData(self._batch_x, self._batch_y)
+        elif kind == "EpochDone":
+            self._epochs.append(dict(ev.metrics))
+            self._redraw()
+        elif kind == "EvalProgress":
+            self.progress.setRange(0, max(ev.total, 1))
+            self.progress.setValue(ev.done)
+            self.status.setText(f"Evaluating ({ev.stage}) {ev.done}/{ev.total}")
+        elif kind == "Log":
+            self._append(ev.message)
+        elif kind == "TrainFinished":
+            pass
+
+    def _redraw(self) -> None:
+        self.batch_curve.setData(self._batch_x, self._batch_y)
+        xs = [m.get("epoch", i + 1) for i, m in enumerate(self._epochs)]
+        tl = [m.get("train_loss") for m in self._epochs]
+        vl = [m.get("val_loss") for m in self._epochs]
+        va = [m.get("val_auroc_mean") for m in self._epochs]
+        self.train_curve.setData(*_finite(xs, tl))
+        self.val_curve.setData(*_finite(xs, vl))
+        self.auroc_curve.setData(*_finite(xs, va))
+
+    def _append(self, text: str) -> None:
+        self.log.appendPlainText(text)
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def start_evaluation(self, *, out_dir: str | None = None):
+        model = self.eval_model.currentText()
+        if not model or not self.data_path.text().strip():
+            self.status.setText("Evaluation needs a model and a dataset")
+            return None
+        self.status.setText(f"Evaluating {model} on {self.data_spec()}…")
+        w = create_worker(evaluate_job, model, self.data_spec(), out_dir, self.device.currentText(),
+                          progress=True, name="evaluation")
+        w.yielded.connect(self.on_event)
+        w.returned.connect(self.show_evaluation)
+        w.errored.connect(lambda exc: self.status.setText(f"Evaluation failed: {exc}"))
+        w.finished.connect(lambda: (self.eval_button.setEnabled(True), self.eval_stop.setEnabled(False)))
+        self.eval_button.setEnabled(False)
+        self.eval_stop.setEnabled(True)
+        self.eval_worker = self.workers.start(w, pool="compute")
+        return self.eval_worker
+
+    def show_evaluation(self, result) -> None:
+        self.last_eval = result
+        self.right.setCurrentIndex(1)
+        report = getattr(result, "auroc", None)
+        self.roc_plot.clear()
+        self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen((100, 100, 100), style=Qt.PenStyle.DashLine))
+        rows = list(getattr(report, "per_label", ()) or ())
+        self.auroc_table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            if r.fpr and r.tpr:
+                colour = PALETTE[i % len(PALETTE)]
+                self.roc_plot.plot(list(r.fpr), list(r.tpr), pen=pg.mkPen(colour, width=1.5),
+                                   name=f"{r.label} {r.auroc:.2f}" if math.isfinite(r.auroc) else r.label)
+            cells = [r.label, _fmt(r.auroc), f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}", str(r.n_pos), str(r.n_neg)]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if not getattr(r, "reliable", True):
+                    item.setForeground(pg.mkColor(130, 130, 130))
+                    item.setToolTip("too few positives for a meaningful AUROC")
+                self.auroc_table.setItem(i, c, item)
+        mean = getattr(report, "mean_auroc", float("nan"))
+        self.status.setText(f"Evaluation of {result.model_id} on {result.split}: {result.n_images} images, "
+                            f"mean AUROC {_fmt(mean)}" + (" (stopped)" if getattr(result, "cancelled", False) else ""))
+        self._show_localization(getattr(result, "localization", None))
+
+    def _show_localization(self, loc) -> None:
+        """The model's localization accuracy per label at each IoU threshold (prior/swap controls
+        in extra rows when the engine provides them)."""
+        self.loc_table.clear()
+        if loc is None:
+            self.loc_table.setRowCount(0)
+            self.loc_table.setColumnCount(1)
+            self.loc_table.setHorizontalHeaderLabels(["No ground-truth boxes in this split"])
+            return
+        variants = [("model", getattr(loc, "model", loc))]
+        for name in ("prior", "swap"):
+            if getattr(loc, name, None) is not None:
+                variants.append((name, getattr(loc, name)))
+        first = variants[0][1]
+        table = getattr(first, "iou", None)
+        if table is None:
+            return
+        thresholds = list(table.thresholds)
+        self.loc_table.setColumnCount(2 + len(thresholds))
+        self.loc_table.setHorizontalHeaderLabels(["Boxes", "Label"] + [f"IoU≥{t:g}" for t in thresholds])
+        rows = []
+        for name, res in variants:
+            t = res.iou
+            for label in res.labels:
+                rows.append([name, label] + [_fmt(v) for v in t.accuracy.get(label, ())])
+            rows.append([name, "mean"] + [_fmt(v) for v in t.mean_accuracy])
+        self.loc_table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.loc_table.setItem(i, c, QTableWidgetItem(text))
+        self.loc_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
+
+def _finite(xs, ys) -> tuple[list, list]:
+    pts = [(x, y) for x, y in zip(xs, ys) if y is not None and np.isfinite(y)]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def _fmt(v) -> str:
+    try:
+        return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):.3f}"
+    except (TypeError, ValueError):
+        return str(v)

@@ -1,0 +1,201 @@
+"""The main window end to end, offscreen: open studies, run a model, heatmaps, boxes, export, cancel."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QRectF, QTimer
+
+from chestview.gui.main_window import MainWindow
+from chestview.gui.settings import AppSettings
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def window(qtbot, tiny_zoo):
+    w = MainWindow(AppSettings())
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    yield w
+    w.workers.wait(10_000)
+
+
+def open_and_analyse(qtbot, w: MainWindow, paths: list[str]) -> None:
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths(paths)
+
+
+def test_samples_run_model_heatmap_and_boxes(qtbot, window, samples_dir):
+    w = window
+    assert w.model_panel.current_id() == "tiny-test-resnet18"
+    open_and_analyse(qtbot, w, [str(samples_dir)])
+    assert len(w.browser.paths()) >= 4
+    assert w.current_image is not None and w.current_result is not None
+    # Every label is listed, the unreliable one greyed at the bottom.
+    labels = w.findings.labels()
+    assert len(labels) == 14 and labels[-1] == "Hernia"
+    assert w.findings.table.item(13, 2).text() == "not reliable"
+
+    # Click a positive finding: its heatmap covers the whole image and its boxes are drawn.
+    positive = next(f.label for f in w.current_result.findings if f.positive)
+    w.findings.threshold.setValue(150)
+    w.findings.select_label(positive)
+    assert w.viewer.heatmap_visible
+    rect = w.viewer.heat_item.mapRectToParent(w.viewer.heat_item.boundingRect())
+    assert rect == QRectF(0, 0, w.current_image.width, w.current_image.height)
+    boxes_150 = [(o.box.x, o.box.y, o.box.width, o.box.height) for o in w.viewer.box_overlays]
+    assert boxes_150 and all(o.label == positive for o in w.viewer.box_overlays)
+
+    # The threshold slider regenerates the boxes from the cached low-resolution map.
+    w.findings.threshold.setValue(240)
+    boxes_240 = [(o.box.x, o.box.y, o.box.width, o.box.height) for o in w.viewer.box_overlays]
+    assert boxes_240 != boxes_150
+    w.findings.threshold.setValue(1)
+    assert len(w.viewer.box_overlays) == 1  # everything above 1: one box around the whole map
+
+    # All positive findings: boxes of several labels in distinct colours.
+    w.findings.threshold.setValue(180)
+    w.findings.all_positive.setChecked(True)
+    drawn = {o.label for o in w.viewer.box_overlays}
+    colours = {o.rect.pen().color().name() for o in w.viewer.box_overlays}
+    assert len(drawn) >= 2 and len(colours) == len(drawn)
+    w.findings.all_positive.setChecked(False)
+    w.findings.show_heatmap.setChecked(False)
+    assert not w.viewer.heatmap_visible
+
+
+def test_going_back_is_cached_and_keyboard_navigation(qtbot, window, test_data):
+    w = window
+    open_and_analyse(qtbot, w, [str(test_data / "nih" / "images")])
+    first = w.current_path
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.act_next.trigger()
+    assert w.current_path != first
+    # Back: the result comes from the cache, no inference job is started.
+    w.act_prev.trigger()
+    qtbot.waitUntil(lambda: w.current_result is not None and w.current_result.path == first, timeout=TIMEOUT)
+    assert w.job("infer") is None
+
+
+def test_export_current_view(qtbot, window, samples_dir, tmp_path):
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
+    label = w.current_result.findings[0].label
+    w.findings.select_label(label)
+    out = tmp_path / "export" / "annotated.png"
+    worker = w.start_export(str(out))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    assert out.is_file()
+    from PIL import Image
+
+    assert Image.open(out).size == (w.current_image.width, w.current_image.height)
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert set(doc) >= {"chestview_version", "model", "results"}
+    assert doc["model"]["id"] == "tiny-test-resnet18"
+    assert doc["results"][0]["path"] == "00000661_000.png"  # file name only: no identifying folders
+    # Exporting onto the source image is refused and reported, the source untouched.
+    before = (samples_dir / "00000661_000.png").read_bytes()
+    worker = w.start_export(str(samples_dir / "00000661_000.png"))
+    with qtbot.waitSignal(worker.errored, timeout=TIMEOUT):
+        pass
+    assert (samples_dir / "00000661_000.png").read_bytes() == before
+    assert w.messages.count() >= 1
+
+
+def test_batch_export(qtbot, window, test_data, tmp_path):
+    w = window
+    open_and_analyse(qtbot, w, [str(test_data / "nih" / "images")])
+    worker = w.start_batch_export(str(tmp_path / "batch"))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    pngs = sorted((tmp_path / "batch").glob("*.png"))
+    assert len(pngs) == len(w.browser.paths())
+    doc = json.loads((tmp_path / "batch" / "results.json").read_text())
+    assert len(doc["results"]) == len(pngs)
+
+
+def test_cancel_running_inference(qtbot, window, test_data):
+    w = window
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([str(test_data / "nih" / "images")])
+    w.run_all()
+    worker = w.job("batch")
+    assert worker is not None
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        w.act_cancel.trigger()
+    assert worker.abort_requested
+    assert len(w.results.for_model("tiny-test-resnet18")) < len(w.browser.paths())
+
+
+def test_event_loop_never_stalls_during_folder_inference(qtbot, window, test_data):
+    w = window
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([str(test_data / "nih" / "images")])
+    gaps: list[int] = []
+    clock = QElapsedTimer()
+    clock.start()
+
+    def tick() -> None:
+        gaps.append(clock.restart())
+
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(tick)
+    w.results.clear()
+    timer.start()
+    w.run_all()
+    worker = w.job("batch")
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    timer.stop()
+    assert len(w.results.for_model("tiny-test-resnet18")) == len(w.browser.paths())
+    assert len(gaps) > 5
+    assert max(gaps[1:]) < 200, f"event loop stalled {max(gaps)} ms"
+
+
+def test_bad_files_are_listed_not_fatal(qtbot, window, tmp_path):
+    w = window
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"\0" * 128 + b"DICM" + b"garbage")
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([str(bad), str(tmp_path / "missing.png")])
+    assert len(w.browser.catalog.errors) == 2
+    assert w.messages.count() >= 2
+
+
+def test_window_geometry_and_settings_restored(qtbot, tiny_zoo):
+    w = MainWindow(AppSettings())
+    qtbot.addWidget(w)
+    w.resize(1111, 777)
+    w.show()
+    w.findings.opacity.setValue(70)
+    w.close()
+    saved = AppSettings.load()
+    assert saved.geometry and saved.window_state and abs(saved.opacity - 0.7) < 1e-6
+    w2 = MainWindow(saved)
+    qtbot.addWidget(w2)
+    assert (w2.width(), w2.height()) == (1111, 777)
+    assert w2.findings.opacity.value() == 70
+
+
+def test_no_model_installed_message(qtbot, monkeypatch, samples_dir, tmp_path):
+    monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(tmp_path / "empty"))
+    import chestview.engine.zoo.store as store
+
+    monkeypatch.setattr(store, "bundled_zoo_dir", lambda: tmp_path / "none")
+    w = MainWindow(AppSettings())
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
+        w.open_paths([str(samples_dir / "00000661_000.png")])
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: "No model installed" in w.findings.message.text(), timeout=TIMEOUT)
+    assert not w.model_panel.run_button.isEnabled()
+    w.workers.wait(5000)
