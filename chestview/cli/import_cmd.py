@@ -10,12 +10,15 @@ from typing import Any
 
 from chestview.cli.common import error, table
 from chestview.engine.errors import ChestviewError, ModelError
-from chestview.engine.zoo.importers import FORMATS, TXRV_WEIGHT_SETS, ImportOptions, import_checkpoint
+
+# The engine modules import torch (seconds): they are imported only when a command runs, so these
+# names are repeated here (a test keeps them equal to importers.FORMATS).
+FORMAT_CHOICES = ("chexnet", "torchxrayvision", "state-dict")
 
 
 def _add_import_options(p: argparse.ArgumentParser, *, with_format: bool) -> None:
     if with_format:
-        p.add_argument("--format", required=True, choices=FORMATS, help="layout of the checkpoint")
+        p.add_argument("--format", required=True, choices=FORMAT_CHOICES, help="layout of the checkpoint")
     p.add_argument("--id", dest="model_id", help="zoo id (default: from the format and file name)")
     p.add_argument("--arch", help="state-dict: registered architecture (chestview models show / models list)")
     p.add_argument("--arch-kwargs", type=_json_object, default={}, metavar="JSON", help='state-dict: e.g. \'{"trunk": "resnet18"}\'')
@@ -24,8 +27,8 @@ def _add_import_options(p: argparse.ArgumentParser, *, with_format: bool) -> Non
                    "a JSON file, or a count")
     p.add_argument("--thresholds", type=_thresholds, metavar="JSON",
                    help="operating thresholds (probabilities): {label: p}, a list aligned with the outputs, or a JSON file")
-    p.add_argument("--weight-set", choices=list(TXRV_WEIGHT_SETS),
-                   help="torchxrayvision: which published weight set (default: from the file name)")
+    p.add_argument("--weight-set", metavar="NAME",
+                   help="torchxrayvision: published weight set, e.g. all, nih, chex (default: from the file name)")
     p.add_argument("--preprocessing", type=_json_object, metavar="JSON",
                    help='state-dict: {"size": 224, "channels": 3, "mean": [...], "std": [...]}')
     p.add_argument("--out", help="destination directory (default: the user model directory / ID)")
@@ -43,7 +46,7 @@ def add_parsers(msub: argparse._SubParsersAction) -> None:
     fetch.add_argument("name", nargs="?", help="a known checkpoint (omit to list them)")
     fetch.add_argument("--url", help="download from here instead (a mirror, or any URL with --format)")
     fetch.add_argument("--sha256", help="expected SHA-256 of the file (required where none is known)")
-    fetch.add_argument("--format", choices=FORMATS, help="layout, for a NAME that is not known")
+    fetch.add_argument("--format", choices=FORMAT_CHOICES, help="layout, for a NAME that is not known")
     fetch.add_argument("--no-import", action="store_true", help="only download into the cache")
     _add_import_options(fetch, with_format=False)
     fetch.set_defaults(models_run=run_fetch)
@@ -89,8 +92,9 @@ def _thresholds(text: str) -> dict[str, float] | list[float | None]:
     raise argparse.ArgumentTypeError(f"{text!r}: expected {{label: probability}} or a list of probabilities/null")
 
 
-def _options(args: argparse.Namespace, source_url: str | None = None) -> ImportOptions:
+def _options(args: argparse.Namespace, source_url: str | None = None):
     from chestview.engine.preprocess import Preprocessing
+    from chestview.engine.zoo.importers import ImportOptions
 
     pre = None
     if args.preprocessing:
@@ -115,6 +119,9 @@ def _options(args: argparse.Namespace, source_url: str | None = None) -> ImportO
 
 
 def _import(path: Path, fmt: str, args: argparse.Namespace, source_url: str | None = None) -> int:
+    from chestview.engine.zoo.importers import import_checkpoint
+    from chestview.engine.zoo.store import zoo_dirs
+
     result = import_checkpoint(
         path, fmt, _options(args, source_url), out_dir=args.out, overwrite=args.force, fp16=args.fp16
     )
@@ -123,7 +130,8 @@ def _import(path: Path, fmt: str, args: argparse.Namespace, source_url: str | No
     print(f"imported {card.id} -> {result.path} ({len(card.labels)} labels{dropped})")
     if not card.thresholds:
         print("  no published thresholds: 0.5 is used for every label")
-    print(f"  try: chestview predict --model {card.id} IMAGE")
+    in_zoo = result.path.parent.resolve() in {d.resolve() for d in zoo_dirs()}
+    print(f"  try: chestview predict --model {card.id if in_zoo else result.path} IMAGE")
     return 0
 
 
@@ -143,22 +151,23 @@ def _list_published() -> int:
     return 0
 
 
-def _progress_bar():
-    from tqdm import tqdm
+class _ProgressBar:
+    """A tqdm bar on stderr fed by the engine's DownloadProgress events (hidden when stderr is no terminal)."""
 
-    bar: dict[str, tqdm] = {}
+    def __init__(self) -> None:
+        self._bar = None
 
-    def on_progress(ev) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=ev.total, unit="B", unit_scale=True, unit_divisor=1024,
-                              desc="download", file=sys.stderr, leave=False)
-        bar["bar"].update(ev.done - bar["bar"].n)
+    def __call__(self, ev) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
 
-    def close() -> None:
-        if "bar" in bar:
-            bar["bar"].close()
+            self._bar = tqdm(total=ev.total, unit="B", unit_scale=True, unit_divisor=1024, desc="download",
+                             file=sys.stderr, leave=False, disable=None)
+        self._bar.update(ev.done - self._bar.n)
 
-    return on_progress, close
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -166,22 +175,20 @@ def run_fetch(args: argparse.Namespace) -> int:
 
     if not args.name:
         return _list_published()
-    on_progress, close = _progress_bar()
+    bar = _ProgressBar()
     try:
         checkpoint = published_checkpoint(args.name, url=args.url, fmt=args.format)
-        path = fetch_checkpoint(checkpoint, url=args.url, sha256=args.sha256, on_progress=on_progress)
+        path = fetch_checkpoint(checkpoint, url=args.url, sha256=args.sha256, on_progress=bar)
     except ChestviewError as exc:
         error(str(exc))
         return 1
     finally:
-        close()
+        bar.close()
     print(f"downloaded {args.url or checkpoint.url} -> {path} (SHA-256 verified)")
     if args.no_import:
         return 0
     if checkpoint.weight_set and not args.weight_set:
         args.weight_set = checkpoint.weight_set
-    if not args.model_id and checkpoint.name in _known_names():
-        args.model_id = checkpoint.name
     try:
         return _import(path, args.format or checkpoint.format, args, source_url=args.url or checkpoint.url)
     except ChestviewError as exc:
@@ -189,9 +196,3 @@ def run_fetch(args: argparse.Namespace) -> int:
         if checkpoint.note and "pickled" in str(exc):
             error(f"{checkpoint.name}: {checkpoint.note}")
         return 1
-
-
-def _known_names() -> set[str]:
-    from chestview.engine.zoo.fetch import PUBLISHED
-
-    return set(PUBLISHED)

@@ -8,7 +8,9 @@ main thread:
 * ``yielded(object)`` - a generator yielded a value (progress event, partial result);
 * ``returned(object)`` - the job finished and returned this value;
 * ``errored(object)`` - the job raised this exception (never shown as a modal dialog here);
-* ``aborted`` - the job stopped because :meth:`Worker.quit` was called;
+* ``aborted`` - the job stopped because :meth:`Worker.quit` was called (a function job that
+  handles ``should_stop`` itself still emits ``returned`` with its partial result first; an
+  exception raised after :meth:`quit` counts as the stop, not as an error);
 * ``finished`` - always last, whatever happened.
 
 A generator is asked to stop between yields. Engine functions that take ``on_event`` and
@@ -35,6 +37,9 @@ class WorkerSignals(QObject):
     errored = Signal(object)
     aborted = Signal()
     finished = Signal()
+
+
+_STOPPED = object()  # a generator stopped between yields: nothing to return
 
 
 class Aborted(Exception):
@@ -103,20 +108,20 @@ class Worker(QRunnable):
         self._running = True
         self.signals.started.emit()
         try:
+            result = _STOPPED if self._abort else self.work()
+            if result is not _STOPPED:
+                self.signals.returned.emit(result)
             if self._abort:
                 self.signals.aborted.emit()
-            else:
-                result = self.work()
-                if self._abort:
-                    self.signals.aborted.emit()
-                else:
-                    self.signals.returned.emit(result)
         except Aborted:
             self.signals.aborted.emit()
         except Exception as exc:  # noqa: BLE001 - every error goes to the notification area
-            exc.__chestview_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
-            log.debug("worker %s failed", self.name, exc_info=True)
-            self.signals.errored.emit(exc)
+            if self._abort:  # an engine job that raises because it was cancelled
+                self.signals.aborted.emit()
+            else:
+                exc.__chestview_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
+                log.debug("worker %s failed", self.name, exc_info=True)
+                self.signals.errored.emit(exc)
         finally:
             self._running = False
             self._done = True
@@ -138,7 +143,7 @@ class GeneratorWorker(Worker):
         while True:
             if self._abort:
                 gen.close()
-                return None
+                return _STOPPED
             try:
                 value = next(gen)
             except StopIteration as stop:

@@ -217,15 +217,19 @@ class AttentionLSTMMLC(nn.Module):
 
     @torch.no_grad()
     def decode(self, x: torch.Tensor, *, beam: int = 3, max_len: int | None = None) -> list[list[int]]:
-        """Label sequences (in emission order, without ``<end>``) by beam search; ``beam=1`` is greedy."""
+        """Label sequences (in emission order, without ``<end>``) by beam search; ``beam=1`` is greedy.
+
+        Call it in eval mode (BatchNorm running statistics, no dropout), like any inference.
+        """
         if beam < 1:
             raise ModelError(f"beam must be >= 1, got {beam}")
         values, keys, state = self.head.encode(self.trunk(x))
         limit = self.num_classes if max_len is None else max_len
-        return [
-            self._beam_one(values[i : i + 1], keys[i : i + 1], _State(state.h[i : i + 1], state.c[i : i + 1]), beam, limit)
-            for i in range(values.shape[0])
-        ]
+        seqs = []
+        for i in range(values.shape[0]):
+            one = slice(i, i + 1)
+            seqs.append(self._beam_one(values[one], keys[one], _State(state.h[one], state.c[one]), beam, limit))
+        return seqs
 
     def _beam_one(self, values: torch.Tensor, keys: torch.Tensor, state: _State, beam: int, limit: int) -> list[int]:
         c = self.num_classes

@@ -25,6 +25,7 @@ Input sides should be multiples of 16 (otherwise the stride-4 map is padded at t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -34,9 +35,18 @@ from torch import nn
 from chestview.engine.errors import ModelError
 from chestview.engine.models.registry import ModelOutput, register_model
 
-SIZES: dict[str, dict[str, object]] = {
-    "small": {"embed_dim": 128, "num_heads": 2, "base_channels": 32, "depths": (1, 1, 1)},
-    "full": {"embed_dim": 384, "num_heads": 6, "base_channels": 64, "depths": (3, 4, 4)},
+
+@dataclass(frozen=True)
+class CTransCNNSize:
+    embed_dim: int
+    num_heads: int
+    base_channels: int
+    depths: tuple[int, ...]  # interaction blocks at strides 4, 8, 16
+
+
+SIZES: dict[str, CTransCNNSize] = {
+    "small": CTransCNNSize(embed_dim=128, num_heads=2, base_channels=32, depths=(1, 1, 1)),
+    "full": CTransCNNSize(embed_dim=384, num_heads=6, base_channels=64, depths=(3, 4, 4)),
 }
 
 
@@ -134,7 +144,9 @@ class InteractionBlock(nn.Module):
         self.back = TokensToCNN(dim, cout // 4)
         self.fuse = MultiBranchBlock(cout, cout)
 
-    def forward(self, x: torch.Tensor, tokens: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, tokens: torch.Tensor, grid: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x, mid = self.cnn(x)
         tokens = self.trans(tokens + self.up(mid))
         x, _ = self.fuse(x, self.back(tokens, grid, mid.shape[-2:]))
@@ -150,7 +162,9 @@ class CTransCNNBody(nn.Module):
 
     name = "ctranscnn"
 
-    def __init__(self, in_chans: int, *, embed_dim: int, num_heads: int, base_channels: int, depths: Sequence[int]) -> None:
+    def __init__(
+        self, in_chans: int, *, embed_dim: int, num_heads: int, base_channels: int, depths: Sequence[int]
+    ) -> None:
         super().__init__()
         if embed_dim % num_heads:
             raise ModelError(f"ctranscnn: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
@@ -307,13 +321,15 @@ def ctranscnn(
         raise ModelError("ctranscnn: no pretrained weights for its trunk")
     if size not in SIZES:
         raise ModelError(f"ctranscnn: size must be one of {', '.join(SIZES)}, got {size!r}")
-    cfg = dict(SIZES[size])
-    for key, value in (("embed_dim", embed_dim), ("num_heads", num_heads), ("base_channels", base_channels), ("depths", depths)):
-        if value is not None:
-            cfg[key] = tuple(value) if key == "depths" else int(value)  # type: ignore[arg-type]
-    body = CTransCNNBody(in_chans, **cfg)  # type: ignore[arg-type]
+    overrides = {"embed_dim": embed_dim, "num_heads": num_heads, "base_channels": base_channels}
+    cfg = replace(SIZES[size], **{k: int(v) for k, v in overrides.items() if v is not None})
+    if depths is not None:
+        cfg = replace(cfg, depths=tuple(int(d) for d in depths))
+    body = CTransCNNBody(
+        in_chans, embed_dim=cfg.embed_dim, num_heads=cfg.num_heads, base_channels=cfg.base_channels, depths=cfg.depths
+    )
     head = LabelQueryHead(
         body.out_channels, body.embed_dim, num_classes,
-        dim=body.embed_dim, heads=int(cfg["num_heads"]), pool_sizes=pool_sizes, drop_rate=drop_rate,  # type: ignore[arg-type]
+        dim=body.embed_dim, heads=cfg.num_heads, pool_sizes=pool_sizes, drop_rate=drop_rate,
     )
     return CTransCNN(body, head)

@@ -35,10 +35,11 @@ def adapt_first_conv_weight(weight: torch.Tensor, in_chans: int) -> torch.Tensor
 
 
 def _replace_conv_in_chans(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
-    # torchvision trunks are built untrained here, so a fresh conv needs no weight adaptation.
+    # torchvision trunks are built untrained here, so a fresh conv needs no weight adaptation;
+    # it gets the He initialisation torchvision gives its convolutions.
     if conv.in_channels == in_chans:
         return conv
-    return nn.Conv2d(
+    new = nn.Conv2d(
         in_chans,
         conv.out_channels,
         kernel_size=conv.kernel_size,
@@ -46,6 +47,8 @@ def _replace_conv_in_chans(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
         padding=conv.padding,
         bias=conv.bias is not None,
     )
+    nn.init.kaiming_normal_(new.weight, mode="fan_out", nonlinearity="relu")
+    return new
 
 
 class Trunk(nn.Module):

@@ -211,7 +211,7 @@ def _tensors_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 # Pre-0.4 torchvision named dense-layer parts "norm.1", "conv.2"; now they are "norm1", "conv2".
-_OLD_DENSE_LAYER = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var))$")
+_OLD_DENSE_LAYER = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
 
 # torchvision DenseNet -> chestview "chexnet" (DenseNetTrunk + CAMHead); see trunks.py/heads.py.
 _TORCHVISION_DENSENET_TO_CHEXNET = (

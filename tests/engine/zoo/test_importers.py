@@ -33,6 +33,12 @@ from chestview.engine.zoo.importers import (
 ATOL = 1e-5
 
 
+@pytest.fixture(autouse=True)
+def _own_user_dirs(tmp_path, monkeypatch):
+    """A fresh user zoo and cache per test (the session-wide one would carry imports between tests)."""
+    monkeypatch.setenv("CHESTVIEW_HOME", str(tmp_path / "home"))
+
+
 def _randomised_densenet(num_classes: int, in_chans: int, seed: int) -> nn.Module:
     """A torchvision DenseNet-121 whose BatchNorm statistics are random too, so a misplaced norm shows."""
     torch.manual_seed(seed)
