@@ -21,7 +21,8 @@ def _add_import_options(p: argparse.ArgumentParser, *, with_format: bool) -> Non
         p.add_argument("--format", required=True, choices=FORMAT_CHOICES, help="layout of the checkpoint")
     p.add_argument("--id", dest="model_id", help="zoo id (default: from the format and file name)")
     p.add_argument("--arch", help="state-dict: registered architecture (chestview models show / models list)")
-    p.add_argument("--arch-kwargs", type=_json_object, default={}, metavar="JSON", help='state-dict: e.g. \'{"trunk": "resnet18"}\'')
+    p.add_argument("--arch-kwargs", type=_json_object, default={}, metavar="JSON",
+                   help='state-dict: architecture arguments, e.g. \'{"trunk": "resnet18"}\'')
     p.add_argument("--labels", type=_labels, metavar="LABELS",
                    help="one name per classifier output ('' drops an output): comma-separated, a JSON list, "
                    "a JSON file, or a count")

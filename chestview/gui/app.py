@@ -55,8 +55,12 @@ def make_app(argv: list[str] | None = None):
     return app
 
 
-def run_app(paths: list[str], *, screenshot: str | None = None, finding: str | None = None) -> int:
+def run_app(
+    paths: list[str], *, screenshot: str | None = None, finding: str | None = None, model: str | None = None
+) -> int:
     """Open the main window on ``paths`` (default: the bundled samples); returns the exit status.
+
+    ``model``: the zoo model to select first (default: the settings' default, else the zoo's default).
 
     With ``screenshot``, render the window offscreen once the first image is shown and analysed by the
     default model (``finding`` selected, else the most probable one), save it as PNG and return.
@@ -71,7 +75,7 @@ def run_app(paths: list[str], *, screenshot: str | None = None, finding: str | N
     if screenshot:
         settings = AppSettings(default_model=settings.default_model, device=settings.device,
                                colormap=settings.colormap, box_threshold=settings.box_threshold)
-    window = MainWindow(settings)
+    window = MainWindow(settings, persist=not screenshot, model=model)
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
@@ -83,7 +87,12 @@ def run_app(paths: list[str], *, screenshot: str | None = None, finding: str | N
     if not screenshot:
         return app.exec()
     shooter = Screenshotter(window, screenshot, finding)
-    app.exec()
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)  # the event loop ends through exit() below, nothing posted
+    try:
+        app.exec()
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_close)
     return shooter.status
 
 
@@ -143,6 +152,5 @@ class Screenshotter:
         if not ok:
             print(f"chestview: could not write screenshot {self.path}", file=sys.stderr)
         self.status = 0 if ok else 1
-        self.window.workers.quit_all()
-        self.window.close()
-        QApplication.instance().quit()
+        self.window.close()  # saves nothing here: screenshot mode uses throw-away settings
+        QApplication.instance().exit(self.status)

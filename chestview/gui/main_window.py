@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -51,9 +52,10 @@ class MainWindow(QMainWindow):
     result_shown = Signal(str)  # path whose findings are now in the table
     catalog_loaded = Signal(int)  # number of images
 
-    def __init__(self, settings: AppSettings | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None, *, persist: bool = True, model: str | None = None) -> None:
         super().__init__()
         self.settings = settings if settings is not None else AppSettings.load()
+        self.persist = persist  # False: never write the settings file (screenshot mode)
         self.setWindowTitle(f"chestview {chestview.__version__} — not for clinical use")
         self.setAcceptDrops(True)
         self.workers = WorkerManager(self)
@@ -77,7 +79,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_layout()
         self.apply_settings()
-        self.refresh_zoo()
+        self.refresh_zoo(select=model or "")
 
     # ============================================================================ build steps
     def _create_central(self) -> None:
@@ -139,7 +141,7 @@ class MainWindow(QMainWindow):
         self.act_all_positive = A("&All Positive Findings", self._toggle_all_positive, "A",
                                   "Draw the boxes of every positive finding", checkable=True)
         self.act_bench = A("&Benchmark…", self.open_benchmark, None, "Measure inference speed on this machine")
-        self.act_refresh_zoo = A("Refresh &Models", self.refresh_zoo, None, "Re-read the model zoo")
+        self.act_refresh_zoo = A("Refresh &Models", lambda: self.refresh_zoo(self.model_panel.current_id()), None, "Re-read the model zoo")
         self.act_settings = A("&Settings…", self.open_settings, "Ctrl+,", "Settings")
         self.act_about = A("&About chestview", self.show_about, None, "Versions and disclaimer")
 
@@ -302,7 +304,11 @@ class MainWindow(QMainWindow):
         self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
         self.settings.opacity = self.findings.opacity_value
-        self.settings.save()
+        self.save_settings()
+
+    def save_settings(self) -> None:
+        if self.persist:
+            self.settings.save()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_layout()
@@ -314,6 +320,7 @@ class MainWindow(QMainWindow):
         dlg = SettingsDialog(self.settings, ids, self)
         if dlg.exec():
             dlg.apply()
+            self.save_settings()
             self.apply_settings()
             if self.settings.default_model:
                 idx = self.model_panel.combo.findData(self.settings.default_model)
@@ -328,10 +335,11 @@ class MainWindow(QMainWindow):
         if cancel_previous and old is not None and not old.is_done:
             old.quit()
         self._running[kind] = worker
+        # Results of a superseded job (another job of the same kind started since) are dropped.
         if returned is not None:
-            worker.returned.connect(returned)
+            worker.returned.connect(lambda r, k=kind, w=worker: self._running.get(k) is w and returned(r))
         if yielded is not None:
-            worker.yielded.connect(yielded)
+            worker.yielded.connect(lambda v, k=kind, w=worker: self._running.get(k) is w and yielded(v))
         worker.finished.connect(lambda k=kind, w=worker: self._job_done(k, w))
         if finished is not None:
             worker.finished.connect(finished)
@@ -399,12 +407,12 @@ class MainWindow(QMainWindow):
 
     def open_paths(self, paths: list[str], *, select: str | None = None) -> Worker:
         """List the studies under ``paths`` (in a worker) and show the first image."""
-        paths = [str(p) for p in paths]
+        paths = [os.path.abspath(p) for p in paths]
         for p in paths:
             folder = Path(p) if Path(p).is_dir() else Path(p).parent
             if folder.is_dir() and Path(p).resolve() != samples_dir().resolve():
                 self.settings.add_recent(folder)
-        self.settings.save()
+        self.save_settings()
         self._update_recent_menu()
         self._pending_select = select
         self.statusBar().showMessage(f"Listing {', '.join(Path(p).name for p in paths)}…")
@@ -479,8 +487,12 @@ class MainWindow(QMainWindow):
         entries, problems = entries_problems
         for p in problems:
             self.notify_error("model zoo", p)
+        ids = [e.card.id for e in entries]
+        if select and select not in ids:
+            self.notify_error("model zoo", f"{select}: no such model (known: {', '.join(ids) or 'none installed'})")
+            select = ""
         if not select:
-            select = self.settings.default_model or self._zoo_default(entries)
+            select = self.settings.default_model if self.settings.default_model in ids else self._zoo_default(entries)
         self.zoo_loaded = True
         self.model_panel.set_entries(entries, select=select)
         if self.training_tab is not None:

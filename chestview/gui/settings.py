@@ -121,5 +121,4 @@ class SettingsDialog(QDialog):
         s.device = self.device_combo.currentText()
         s.colormap = self.cmap_combo.currentText()
         s.box_threshold = self.threshold_spin.value()
-        s.save()
         return s

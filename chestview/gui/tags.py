@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from chestview.engine.io.image import XrayImage
 
-COLUMNS = ("Tag", "Keyword", "VR", "Value")
+COLUMNS = ("Keyword", "Value", "Tag", "VR")
 
 
 def tags_job(path: str) -> tuple[str, list]:
@@ -57,7 +57,8 @@ class TagPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(20)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultSectionSize(150)
         header.setStretchLastSection(True)
         self.note = QLabel("")
         self.note.setStyleSheet("color: #8a8f94;")
@@ -71,8 +72,9 @@ class TagPanel(QWidget):
     def set_tags(self, tags: list, *, note: str = "") -> None:
         self.model.removeRows(0, self.model.rowCount())
         for t in tags:
-            row = [QStandardItem(str(v)) for v in (t.tag, t.keyword or t.name, t.vr, t.value)]
-            row[1].setToolTip(t.name)
+            row = [QStandardItem(str(v)) for v in (t.keyword or t.name, t.value, t.tag, t.vr)]
+            row[0].setToolTip(f"{t.name} {t.tag} {t.vr}")
+            row[1].setToolTip(t.value)
             self.model.appendRow(row)
         self.note.setText(note or (f"{len(tags)} elements" if tags else "Not a DICOM file: no tags"))
 

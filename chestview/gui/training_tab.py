@@ -60,12 +60,46 @@ def _losses() -> list[str]:
 
 
 def train_job(config_dict: dict, resume: bool, *, on_event=None, should_stop=None):
+    """``chestview train`` in a worker; a finished model is installed into the user zoo."""
     from chestview.engine.train.config import TrainConfig
     from chestview.engine.train.trainer import train
 
     config = TrainConfig.from_dict(config_dict, source="training tab")
-    return train(config, on_event=on_event, should_stop=should_stop, resume=resume, progress=False,
-                 command_line="chestview app (training tab)")
+    result = train(config, on_event=on_event, should_stop=should_stop, resume=resume, progress=False,
+                   command_line="chestview app (training tab)")
+    if result.model_dir is not None and not result.cancelled:
+        install_model(Path(result.model_dir))
+    return result
+
+
+def install_model(model_dir: Path) -> Path:
+    """Copy a zoo entry (card + weights) into the user's models folder so the model picker lists it.
+
+    Copied to a temporary folder first and renamed into place; an older entry with the same id is
+    replaced (it is the user's own model of that name).
+    """
+    import shutil
+    import uuid
+
+    from chestview.engine.paths import user_models_dir
+    from chestview.engine.zoo.card import ModelCard
+
+    card = ModelCard.load(model_dir)
+    root = user_models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / card.id
+    if target.resolve() == model_dir.resolve():
+        return target
+    tmp = root / f".{card.id}.{uuid.uuid4().hex[:8]}.tmp"
+    shutil.copytree(model_dir, tmp)
+    if target.exists():
+        old = root / f".{card.id}.{uuid.uuid4().hex[:8]}.old"
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    return target
 
 
 def evaluate_job(model: str, data_spec: str, out_dir: str | None, device: str, *, on_event=None, should_stop=None):
@@ -102,6 +136,8 @@ class TrainingTab(QWidget):
         data_row.addWidget(browse)
         self.arch = QComboBox()
         self.arch.addItems(_architectures())
+        if self.arch.findText("chexnet") >= 0:
+            self.arch.setCurrentText("chexnet")
         self.trunk = QComboBox()
         self.trunk.addItems(["(default)", "resnet18", "resnet34", "resnet50", "densenet121", "efficientnet_lite0"])
         self.loss = QComboBox()
@@ -287,6 +323,10 @@ class TrainingTab(QWidget):
         w.returned.connect(self._trained)
         w.errored.connect(lambda exc: self._append(f"error: {exc}"))
         w.errored.connect(lambda exc: self.status.setText(f"Failed: {exc}"))
+        w.aborted.connect(lambda: self.status.setText(
+            "Stopped" + (": Resume continues from the last finished epoch" if self.last_result is None
+                         or not self.last_result.epochs_run else
+                         f" after {self.last_result.epochs_run} epoch(s): Resume continues from there")))
         w.finished.connect(self._finished)
         self.start_button.setEnabled(False)
         self.resume_button.setEnabled(False)
@@ -308,6 +348,8 @@ class TrainingTab(QWidget):
 
     def _trained(self, result) -> None:
         self.last_result = result
+        if result.cancelled:
+            return  # the aborted handler says so
         state = "stopped" if result.cancelled else ("stopped early" if result.stopped_early else "finished")
         self.status.setText(f"Training {state}: {result.epochs_run} epoch(s), best epoch {result.best_epoch}")
         if result.model_dir is not None:

@@ -176,6 +176,7 @@ class ImageViewer(QWidget):
     def set_inverted(self, inverted: bool) -> None:
         self.inverted = bool(inverted)
         self._apply_lut()
+        self._update_corner()
 
     def _apply_lut(self) -> None:
         if self.inverted:
@@ -268,7 +269,10 @@ class ImageViewer(QWidget):
             rect.setPen(pen)
             rect.setZValue(20)
             self.view.addItem(rect)
-            text = pg.TextItem(caption, color=QColor(*colour), anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 170))
+            # Caption above the box, or inside it when the box touches the top of the image.
+            inside = self.image is not None and box.y < 0.04 * self.image.height
+            text = pg.TextItem(caption, color=QColor(*colour), anchor=(0, 0 if inside else 1),
+                               fill=pg.mkBrush(0, 0, 0, 170))
             text.setFont(font)
             text.setPos(QPointF(box.x, box.y))
             text.setZValue(21)
@@ -322,8 +326,8 @@ class ImageViewer(QWidget):
     def _place_labels(self) -> None:
         r = self.graphics.rect()
         self.placeholder.setGeometry(r)
-        self.corner.adjustSize()
-        self.corner.move(8, 8)
+        self.corner.adjustSize()  # bottom right: box captions use the top of the image
+        self.corner.move(max(8, r.width() - self.corner.width() - 70), max(8, r.height() - self.corner.height() - 8))
         self.banner.adjustSize()
         self.banner.move(8, max(8, r.height() - self.banner.height() - 8))
 

@@ -71,3 +71,24 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert exc.value.code == 2
     code = main(["eval", "--model", str(tmp_path / "nomodel"), "--data", "nih:x"])
     assert code == 1
+
+
+@pytest.mark.parametrize(
+    "arch, extra",
+    [
+        ("alstm_mlc", ["--trunk", "resnet18"]),  # trained through its own teacher-forced sequence loss
+        pytest.param("bilinear_msml", ["--trunk", "resnet18", "--loss", "msml"], marks=pytest.mark.slow),
+        pytest.param("ctranscnn", [], marks=pytest.mark.slow),
+    ],
+)
+def test_research_models_train_end_to_end(arch, extra, tmp_path, test_data):
+    out = tmp_path / arch
+    code = main([
+        "train", "--arch", arch, *extra, "--data", f"nih:{test_data / 'nih_64px'}", "--size", "64",
+        "--epochs", "1", "--batch-size", "8", "--workers", "0", "--device", "cpu", "--out", str(out), "--no-progress",
+    ])
+    assert code == 0
+    loaded = load_model(out / "model")
+    assert loaded.card.architecture == arch
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert history and all(h["train_loss"] > 0 for h in history)

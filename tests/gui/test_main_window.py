@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import QElapsedTimer, QRectF, QTimer
 
@@ -203,3 +200,17 @@ def test_no_model_installed_message(qtbot, monkeypatch, samples_dir, tmp_path):
     qtbot.waitUntil(lambda: "No model installed" in w.findings.message.text(), timeout=TIMEOUT)
     assert not w.model_panel.run_button.isEnabled()
     w.workers.wait(5000)
+
+
+def test_drop_files_and_folders_opens_them(qtbot, window, test_data):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(test_data / "nih" / "images"))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.catalog_loaded, timeout=TIMEOUT):
+        window.dropEvent(event)
+    assert len(window.browser.paths()) == 13
+    assert window.settings.recent_folders[0].endswith("images")

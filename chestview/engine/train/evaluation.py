@@ -118,7 +118,6 @@ def predict_split(
     from chestview.engine.inference import Predictor
 
     labels = common_labels(loaded.card.labels, ds.labels)
-    model_cols = [list(loaded.card.labels).index(lbl) for lbl in labels]
     data_cols = [list(ds.labels).index(lbl) for lbl in labels]
     predictor = Predictor(
         loaded, device=device, tta=tta, box_threshold=heatmap_threshold, boxes="all" if boxes else "none"
@@ -151,7 +150,6 @@ def predict_split(
                 pred_boxes[k][lbl] = list(finding.boxes)
     if n < len(indices):
         return None
-    del model_cols  # (columns are matched by name through the findings)
     targets = np.stack([np.asarray(ds.samples[i].targets, dtype=np.float64)[data_cols] for i in indices]) \
         if indices else np.zeros((0, len(labels)))
     keep = set(labels)

@@ -171,6 +171,8 @@ class _Run:
             self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=config.step_epochs, gamma=0.1)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.image_loss = get_loss(config.loss, **config.loss_kwargs)
+        # Models with their own loss (a label decoder) define training_loss; --loss does not apply to them.
+        self.sequence_model = callable(getattr(self.model, "training_loss", None))
         self.state = TrainState()
         self.history: list[dict[str, Any]] = []
         self.generator = torch.Generator()
@@ -278,8 +280,12 @@ class _Run:
                     return None
                 x = self._inputs(batch)
                 with self.autocast():
-                    out = self.net(x)
-                loss = self.loss_of(out, batch)
+                    if self.sequence_model:
+                        # e.g. ALSTM-MLC: forward(x, targets, mask) is its own teacher-forced loss,
+                        # called through the (DDP) wrapper so that gradients are synchronised.
+                        loss = self.net(x, batch["targets"].to(self.device), batch["mask"].to(self.device))
+                    else:
+                        loss = self.loss_of(self.net(x), batch)
                 if not torch.isfinite(loss):
                     raise ChestviewError(f"epoch {epoch} step {step}: the loss is {loss.item()} (try a lower --lr)")
                 self.optimizer.zero_grad(set_to_none=True)
@@ -311,7 +317,10 @@ class _Run:
             x = self._inputs(batch)
             with self.autocast():
                 out = self.model(x)
-            loss = self.loss_of(out, batch)
+                if self.sequence_model:
+                    loss = self.model(x, batch["targets"].to(self.device), batch["mask"].to(self.device))
+                else:
+                    loss = self.loss_of(out, batch)
             total += float(loss) * x.shape[0]
             count += x.shape[0]
             ps.append(torch.sigmoid(out.logits.float()).cpu().numpy())

@@ -91,7 +91,10 @@ def _only(keep: str) -> tuple[str, ...]:
 
 
 _N = None  # torchxrayvision's NaN: no operating point
-_CHEX_LIKE = "Atelectasis,Consolidation,Pneumothorax,Edema,Effusion,Pneumonia,Cardiomegaly,Lung Lesion,Fracture,Lung Opacity,Enlarged Cardiomediastinum"
+_CHEX_LIKE = (
+    "Atelectasis,Consolidation,Pneumothorax,Edema,Effusion,Pneumonia,Cardiomegaly,"
+    "Lung Lesion,Fracture,Lung Opacity,Enlarged Cardiomediastinum"
+)
 _NIH = ",".join(TXRV_OUTPUTS[:14])
 _SUFFIX = "-densenet121-d121-tw-lr001-rot45-tr15-sc15-seed0-best.pt"
 # Labels and operating points as published in torchxrayvision's models.py (model_urls).
@@ -211,7 +214,9 @@ def _tensors_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 # Pre-0.4 torchvision named dense-layer parts "norm.1", "conv.2"; now they are "norm1", "conv2".
-_OLD_DENSE_LAYER = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
+_OLD_DENSE_LAYER = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.([12]\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
 
 # torchvision DenseNet -> chestview "chexnet" (DenseNetTrunk + CAMHead); see trunks.py/heads.py.
 _TORCHVISION_DENSENET_TO_CHEXNET = (
@@ -359,7 +364,7 @@ def convert_torchxrayvision(state: dict[str, torch.Tensor], path: Path, opts: Im
         preprocessing=TXRV_PREPROCESSING,
         default_id=f"txrv-densenet121-{name}",
         source=source,
-        notes=["torchxrayvision centre-crops before resizing; chestview resizes the whole image"],
+        notes=["Unlike torchxrayvision, chestview resizes the whole image without a centre crop"],
         needs_labels=ws is None,
     )
 
@@ -459,7 +464,10 @@ def _build_and_load(conv: Converted, labels: int, path: Path) -> torch.nn.Module
     from chestview.engine.models import get_model
 
     kwargs = {k: v for k, v in conv.arch_kwargs.items() if k != "pretrained_trunk"}
-    module = get_model(conv.architecture, num_classes=labels, in_chans=conv.preprocessing.channels, **kwargs)
+    try:
+        module = get_model(conv.architecture, num_classes=labels, in_chans=conv.preprocessing.channels, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot build {conv.architecture!r} with {kwargs} ({exc})") from None
     _fill_batchnorm_counters(conv.state, module)
     try:
         missing, unexpected = module.load_state_dict(conv.state, strict=False)
@@ -487,7 +495,7 @@ def _description(conv: Converted, fmt: str, labels: Sequence[str], thresholds: M
         parts.append(f"Operating thresholds from the source; 0.5 for {', '.join(rest)} (none published).")
     else:
         parts.append("Operating thresholds (probability) from the source.")
-    parts += [n[0].upper() + n[1:] + "." for n in conv.notes]
+    parts += [note + "." for note in conv.notes]
     return " ".join(parts)
 
 
@@ -508,7 +516,11 @@ def import_checkpoint(
     opts = options or ImportOptions()
     if fmt not in CONVERTERS:
         raise ModelError(f"{path}: unknown checkpoint format {fmt!r}; known: {', '.join(FORMATS)}")
+    _check_options(path, fmt, opts)
     conv = CONVERTERS[fmt](read_checkpoint(path), path, opts)
+    model_id = opts.model_id or conv.default_id
+    dest = Path(out_dir) if out_dir else user_models_dir() / model_id
+    _check_destination(dest, model_id, overwrite)
     _apply_labels(conv, opts, path)
     _apply_thresholds(conv, opts, path)
 
@@ -528,9 +540,6 @@ def import_checkpoint(
             raise ModelError(f"{path}: threshold of {label!r} must be a probability, got {value}")
 
     module = _build_and_load(conv, len(labels), path)
-    model_id = opts.model_id or conv.default_id
-    dest = Path(out_dir) if out_dir else user_models_dir() / model_id
-    _check_destination(dest, model_id, overwrite)
 
     provenance: dict[str, Any] = {
         "source_file": path.name,
@@ -555,6 +564,14 @@ def import_checkpoint(
     )
     card = save_zoo_entry(dest, card, module.state_dict(), fp16=fp16)
     return ImportResult(card=card, path=dest, dropped_outputs=len(conv.outputs) - len(keep))
+
+
+def _check_options(path: Path, fmt: str, opts: ImportOptions) -> None:
+    # Silently ignoring an option would leave the user believing it took effect.
+    if fmt != "state-dict" and (opts.arch or opts.arch_kwargs or opts.preprocessing):
+        raise ModelError(f"{path}: --arch, --arch-kwargs and --preprocessing apply to --format state-dict only")
+    if fmt != "torchxrayvision" and opts.weight_set:
+        raise ModelError(f"{path}: --weight-set applies to --format torchxrayvision only")
 
 
 def _check_destination(dest: Path, model_id: str, overwrite: bool) -> None:

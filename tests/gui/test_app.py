@@ -1,0 +1,63 @@
+"""`chestview --screenshot`, the benchmark dialog, settings and about."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from chestview.gui.app import run_app
+from chestview.gui.bench_dialog import BenchmarkDialog
+from chestview.gui.main_window import about_text
+from chestview.gui.settings import AppSettings
+from chestview.gui.workers import WorkerManager
+
+
+def test_screenshot_of_a_finding(qtbot, tiny_zoo, samples_dir, tmp_path):
+    out = tmp_path / "shot.png"
+    code = run_app([str(samples_dir / "00000661_000.png")], screenshot=str(out), finding="Effusion")
+    assert code == 0
+    img = Image.open(out)
+    assert img.size[0] >= 1200 and img.size[1] >= 800
+
+
+def test_screenshot_without_models(qtbot, monkeypatch, samples_dir, tmp_path):
+    import chestview.engine.zoo.store as store
+
+    monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(store, "bundled_zoo_dir", lambda: tmp_path / "none")
+    out = tmp_path / "nomodel.png"
+    assert run_app([str(samples_dir / "00000661_000.png")], screenshot=str(out)) == 0
+    assert out.is_file()
+
+
+def test_benchmark_dialog_runs_and_saves(qtbot, tiny_zoo, test_data, tmp_path):
+    dlg = BenchmarkDialog(WorkerManager(), [tiny_zoo], [str(test_data / "nih" / "images")], "cpu")
+    qtbot.addWidget(dlg)
+    dlg.n_images.setValue(4)
+    dlg.batch.setValue(2)
+    events = []
+    worker = dlg.start()
+    worker.yielded.connect(events.append)
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    assert dlg.result is not None, dlg.status.text()
+    assert events and dlg.progress.value() > 0
+    assert dlg.table.rowCount() >= 5
+    dlg.save_json(str(tmp_path / "bench.json"))
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["model_id"] == tiny_zoo and "stages" in data
+
+
+def test_settings_roundtrip_and_about():
+    s = AppSettings(device="cpu", colormap="viridis", box_threshold=999)
+    s.sanitise()
+    assert s.box_threshold == 255
+    s.add_recent("/tmp")
+    s.save()
+    loaded = AppSettings.load()
+    assert loaded.device == "cpu" and loaded.colormap == "viridis" and loaded.recent_folders
+    text = about_text()
+    import chestview
+
+    assert chestview.DISCLAIMER in text and chestview.__version__ in text

@@ -1,0 +1,73 @@
+"""Study browser, tag panel, image info and findings table on their own."""
+
+from __future__ import annotations
+
+from chestview.engine.io import load_image, scan_paths
+from chestview.engine.results import Finding, ImageResult
+from chestview.gui.browser import StudyBrowser, catalog_from_scan
+from chestview.gui.findings import FindingsPanel
+from chestview.gui.tags import ImageInfoPanel, TagPanel, tags_job
+
+
+def test_browser_groups_dicom_and_lists_raster_and_errors(qtbot, test_data, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    scan = scan_paths([test_data / "dicom", test_data / "nih" / "images" / "00000001_000.png", bad])
+    catalog = catalog_from_scan(scan)
+    b = StudyBrowser()
+    qtbot.addWidget(b)
+    b.set_catalog(catalog)
+    dicom = [im for im in catalog.images if im.is_dicom]
+    assert dicom and all(im.patient and im.series for im in dicom)
+    assert any(not im.is_dicom for im in catalog.images)
+    assert catalog.errors and catalog.errors[0][0] == str(bad)
+    top = [b.tree.topLevelItem(i).text(0) for i in range(b.tree.topLevelItemCount())]
+    assert any(t.startswith("Patient ") for t in top) and any(t.startswith("Could not open") for t in top)
+
+    selected = []
+    b.image_selected.connect(selected.append)
+    assert b.select_offset(+1) and b.select_offset(+1)
+    assert b.select_offset(-1)
+    assert len(selected) == 3 and selected[0] == selected[2]
+    b.filter_edit.setText("00000001_000")
+    assert b.visible_paths() == [p for p in catalog.paths() if "00000001_000" in p]
+
+
+def test_tag_panel_search_and_image_info(qtbot, test_data):
+    path = str(test_data / "dicom" / "cr_mono1_rg1_jpeg2000.dcm")
+    got_path, tags = tags_job(path)
+    panel = TagPanel()
+    qtbot.addWidget(panel)
+    panel.set_tags(tags)
+    total = panel.row_count()
+    assert total > 20
+    panel.search.setText("Photometric")
+    assert 1 <= panel.row_count() < total
+    assert tags_job(str(test_data / "nih" / "images" / "00000001_000.png"))[1] == []
+
+    info = ImageInfoPanel()
+    qtbot.addWidget(info)
+    info.set_image(load_image(path))
+    assert "MONOCHROME1" in info.labels["Photometric"].text()
+    assert "1841 × 1955" in info.labels["Size"].text()
+
+
+def test_findings_table_sorted_positive_and_unreliable(qtbot):
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    result = ImageResult(path="x.png", image_width=10, image_height=10, findings=[
+        Finding("Mass", 0.2, 0.5, False),
+        Finding("Effusion", 0.8, 0.5, True),
+        Finding("Hernia", 0.95, 0.5, False, reliable=False),
+        Finding("Nodule", 0.4, 0.3, True),
+    ])
+    selected = []
+    panel.finding_selected.connect(selected.append)
+    panel.set_result(result, select="Nodule")
+    assert panel.labels() == ["Effusion", "Nodule", "Mass", "Hernia"]
+    assert panel.table.item(0, 0).font().bold() and panel.table.item(3, 2).text() == "not reliable"
+    assert panel.selected_label() == "Nodule" and selected[-1] == "Nodule"
+    panel.table.selectRow(2)
+    assert selected[-1] == "Mass"
+    panel.show_message("No model installed")
+    assert panel.stack.currentWidget() is panel.message
