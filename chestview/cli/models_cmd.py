@@ -15,6 +15,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command")
     show = msub.add_parser("show", help="print a model's card")
     show.add_argument("model", help="model id or directory")
+    pub = msub.add_parser("publish", help="copy a finished training run (model + eval report) into a zoo")
+    pub.add_argument("run_dir", metavar="RUN", help="the --out folder of `chestview train`")
+    pub.add_argument("--zoo", help="zoo folder (default: the user's models folder)")
+    pub.add_argument("--overwrite", action="store_true")
+    pub.set_defaults(models_run=_publish)
     try:
         from chestview.cli import import_cmd
 
@@ -22,6 +27,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     except ImportError:  # the importers are optional pieces of the zoo
         pass
     p.set_defaults(run=run)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from chestview.engine.paths import user_models_dir
+    from chestview.engine.zoo.publish import publish_run
+
+    try:
+        target = publish_run(args.run_dir, args.zoo or user_models_dir(), overwrite=args.overwrite)
+    except ChestviewError as exc:
+        error(str(exc))
+        return 1
+    print(f"published {target}")
+    return 0
 
 
 def _mean_auroc(card) -> str:

@@ -126,7 +126,8 @@ def finalize_run(
                 prior = boxes_with_sizes(ds, split.get("train", []))
                 evaluation.localization, evaluation.prior_origin = localization_of(preds, prior)
             evaluation.out_dir = write_eval_report(out / EVAL_DIR, evaluation, {"provenance": provenance})
-    metrics = evaluation.metrics_for_card() if evaluation is not None else {}
+    # Keyed by split, so a card can never pass validation numbers off as test numbers.
+    metrics: dict[str, Any] = {evaluation.split: evaluation.metrics_for_card()} if evaluation is not None else {}
     metrics["history"] = [{k: m[k] for k in ("epoch", "train_loss", "val_loss", "val_auroc_mean")} for m in result.history]
     card = card.with_updates(thresholds=thresholds, metrics=metrics)
     card.save(model_dir)  # the weights (and their SHA-256) are unchanged

@@ -16,7 +16,7 @@ def test_bundled_card_is_valid(card_path):
     data = json.loads(card_path.read_text())
     assert validate_card(data) == []
     assert data["id"] == card_path.parent.name
-    for key in ("training_command", "data", "split"):
+    for key in ("command_line", "data", "split_sizes", "split_seed", "hardware", "wall_seconds"):
         assert key in data["provenance"], f"provenance lacks {key}"
     assert "test" in data["metrics"], "metrics must be measured on the held-out test split"
     assert data["licence"]
@@ -36,3 +36,27 @@ def test_default_model_is_bundled():
         pytest.skip("no bundled model yet")
     assert marker.is_file()
     assert (bundled_zoo_dir() / marker.read_text().strip() / CARD_FILE).is_file()
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
+def test_card_numbers_come_from_the_shipped_test_report(card_path):
+    """The card's test metrics are re-derived from eval/report.json, which ships beside it."""
+    card = json.loads(card_path.read_text())
+    report = json.loads((card_path.parent / "eval" / "report.json").read_text())
+    test = card["metrics"]["test"]
+    assert report["meta"]["split"] == "test" and report["model_id"] == card["id"]
+    assert test["n_images"] == report["meta"]["n_images"]
+    assert test["mean_auroc"] == pytest.approx(report["auroc"]["mean_auroc"], abs=1e-6)
+    per_label = {row["label"]: row for row in report["auroc"]["per_label"]}
+    for label, row in test["auroc"].items():
+        if row["auroc"] is None:
+            continue
+        assert row["auroc"] == pytest.approx(per_label[label]["auroc"], abs=1e-6)
+        assert row["ci95"][0] == pytest.approx(per_label[label]["ci_low"], abs=1e-6)
+        assert row["ci95"][1] == pytest.approx(per_label[label]["ci_high"], abs=1e-6)
+        assert row["n_pos"] == per_label[label]["n_pos"]
+    if "localization" in test:
+        assert test["localization"] == report["localization"]
+    # never a split the model trained or was tuned on
+    sizes = card["provenance"]["split_sizes"]
+    assert test["n_images"] == sizes["test"]

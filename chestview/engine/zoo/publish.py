@@ -1,0 +1,42 @@
+"""Publishing a finished training run into a zoo directory (the bundled ``model_zoo/`` or the user's).
+
+A run directory holds ``model/`` (card + weights, written by ``chestview train``) and ``eval/``
+(the test-split report the card's numbers come from). Both are copied, so that the report ships
+beside the card and a test can re-derive the card's numbers from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from chestview.engine.errors import ModelError
+from chestview.engine.zoo.card import ModelCard
+from chestview.engine.zoo.store import load_model
+
+REPORT_FILES = ("report.json", "report.md", "roc_grid.png")
+
+
+def publish_run(run_dir: str | Path, zoo_dir: str | Path, *, overwrite: bool = False) -> Path:
+    run_dir, zoo_dir = Path(run_dir), Path(zoo_dir)
+    card = ModelCard.load(run_dir / "model")
+    load_model(run_dir / "model")  # refuses weights that fail their checksum or do not fit
+    if "test" not in card.metrics and "split" in card.metrics:  # runs before metrics were keyed by split
+        flat = dict(card.metrics)
+        history = flat.pop("history", [])
+        card = card.with_updates(metrics={flat["split"]: flat, "history": history})
+    target = zoo_dir / card.id
+    if target.exists():
+        if not overwrite:
+            raise ModelError(f"{target}: already in the zoo (use --overwrite to replace it)")
+        shutil.rmtree(target)
+    staging = zoo_dir / f".{card.id}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "eval").mkdir(parents=True)
+    shutil.copyfile(run_dir / "model" / card.weights, staging / card.weights)
+    card.save(staging)
+    for name in REPORT_FILES:
+        if (run_dir / "eval" / name).is_file():
+            shutil.copyfile(run_dir / "eval" / name, staging / "eval" / name)
+    staging.rename(target)  # the entry appears whole or not at all
+    return target
