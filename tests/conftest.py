@@ -85,4 +85,6 @@ def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     zoo = tmp_path / "zoo"
     path = make_tiny_zoo_entry(zoo)
     monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(zoo))
+    # Hide the bundled models so that the tiny one is the zoo's default.
+    monkeypatch.setenv("CHESTVIEW_BUNDLED_ZOO", str(tmp_path / "no-bundled-models"))
     return path

@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     p.add_argument("--write-thresholds", action="store_true",
                    help="write Youden thresholds from the VALIDATION split into the model card")
+    p.add_argument("--update-card", action="store_true",
+                   help="write the fresh test metrics into the model card and the report into <model>/eval/ "
+                        "(only for the card's own data and split, --split test)")
     p.add_argument("--out", help="write report.json / report.md here")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=8)
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         split_seed=args.split_seed,
         n_boot=args.bootstrap,
         write_thresholds=args.write_thresholds,
+        update_card=args.update_card,
         batch_size=args.batch_size,
         num_workers=args.workers,
         on_event=on_event,
@@ -83,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         print("\nYouden thresholds (validation split) written to the card:")
         for label, t in result.thresholds.items():
             print(f"  {label}: {t:.4f}")
+    if args.update_card:
+        print("\ntest metrics and eval/ report written into the model card's directory")
     if result.errors:
         print(f"\n{len(result.errors)} image(s) could not be read:", file=sys.stderr)
         for e in result.errors[:10]:

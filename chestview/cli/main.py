@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         parser = _command_parser()
         args = parser.parse_args(argv)
+        args.argv = argv  # the exact command, for provenance (cards record how a model was trained)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         try:
             return int(args.run(args) or 0)

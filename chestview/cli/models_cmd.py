@@ -12,6 +12,7 @@ from chestview.engine.errors import ChestviewError
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the model zoo, show a card, import or fetch published checkpoints")
     p.add_argument("--json", action="store_true", help="machine-readable listing")
+    p.add_argument("--markdown", action="store_true", help="the README's zoo tables, from the cards")
     msub = p.add_subparsers(dest="models_command")
     show = msub.add_parser("show", help="print a model's card")
     show.add_argument("model", help="model id or directory")
@@ -65,6 +66,16 @@ def run(args: argparse.Namespace) -> int:
     entries = list_zoo(problems)
     for p in problems:
         error(p)
+    if args.markdown:
+        from chestview.engine.zoo.summary import per_label_table, zoo_table
+
+        default = default_model_id()
+        print(zoo_table([e.card for e in entries], default))
+        for e in entries:
+            if e.card.id == default:
+                print()
+                print(per_label_table(e.card))
+        return 0
     if args.json:
         print(json.dumps([{**e.card.to_json(), "path": str(e.path), "bundled": e.bundled} for e in entries], indent=2))
         return 0

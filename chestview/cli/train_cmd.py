@@ -166,15 +166,15 @@ def print_evaluation(evaluation: Any) -> None:
     print(table(rows, ("label", "AUROC", "95% CI", "pos", "neg", "note")))
     print(f"mean AUROC {_fmt(evaluation.auroc.mean_auroc)}")
     if evaluation.localization is not None:
-        print("\nlocalization (share of boxes found; model vs prior-box baseline vs swapped maps):")
+        print("\nlocalization (share of boxes found; model vs fixed prior boxes vs swapped maps vs one mean box):")
         print(localization_text(evaluation.localization))
     if evaluation.out_dir is not None:
         print(f"\nreport: {evaluation.out_dir}")
 
 
 def localization_text(loc: Any) -> str:
-    """Mean accuracy (share of ground-truth boxes found) per threshold: model, prior, swap."""
-    kinds = [k for k in ("model", "prior", "swap") if k in loc]
+    """Mean accuracy (share of ground-truth boxes found) per threshold: model, prior, swap, prior_mean."""
+    kinds = [k for k in ("model", "prior", "swap", "prior_mean") if k in loc]
     rows = []
     for criterion in ("iou", "iobb"):
         first = getattr(loc[kinds[0]], criterion)
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             should_stop=lambda: flag["stop"],
             resume=args.resume,
             progress=args.progress,
-            command_line=shlex.join(["chestview", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else shlex.join(sys.argv),
+            command_line=shlex.join(["chestview", *getattr(args, "argv", sys.argv[1:])]),
         )
     print(result_summary(result))
     if result.cancelled:

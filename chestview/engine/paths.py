@@ -45,7 +45,9 @@ def repo_root() -> Path:
 
 
 def bundled_zoo_dir() -> Path:
-    return repo_root() / "model_zoo"
+    """The models shipped with chestview; ``$CHESTVIEW_BUNDLED_ZOO`` points elsewhere (packagers, tests)."""
+    override = os.environ.get("CHESTVIEW_BUNDLED_ZOO")
+    return Path(override) if override else repo_root() / "model_zoo"
 
 
 def samples_dir() -> Path:

@@ -63,7 +63,7 @@ def run_app(
     ``model``: the zoo model to select first (default: the settings' default, else the zoo's default).
 
     With ``screenshot``, render the window offscreen once the first image is shown and analysed by the
-    default model (``finding`` selected, else the most probable one), save it as PNG and return.
+    default model (``finding`` selected, else the most probable positive one), save it as PNG and return.
     """
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -132,10 +132,11 @@ class Screenshotter:
                 if not w.findings.select_label(self.finding):
                     w.notify_error("screenshot", f"finding {self.finding!r} is not a label of this model")
             else:
-                best = max((f for f in w.current_result.findings if f.reliable),
-                           key=lambda f: f.probability, default=None)
-                if best is not None:
-                    w.findings.select_label(best.label)
+                from chestview.gui.findings import default_label
+
+                best = default_label(w.current_result.findings)
+                if best:
+                    w.findings.select_label(best)
         self._settle += 1
         if self._settle < 4 and not timed_out:  # a few ticks for thumbnails, layout and repaint
             return

@@ -53,7 +53,7 @@ def bench_rows(result) -> list[tuple[str, str, str]]:
 
 class BenchmarkDialog(QDialog):
     def __init__(self, workers: WorkerManager, model_ids: list[str], paths: list[str], device: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, model: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Benchmark")
         self.resize(560, 480)
@@ -64,6 +64,8 @@ class BenchmarkDialog(QDialog):
 
         self.model = QComboBox()
         self.model.addItems(model_ids)
+        if model in model_ids:
+            self.model.setCurrentText(model)  # the model in use in the viewer
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setCurrentText(device)

@@ -34,8 +34,15 @@ GREY = QColor(130, 130, 130)
 
 
 def sorted_findings(findings: list[Finding]) -> list[Finding]:
-    """Reliable findings by probability (highest first), then the unreliable ones."""
-    return sorted(findings, key=lambda f: (not f.reliable, -f.probability))
+    """Positive findings first, then the other reliable ones, then the unreliable ones; each group
+    by probability (highest first)."""
+    return sorted(findings, key=lambda f: (not f.reliable, not (f.reliable and f.positive), -f.probability))
+
+
+def default_label(findings: list[Finding]) -> str:
+    """The finding to show first: the most probable positive one, else the most probable reliable one."""
+    first = next(iter(sorted_findings([f for f in findings if f.reliable])), None)
+    return first.label if first is not None else ""
 
 
 def finding_kind(f: Finding) -> str:
@@ -79,6 +86,10 @@ class FindingsPanel(QWidget):
         super().__init__(parent)
         self.result: ImageResult | None = None
         self.stack = QStackedWidget()
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #ffb000; background: #3a3020; padding: 4px;")
+        self.warning.setVisible(False)
 
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Finding", "Probability", "Status"])
@@ -136,6 +147,7 @@ class FindingsPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.warning)
         layout.addWidget(self.stack, 1)
         layout.addLayout(form)
 
@@ -150,6 +162,7 @@ class FindingsPanel(QWidget):
     # --- content -----------------------------------------------------------------------------
     def show_message(self, text: str) -> None:
         self.result = None
+        self.warning.setVisible(False)
         self.message.setText(text)
         self.stack.setCurrentWidget(self.message)
         self.table.setRowCount(0)
@@ -158,8 +171,11 @@ class FindingsPanel(QWidget):
         """Fill the table; keep the selected label when it exists, else select ``select`` (if given)."""
         previous = select if select is not None else self.selected_label()
         self.result = result
+        self.warning.setText("\n".join(f"⚠ {w}" for w in result.warnings))
+        self.warning.setVisible(bool(result.warnings))
         if result.error:
             self.show_message(f"Could not analyse this image:\n{result.error}")
+            self.warning.setVisible(bool(result.warnings))
             self.result = result
             return
         self.stack.setCurrentWidget(self.table)

@@ -32,7 +32,7 @@ import chestview
 from chestview.engine.results import ImageResult
 from chestview.gui import jobs
 from chestview.gui.browser import StudyBrowser, scan_job, thumbnails_job
-from chestview.gui.findings import FindingsPanel
+from chestview.gui.findings import FindingsPanel, default_label
 from chestview.gui.model_panel import ModelPanel
 from chestview.gui.settings import AppSettings, SettingsDialog
 from chestview.gui.state import Catalog, LRUCache, ResultCache
@@ -550,6 +550,8 @@ class MainWindow(QMainWindow):
         running = self._running.get("infer")
         if running is not None and getattr(running, "key", None) == (image.path, model_id):
             return
+        self.current_result = None  # the shown result is another model's: never draw or export it now
+        self.viewer.clear_overlays()
         self.findings.show_message(f"Running {model_id}…")
         self.model_panel.set_busy(True, f"Running {model_id} on {Path(image.path).name}")
         w = create_worker(jobs.predict_image_job, self.predictors, model_id, self.settings.device, image,
@@ -591,10 +593,9 @@ class MainWindow(QMainWindow):
 
     def _show_result(self, result: ImageResult) -> None:
         self.current_result = result
-        # Keep the selected finding across images; else the most probable reliable one.
+        # Keep the selected finding across images; else the most probable positive one.
         keep = self.findings.selected_label()
-        default = next((f.label for f in sorted(result.findings, key=lambda f: -f.probability) if f.reliable), "")
-        self.findings.set_result(result, select=keep if result.finding(keep) else default)
+        self.findings.set_result(result, select=keep if result.finding(keep) else default_label(result.findings))
         self.update_overlay()
         self.result_shown.emit(result.path)
 
@@ -726,7 +727,8 @@ class MainWindow(QMainWindow):
         from chestview.gui.bench_dialog import BenchmarkDialog
 
         dlg = BenchmarkDialog(self.workers, [e.card.id for e in self.model_panel.entries],
-                              self.browser.paths() or [str(samples_dir())], self.settings.device, self)
+                              self.browser.paths() or [str(samples_dir())], self.settings.device, self,
+                              model=self.model_panel.current_id())
         dlg.show()
         self._bench_dialog = dlg
 

@@ -35,15 +35,7 @@ def card_html(card, *, bundled: bool | None = None, path: str = "") -> str:
     rows.append(f"Labels ({len(card.labels)}): {labels}")
     metrics = card.metrics or {}
     if metrics:
-        flat = []
-        for k, v in metrics.items():
-            if isinstance(v, (int, float)):
-                flat.append(f"{e(str(k))}: {v:.3f}" if isinstance(v, float) else f"{e(str(k))}: {v}")
-            elif isinstance(v, dict):
-                flat.append(f"{e(str(k))}: {len(v)} entries")
-            else:
-                flat.append(f"{e(str(k))}: {e(str(v))[:60]}")
-        rows.append("Metrics: " + "; ".join(flat[:12]))
+        rows.append("Metrics: " + "; ".join(metric_summary(k, v) for k, v in list(metrics.items())[:12]))
     else:
         rows.append("Metrics: <i>none recorded</i>")
     prov = card.provenance or {}
@@ -54,6 +46,24 @@ def card_html(card, *, bundled: bool | None = None, path: str = "") -> str:
     if path:
         rows.append(f"<span style='color:#888'>{e(path)}</span>")
     return "<br>".join(rows)
+
+
+def metric_summary(key: str, value) -> str:
+    """One card metric in a few words: an evaluation as its mean AUROC, a history as its length."""
+    e = html.escape
+    if isinstance(value, bool) or not isinstance(value, (int, float, dict, list)):
+        return f"{e(str(key))}: {e(str(value))[:60]}"
+    if isinstance(value, float):
+        return f"{e(str(key))}: {value:.3f}"
+    if isinstance(value, int):
+        return f"{e(str(key))}: {value}"
+    if isinstance(value, list):
+        return f"{e(str(key))}: {len(value)} epoch(s)" if key == "history" else f"{e(str(key))}: {len(value)} entries"
+    mean = value.get("mean_auroc")
+    if isinstance(mean, (int, float)):
+        n = value.get("n_images")
+        return f"{e(str(key))} mean AUROC <b>{mean:.3f}</b>" + (f" ({n} images)" if n else "")
+    return f"{e(str(key))}: {len(value)} entries"
 
 
 class ModelPanel(QWidget):

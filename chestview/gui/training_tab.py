@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -26,19 +25,15 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from chestview.gui.evaluation_view import EvaluationView, fmt
 from chestview.gui.workers import WorkerManager, create_worker
 
 DATA_FORMATS = ("nih", "chexpert", "indiana", "openi", "csv")
-PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
-           (204, 121, 167), (255, 255, 255), (150, 150, 150), (255, 120, 120), (120, 255, 120),
-           (120, 120, 255), (255, 200, 120), (200, 120, 255)]
 
 
 def _architectures() -> list[str]:
@@ -229,32 +224,17 @@ class TrainingTab(QWidget):
         self.auroc_plot.showGrid(x=True, y=True, alpha=0.2)
         self.auroc_curve = self.auroc_plot.plot([], [], pen=pg.mkPen((0, 158, 115), width=2), symbol="o", symbolSize=5)
 
-        self.roc_plot = pg.PlotWidget(title="ROC curves (test split)")
-        self.roc_plot.setLabel("bottom", "false positive rate")
-        self.roc_plot.setLabel("left", "true positive rate")
-        self.roc_plot.setXRange(0, 1)
-        self.roc_plot.setYRange(0, 1)
-        self.roc_plot.setAspectLocked(True)
-        self.roc_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
-        self.auroc_table = QTableWidget(0, 5)
-        self.auroc_table.setHorizontalHeaderLabels(["Label", "AUROC", "95% interval", "Positives", "Negatives"])
-        self.auroc_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.auroc_table.verticalHeader().setVisible(False)
-        self.loc_table = QTableWidget(0, 0)
-        self.loc_table.verticalHeader().setVisible(False)
+        self.evaluation = EvaluationView()
+        self.roc_plot = self.evaluation.roc_plot
+        self.auroc_table = self.evaluation.auroc_table
+        self.loc_table = self.evaluation.loc_table
 
         curves = QSplitter(Qt.Orientation.Vertical)
         curves.addWidget(self.loss_plot)
         curves.addWidget(self.auroc_plot)
-        evaluation = QSplitter(Qt.Orientation.Vertical)
-        evaluation.addWidget(self.roc_plot)
-        tables = QTabWidget()
-        tables.addTab(self.auroc_table, "AUROC")
-        tables.addTab(self.loc_table, "Localization")
-        evaluation.addWidget(tables)
         self.right = QTabWidget()
         self.right.addTab(curves, "Training curves")
-        self.right.addTab(evaluation, "Evaluation")
+        self.right.addTab(self.evaluation, "Evaluation")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -425,69 +405,14 @@ class TrainingTab(QWidget):
 
     def show_evaluation(self, result) -> None:
         self.last_eval = result
-        self.right.setCurrentIndex(1)
-        report = getattr(result, "auroc", None)
-        self.roc_plot.clear()
-        self.roc_plot.plot([0, 1], [0, 1], pen=pg.mkPen((100, 100, 100), style=Qt.PenStyle.DashLine))
-        rows = list(getattr(report, "per_label", ()) or ())
-        self.auroc_table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            if r.fpr and r.tpr:
-                colour = PALETTE[i % len(PALETTE)]
-                self.roc_plot.plot(list(r.fpr), list(r.tpr), pen=pg.mkPen(colour, width=1.5),
-                                   name=f"{r.label} {r.auroc:.2f}" if math.isfinite(r.auroc) else r.label)
-            cells = [r.label, _fmt(r.auroc), f"{_fmt(r.ci_low)} – {_fmt(r.ci_high)}", str(r.n_pos), str(r.n_neg)]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if not getattr(r, "reliable", True):
-                    item.setForeground(pg.mkColor(130, 130, 130))
-                    item.setToolTip("too few positives for a meaningful AUROC")
-                self.auroc_table.setItem(i, c, item)
-        mean = getattr(report, "mean_auroc", float("nan"))
+        self.right.setCurrentWidget(self.evaluation)
+        self.evaluation.show_result(result)
+        mean = getattr(getattr(result, "auroc", None), "mean_auroc", float("nan"))
         self.status.setText(f"Evaluation of {result.model_id} on {result.split}: {result.n_images} images, "
-                            f"mean AUROC {_fmt(mean)}" + (" (stopped)" if getattr(result, "cancelled", False) else ""))
-        self._show_localization(getattr(result, "localization", None))
-
-    def _show_localization(self, loc) -> None:
-        """The model's localization accuracy per label at each IoU threshold (prior/swap controls
-        in extra rows when the engine provides them)."""
-        self.loc_table.clear()
-        if loc is None:
-            self.loc_table.setRowCount(0)
-            self.loc_table.setColumnCount(1)
-            self.loc_table.setHorizontalHeaderLabels(["No ground-truth boxes in this split"])
-            return
-        variants = [("model", getattr(loc, "model", loc))]
-        for name in ("prior", "swap"):
-            if getattr(loc, name, None) is not None:
-                variants.append((name, getattr(loc, name)))
-        first = variants[0][1]
-        table = getattr(first, "iou", None)
-        if table is None:
-            return
-        thresholds = list(table.thresholds)
-        self.loc_table.setColumnCount(2 + len(thresholds))
-        self.loc_table.setHorizontalHeaderLabels(["Boxes", "Label"] + [f"IoU≥{t:g}" for t in thresholds])
-        rows = []
-        for name, res in variants:
-            t = res.iou
-            for label in res.labels:
-                rows.append([name, label] + [_fmt(v) for v in t.accuracy.get(label, ())])
-            rows.append([name, "mean"] + [_fmt(v) for v in t.mean_accuracy])
-        self.loc_table.setRowCount(len(rows))
-        for i, row in enumerate(rows):
-            for c, text in enumerate(row):
-                self.loc_table.setItem(i, c, QTableWidgetItem(text))
-        self.loc_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+                            f"mean AUROC {fmt(mean)}" + (" (stopped)" if getattr(result, "cancelled", False) else ""))
 
 
 def _finite(xs, ys) -> tuple[list, list]:
     pts = [(x, y) for x, y in zip(xs, ys) if y is not None and np.isfinite(y)]
     return [p[0] for p in pts], [p[1] for p in pts]
 
-
-def _fmt(v) -> str:
-    try:
-        return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):.3f}"
-    except (TypeError, ValueError):
-        return str(v)

@@ -116,10 +116,13 @@ class ImageViewer(QWidget):
 
         self.colorbar = pg.ColorBarItem(
             values=(0, 1), colorMap=self._pg_colormap("jet"), interactive=False, width=14,
-            label="heatmap (relative)",
         )
-        self.colorbar.getAxis("right").setTextPen("#c8c8c8")
-        self.colorbar.getAxis("right").setPen("#808080")
+        scale = self.colorbar.getAxis("right")
+        scale.setTextPen("#c8c8c8")
+        scale.setPen("#808080")
+        # The label beside the values: pyqtgraph's own ``label=`` lands on the bar, unreadable.
+        scale.setLabel("heatmap (relative to this image)", color="#c8c8c8")
+        scale.setWidth(62)
         self.colorbar.setVisible(False)
         self.graphics.addItem(self.colorbar, row=0, col=1)
 
@@ -224,8 +227,8 @@ class ImageViewer(QWidget):
     # --- overlays ----------------------------------------------------------------------------
     @staticmethod
     def _pg_colormap(name: str) -> pg.ColorMap:
-        rgb = colormap_lut(name)
-        return pg.ColorMap(np.linspace(0, 1, 256), rgb)
+        """The colour bar's map: the overlay's own RGBA table, so its cold end fades out as on the image."""
+        return pg.ColorMap(np.linspace(0, 1, 256), heat_lut(name))
 
     def set_heatmap(self, heat: np.ndarray | None, *, colormap: str = "jet", opacity: float = 0.45) -> None:
         """Show a low-resolution uint8 map stretched over the whole image (or hide it with None)."""

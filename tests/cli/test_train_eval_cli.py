@@ -45,7 +45,7 @@ def test_eval_on_images_with_boxes(trained, tmp_path, test_data, capsys):
     assert code == 0
     assert "AUROC" in text and "prior" in text and "swap" in text
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
-    assert set(report["localization"]) == {"model", "prior", "swap"}
+    assert set(report["localization"]) == {"model", "prior", "swap", "prior_mean"}
 
 
 def test_eval_writes_validation_thresholds_into_the_card(trained, tmp_path, test_data, capsys):
@@ -92,3 +92,88 @@ def test_research_models_train_end_to_end(arch, extra, tmp_path, test_data):
     assert loaded.card.architecture == arch
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert history and all(h["train_loss"] > 0 for h in history)
+
+
+def _published_copy(out, target):
+    """The run as a published zoo entry: card + weights with eval/ beside them (as zoo/publish.py lays it out)."""
+    import shutil
+
+    shutil.copytree(out / "model", target)
+    shutil.copytree(out / "eval", target / "eval", ignore=shutil.ignore_patterns("roc"))
+    return target
+
+
+def _card_numbers_come_from_report(model_dir):
+    """What tests/engine/zoo/test_bundled_zoo.py checks on every bundled card."""
+    card = json.loads((model_dir / "card.json").read_text())
+    report = json.loads((model_dir / "eval" / "report.json").read_text())
+    test = card["metrics"]["test"]
+    assert report["meta"]["split"] == "test" and report["model_id"] == card["id"]
+    assert test["n_images"] == report["meta"]["n_images"] == card["provenance"]["split_sizes"]["test"]
+    assert test["mean_auroc"] == pytest.approx(report["auroc"]["mean_auroc"], abs=1e-6)
+    per_label = {row["label"]: row for row in report["auroc"]["per_label"]}
+    for label, row in test["auroc"].items():
+        if row["auroc"] is not None:
+            assert row["auroc"] == pytest.approx(per_label[label]["auroc"], abs=1e-6)
+            assert row["ci95"] == pytest.approx([per_label[label]["ci_low"], per_label[label]["ci_high"]], abs=1e-6)
+            assert row["n_pos"] == per_label[label]["n_pos"]
+    if "localization" in test:
+        assert test["localization"] == report["localization"]
+    return card, report
+
+
+def test_eval_update_card_rewrites_the_test_metrics_only(trained, tmp_path, test_data, capsys):
+    code, out = trained
+    assert code == 0
+    model_dir = _published_copy(out, tmp_path / "smoke")
+    spec = f"nih:{test_data / 'nih_64px'}"
+    before = json.loads((model_dir / "card.json").read_text())
+    weights = (model_dir / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    refused = [
+        ["--split", "val"],
+        ["--split", "all"],
+        ["--split", "test", "--split-seed", "1"],
+        ["--split", "test", "--split-fractions", "0.6,0.2,0.2"],
+        ["--split", "test", "--tta", "tencrop"],
+        ["--split", "test", "--bootstrap", "50"],
+    ]
+    for extra in refused:
+        assert main(["eval", "--model", str(model_dir), "--data", spec, *extra, "--update-card", "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("chestview: error: --update-card refused:") and len(err.strip().splitlines()) == 1
+    assert main(["eval", "--model", str(model_dir), "--data", f"nih:{test_data / 'nih'}", "--update-card"]) == 1
+    assert "chestview: error: --update-card refused: the card's numbers are on" in capsys.readouterr().err
+    assert json.loads((model_dir / "card.json").read_text()) == before  # nothing written by a refusal
+
+    (model_dir / "eval" / "report.md").write_text("stale")
+    code = main(["eval", "--model", str(model_dir), "--data", spec, "--split", "test", "--update-card",
+                 "--device", "cpu", "--out", str(tmp_path / "x")])
+    assert code == 0, capsys.readouterr().err
+    card, report = _card_numbers_come_from_report(model_dir)
+    assert card["metrics"]["history"] == before["metrics"]["history"]
+    assert {k: v for k, v in card.items() if k != "metrics"} == {k: v for k, v in before.items() if k != "metrics"}
+    assert (model_dir / "model.safetensors").read_bytes() == weights
+    load_model(model_dir)  # the SHA-256 still verifies
+    # the same model, data and split as training measured: the same numbers
+    assert card["metrics"]["test"]["mean_auroc"] == pytest.approx(before["metrics"]["test"]["mean_auroc"], abs=1e-4)
+    assert sorted(p.name for p in (model_dir / "eval").iterdir()) == ["report.json", "report.md", "roc_grid.png"]
+    assert "stale" not in (model_dir / "eval" / "report.md").read_text()
+    assert not [p for p in model_dir.iterdir() if p.name.startswith(".")]  # no staging left behind
+    assert json.loads((tmp_path / "x" / "report.json").read_text())["auroc"] == report["auroc"]
+
+
+def test_eval_update_card_with_localization(trained, tmp_path, test_data):
+    """A card whose recorded data carries boxes: the localization table (model, prior, swap, prior_mean)
+    lands in the card exactly as in eval/report.json."""
+    code, out = trained
+    model_dir = _published_copy(out, tmp_path / "smoke")
+    spec = f"nih:{test_data / 'nih'}"
+    card = json.loads((model_dir / "card.json").read_text())
+    card["provenance"].update(data=spec, split_sizes={"train": 8, "val": 1, "test": 4})  # 13 images, 0.7/0.1/0.2
+    (model_dir / "card.json").write_text(json.dumps(card))
+    assert main(["eval", "--model", str(model_dir), "--data", spec, "--update-card", "--device", "cpu"]) == 0
+    card, report = _card_numbers_come_from_report(model_dir)
+    assert set(card["metrics"]["test"]["localization"]) == {"model", "prior", "swap", "prior_mean"}
+    assert report["meta"]["localization_prior_from"].startswith("training split")
+    assert card["metrics"]["history"]

@@ -51,4 +51,5 @@ def tiny_zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_zoo(tiny_zoo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(tiny_zoo_dir))
+    monkeypatch.setenv("CHESTVIEW_BUNDLED_ZOO", str(tiny_zoo_dir.parent / "no-bundled-models"))
     return TINY_ID

@@ -14,7 +14,7 @@ TIMEOUT = 60_000
 
 @pytest.fixture
 def window(qtbot, tiny_zoo):
-    w = MainWindow(AppSettings())
+    w = MainWindow(AppSettings(), model=tiny_zoo)  # not the bundled default: fast and with positives
     qtbot.addWidget(w)
     w.resize(1400, 900)
     w.show()
@@ -214,3 +214,17 @@ def test_drop_files_and_folders_opens_them(qtbot, window, test_data):
         window.dropEvent(event)
     assert len(window.browser.paths()) == 13
     assert window.settings.recent_folders[0].endswith("images")
+
+
+def test_a_new_run_hides_the_previous_result(qtbot, window, samples_dir, monkeypatch):
+    """While another model (or the same one again) runs, the old findings are neither drawn nor exported."""
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
+    assert w.current_result is not None
+    w.findings.all_positive.setChecked(True)
+    monkeypatch.setattr(w.results, "result", lambda *_a: None)  # as for a model not run on this image yet
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.run_current()
+        assert w.current_result is None and w.result_for_export() is None
+        assert not w.viewer.box_overlays and not w.viewer.heatmap_visible
+    assert w.current_result is not None

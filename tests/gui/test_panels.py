@@ -71,3 +71,41 @@ def test_findings_table_sorted_positive_and_unreliable(qtbot):
     assert selected[-1] == "Mass"
     panel.show_message("No model installed")
     assert panel.stack.currentWidget() is panel.message
+
+
+def test_positive_findings_first_and_default_selection(qtbot):
+    from chestview.gui.findings import default_label, sorted_findings
+
+    findings = [
+        Finding("Atelectasis", 0.10, 0.14, False),
+        Finding("Cardiomegaly", 0.09, 0.07, True),
+        Finding("Mass", 0.08, 0.06, True),
+        Finding("Hernia", 0.5, 0.01, True, reliable=False),
+    ]
+    # A positive finding below a negative one in probability still comes first (per-label thresholds).
+    assert [f.label for f in sorted_findings(findings)] == ["Cardiomegaly", "Mass", "Atelectasis", "Hernia"]
+    assert default_label(findings) == "Cardiomegaly"
+    assert default_label([Finding("Mass", 0.2, 0.5, False), Finding("Nodule", 0.3, 0.5, False)]) == "Nodule"
+    assert default_label([Finding("Hernia", 0.9, 0.1, True, reliable=False)]) == ""
+
+
+def test_image_warnings_shown_above_the_findings(qtbot):
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    warning = "Modality is CT, not a chest radiograph (expected CR or DX): findings are not meaningful"
+    panel.set_result(ImageResult(path="ct.dcm", image_width=8, image_height=8, warnings=[warning],
+                                 findings=[Finding("Mass", 0.2, 0.5, False)]))
+    assert panel.warning.isVisible() and "Modality is CT" in panel.warning.text()
+    panel.set_result(ImageResult(path="ok.dcm", image_width=8, image_height=8,
+                                 findings=[Finding("Mass", 0.2, 0.5, False)]))
+    assert not panel.warning.isVisible()
+
+
+def test_card_metrics_summarised():
+    from chestview.gui.model_panel import metric_summary
+
+    test = {"split": "test", "n_images": 119, "mean_auroc": 0.61892, "auroc": {"Mass": {"auroc": 0.5}}}
+    assert metric_summary("test", test) == "test mean AUROC <b>0.619</b> (119 images)"
+    assert metric_summary("history", [{"epoch": 1}, {"epoch": 2}]) == "history: 2 epoch(s)"
+    assert metric_summary("val_auroc", 0.5) == "val_auroc: 0.500"

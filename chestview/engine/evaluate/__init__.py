@@ -2,8 +2,9 @@
 with honest controls, and the report files."""
 
 from chestview.engine.evaluate.localization import (
-    IOBB_THRESHOLDS, IOU_THRESHOLDS, LocalizationResult, ThresholdTable, iobb, iou, localization_accuracy,
-    localization_table, localization_with_controls, prior_boxes, prior_predictions, swap_predictions,
+    IOBB_THRESHOLDS, IOU_THRESHOLDS, PRIOR_BOXES, LocalizationResult, ThresholdTable, greedy_prior, iobb, iou,
+    localization_accuracy, localization_table, localization_with_controls, mean_prior_boxes, prior_boxes,
+    prior_predictions, swap_predictions,
 )
 from chestview.engine.evaluate.metrics import (
     AurocReport, LabelAuroc, OperatingPoint, operating_points, per_label_auroc, sensitivity_specificity,
@@ -12,8 +13,8 @@ from chestview.engine.evaluate.metrics import (
 from chestview.engine.evaluate.report import ReportFiles, write_report
 
 __all__ = [
-    "IOBB_THRESHOLDS", "IOU_THRESHOLDS", "AurocReport", "LabelAuroc", "LocalizationResult", "OperatingPoint",
-    "ReportFiles", "ThresholdTable", "iobb", "iou", "localization_accuracy", "localization_table", "localization_with_controls",
-    "operating_points", "per_label_auroc", "prior_boxes", "prior_predictions", "sensitivity_specificity",
+    "IOBB_THRESHOLDS", "IOU_THRESHOLDS", "PRIOR_BOXES", "AurocReport", "LabelAuroc", "LocalizationResult", "OperatingPoint",
+    "ReportFiles", "ThresholdTable", "greedy_prior", "iobb", "iou", "localization_accuracy", "localization_table", "localization_with_controls",
+    "mean_prior_boxes", "operating_points", "per_label_auroc", "prior_boxes", "prior_predictions", "sensitivity_specificity",
     "swap_predictions", "write_report", "youden_threshold", "youden_thresholds",
 ]

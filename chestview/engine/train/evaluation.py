@@ -173,26 +173,35 @@ def auroc_of(preds: SplitPredictions, *, n_boot: int = 1000, seed: int = 0) -> A
     return per_label_auroc(preds.targets[ok], preds.probs[ok], labels=preds.labels, n_boot=n_boot, seed=seed)
 
 
-def localization_of(preds: SplitPredictions, prior_source: Sequence[tuple[Sequence[tuple[str, Box]], tuple[int, int]]] | None) -> tuple[Any, str]:
-    """{"model", "prior", "swap"} localization results on the images that carry boxes, and where the
-    prior came from.
+def localization_of(preds: SplitPredictions,
+                    prior_source: Sequence[tuple[Sequence[tuple[str, Box]], tuple[int, int]]] | None,
+                    *, prior_k: int | None = None) -> tuple[Any, str]:
+    """{"model", "prior", "swap", "prior_mean"} localization results on the images that carry boxes,
+    and where the priors came from.
 
-    ``prior_source``: (boxes, image size) of the TRAINING images. Without any (a dataset evaluated
-    whole), the prior is the mean box of the evaluated images themselves: an optimistic baseline,
-    said so in the report.
+    ``prior_source``: (boxes, image size) of the TRAINING images. The prior draws up to ``prior_k``
+    boxes per label (default: the Predictor's box budget) picked from them; ``prior_mean`` one mean
+    box. Without any (a dataset evaluated whole), the priors come from the evaluated images
+    themselves: an optimistic baseline, said so in the report.
     """
-    from chestview.engine.evaluate.localization import localization_table, prior_boxes
+    from chestview.engine.evaluate.localization import (
+        PRIOR_BOXES, localization_table, mean_prior_boxes, prior_boxes,
+    )
 
-    with_boxes = [k for k, g in enumerate(preds.gt_boxes) if g]
-    gt = [preds.gt_boxes[k] for k in with_boxes]
-    pred = [preds.pred_boxes[k] for k in with_boxes]
-    sizes = [preds.image_sizes[k] for k in with_boxes]
+    k = PRIOR_BOXES if prior_k is None else prior_k
+    with_boxes = [i for i, g in enumerate(preds.gt_boxes) if g]
+    gt = [preds.gt_boxes[i] for i in with_boxes]
+    pred = [preds.pred_boxes[i] for i in with_boxes]
+    sizes = [preds.image_sizes[i] for i in with_boxes]
     source = [(b, size) for b, size in (prior_source or []) if b]
     origin = "training split"
     if not source:
         source, origin = list(zip(gt, sizes)), "evaluated images (optimistic)"
-    prior = prior_boxes([b for b, _ in source], [size for _, size in source])
-    return localization_table(pred, gt, prior, image_sizes=sizes, labels=preds.labels), origin
+    boxes, source_sizes = [b for b, _ in source], [size for _, size in source]
+    prior = prior_boxes(boxes, source_sizes, k=k)
+    origin += f"; prior = up to {k} greedy training boxes per label, prior_mean = the mean box"
+    return localization_table(pred, gt, prior, image_sizes=sizes, prior_mean=mean_prior_boxes(boxes, source_sizes),
+                              labels=preds.labels), origin
 
 
 def boxes_with_sizes(ds: Any, indices: Sequence[int]) -> list[tuple[Sequence[tuple[str, Box]], tuple[int, int]]]:
@@ -264,6 +273,66 @@ def write_eval_report(out_dir: str | Path, result: EvalResult, extra: dict[str, 
     return out_dir
 
 
+CARD_BOOTSTRAP = 1000  # resamples behind a card's intervals (what finalize_run uses)
+
+
+def update_card_problem(card: Any, data_spec: str, *, split: str, boxes_csv: Any, data_options: dict[str, Any] | None,
+                        fractions: Sequence[float], seed: int, tta: str, heatmap_threshold: int,
+                        n_boot: int) -> str | None:
+    """Why a fresh evaluation may NOT replace ``card``'s test metrics, or None when it may: only the
+    held-out test split of the very data (spec, options, split fractions and seed) the card records,
+    measured as training measures it."""
+    prov = card.provenance
+    if split != "test":
+        return f"only test-split numbers go into a card, not {split}"
+    if prov.get("data") != data_spec:
+        return f"the card's numbers are on {prov.get('data')!r}, not {data_spec!r}"
+    if boxes_csv:
+        return "--boxes changes the ground truth the card's numbers are on"
+    norm = lambda d: {str(k): str(v) for k, v in (d or {}).items()}  # noqa: E731
+    if norm(data_options) != norm(prov.get("data_options")):
+        return f"data options {norm(data_options)} differ from the card's {norm(prov.get('data_options'))}"
+    if "split_fractions" not in prov or "split_seed" not in prov:
+        return "the card records no split fractions and seed"
+    if [round(float(f), 9) for f in fractions] != [round(float(f), 9) for f in prov["split_fractions"]] \
+            or int(seed) != int(prov["split_seed"]):
+        return (f"split {list(fractions)} seed {seed} is not the card's "
+                f"{list(prov['split_fractions'])} seed {prov['split_seed']}")
+    trained_threshold = int((prov.get("config") or {}).get("heatmap_threshold", 180))
+    if tta != "none" or heatmap_threshold != trained_threshold or n_boot != CARD_BOOTSTRAP:
+        return (f"a card's numbers are measured with --tta none, --heatmap-threshold {trained_threshold} and "
+                f"--bootstrap {CARD_BOOTSTRAP}")
+    return None
+
+
+def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str, Any]) -> Path:
+    """``result`` (the test split) into the card in ``directory``: metrics["test"] replaced, everything
+    else (history, thresholds, weights and their SHA-256) kept; the report beside it in eval/ (the
+    files a published entry ships). Each file is replaced atomically, the card last."""
+    import os
+    import shutil
+    import tempfile
+
+    from chestview.engine.zoo.card import ModelCard
+    from chestview.engine.zoo.publish import REPORT_FILES
+
+    if result.split != "test" or result.cancelled:
+        raise ChestviewError("only a complete test-split evaluation goes into a card")
+    card = ModelCard.load(directory)  # as on disk now (write_thresholds may just have changed it)
+    eval_dir = directory / "eval"
+    eval_dir.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".eval-", dir=directory))
+    try:
+        write_eval_report(staging, result, {**extra, "provenance": card.provenance})
+        for name in REPORT_FILES:
+            if (staging / name).is_file():
+                os.replace(staging / name, eval_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    card.with_updates(metrics={**card.metrics, "test": result.metrics_for_card()}).save(directory)
+    return directory
+
+
 # -- the public entry point ---------------------------------------------------------------------
 def evaluate(
     model: str | Path,
@@ -280,6 +349,7 @@ def evaluate(
     split_seed: int | None = None,
     n_boot: int = 1000,
     write_thresholds: bool = False,
+    update_card: bool = False,
     batch_size: int = 8,
     num_workers: int | None = None,
     on_event: EventSink | None = None,
@@ -291,6 +361,8 @@ def evaluate(
     The split is the training split when the dataset is the one the card was trained on (its
     provenance records fractions and seed), so "test" really is held out. ``write_thresholds``
     computes Youden thresholds on the VALIDATION split and writes them into the card (atomically).
+    ``update_card`` replaces the card's test metrics and its eval/ report with these numbers; refused
+    (before any work) unless this is the card's own test split (:func:`update_card_problem`).
     """
     from chestview.engine.data import open_dataset
     from chestview.engine.zoo import find_model, load_model
@@ -301,6 +373,12 @@ def evaluate(
     same_data = prov.get("data") == data_spec
     fractions = split_fractions or (prov.get("split_fractions") if same_data else None) or (0.7, 0.1, 0.2)
     seed = split_seed if split_seed is not None else (int(prov.get("split_seed", 0)) if same_data else 0)
+    if update_card:
+        problem = update_card_problem(card, data_spec, split=split, boxes_csv=boxes_csv, data_options=data_options,
+                                      fractions=fractions, seed=seed, tta=tta, heatmap_threshold=heatmap_threshold,
+                                      n_boot=n_boot)
+        if problem:
+            raise ChestviewError(f"--update-card refused: {problem}")
     ds = open_dataset(data_spec, **(data_options or {}))
     if boxes_csv:
         ds = attach_nih_boxes(ds, boxes_csv)
@@ -308,6 +386,10 @@ def evaluate(
     indices = parts[split]
     if not indices:
         raise ChestviewError(f"{data_spec}: the {split} split is empty")
+    expected = (prov.get("split_sizes") or {}).get("test")
+    if update_card and expected is not None and expected != len(indices):
+        raise ChestviewError(f"--update-card refused: the test split now has {len(indices)} images, the card's had "
+                             f"{expected} (has the data changed?)")
     common = dict(tta=tta, heatmap_threshold=heatmap_threshold, device=device, batch_size=batch_size,
                   num_workers=num_workers, on_event=on_event, should_stop=should_stop)
     want_boxes = any(ds.samples[i].boxes for i in indices)
@@ -331,9 +413,13 @@ def evaluate(
         directory = find_model(model)
         card.with_updates(thresholds={**card.thresholds, **result.thresholds}).save(directory)
         emit(on_event, Log(f"wrote Youden thresholds (validation split, {len(parts['val'])} images) into {directory}"))
+    extra = {"tta": tta, "heatmap_threshold": heatmap_threshold, "split_fractions": list(fractions), "split_seed": seed}
     if out_dir is not None:
-        result.out_dir = write_eval_report(out_dir, result, {"tta": tta, "heatmap_threshold": heatmap_threshold,
-                                                            "split_fractions": list(fractions), "split_seed": seed})
+        result.out_dir = write_eval_report(out_dir, result, extra)
+    if update_card:
+        directory = write_card_test_metrics(find_model(model), result, extra)
+        emit(on_event, Log(f"wrote the test metrics ({len(indices)} images) into {directory} and its report into "
+                           f"{directory / 'eval'}"))
     return result
 
 

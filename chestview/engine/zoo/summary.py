@@ -1,0 +1,72 @@
+"""The README's model-zoo tables, generated from the cards (so no number is typed by hand)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from chestview.engine.evaluate.anchors import CHEXNET2017_AUROC, CHEXNET2017_WANG_COLUMN_AUROC, WANG2017_LOC_IOBB_01
+from chestview.engine.zoo.card import ModelCard
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
+
+
+def _loc_at(loc: dict, kind: str, threshold: float, row: str = "model") -> float | None:
+    part = loc.get(row, {}).get(kind)
+    if not part:
+        return None
+    try:
+        return part["mean_accuracy"][part["thresholds"].index(threshold)]
+    except (ValueError, IndexError, KeyError):
+        return None
+
+
+def _initialisation(card: ModelCard) -> str:
+    return "ImageNet" if card.arch_kwargs.get("pretrained_trunk") else "scratch"
+
+
+def zoo_table(cards: Sequence[ModelCard], default_id: str | None = None) -> str:
+    """One row a model: test mean AUROC and localization (model / prior / swap) at the key thresholds."""
+    lines = [
+        "| model | architecture | trunk (init) | boxes in training | input | test mean AUROC | loc. IoBB>0.1 model / prior / swap | loc. IoU>0.3 model / prior / swap |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for card in cards:
+        test = card.metrics.get("test", {})
+        loc = test.get("localization", {})
+        iobb = " / ".join(_fmt(_loc_at(loc, "iobb", 0.1, r)) for r in ("model", "prior", "swap"))
+        iou = " / ".join(_fmt(_loc_at(loc, "iou", 0.3, r)) for r in ("model", "prior", "swap"))
+        name = f"**{card.id}** (default)" if card.id == default_id else card.id
+        trunk = card.arch_kwargs.get("trunk", "default")
+        lines.append(
+            f"| {name} | {card.architecture} | {trunk} ({_initialisation(card)}) | "
+            f"{'yes' if card.supervision == 'box' else 'no'} | {card.preprocessing.size}px | "
+            f"{_fmt(test.get('mean_auroc'))} | {iobb} | {iou} |"
+        )
+    return "\n".join(lines)
+
+
+def per_label_table(card: ModelCard) -> str:
+    """Per-label test AUROC (95% CI) and IoBB>0.1 accuracy of one model beside the published anchors."""
+    test = card.metrics.get("test", {})
+    auroc = test.get("auroc", {})
+    loc = test.get("localization", {}).get("model", {}).get("iobb", {})
+    loc_by_label = {lbl: acc[0] for lbl, acc in loc.get("accuracy", {}).items()} if loc else {}
+    lines = [
+        f"| label | {card.id} AUROC (95% CI) | test positives | Wang 2017 AUROC | CheXNet AUROC | "
+        f"{card.id} loc. IoBB>0.1 | Wang 2017 loc. IoBB>0.1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label in card.labels:
+        row = auroc.get(label, {})
+        ci = row.get("ci95") or [None, None]
+        value = f"{_fmt(row.get('auroc'))} ({_fmt(ci[0])}–{_fmt(ci[1])})" if row.get("auroc") is not None else "–"
+        if label in card.unreliable_labels:
+            value += " ⚠ unreliable"
+        lines.append(
+            f"| {label} | {value} | {row.get('n_pos', '–')} | {_fmt(CHEXNET2017_WANG_COLUMN_AUROC.values.get(label))} | "
+            f"{_fmt(CHEXNET2017_AUROC.values.get(label))} | {_fmt(loc_by_label.get(label))} | "
+            f"{_fmt(WANG2017_LOC_IOBB_01.values.get(label))} |"
+        )
+    return "\n".join(lines)
