@@ -13,6 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the model zoo, show a card, import or fetch published checkpoints")
     p.add_argument("--json", action="store_true", help="machine-readable listing")
     p.add_argument("--markdown", action="store_true", help="the README's zoo tables, from the cards")
+    p.add_argument("--archs", action="store_true", help="list the registered architectures instead")
     msub = p.add_subparsers(dest="models_command")
     show = msub.add_parser("show", help="print a model's card")
     show.add_argument("model", help="model id or directory")
@@ -62,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "models_command", None) not in (None, "show"):
         return args.models_run(args)
 
+    if args.archs:
+        from chestview.engine.models import list_models, model_info
+
+        rows = [[name, model_info(name).description[:90]] for name in list_models()]
+        print(table(rows, ["architecture", "description"]))
+        return 0
     problems: list[str] = []
     entries = list_zoo(problems)
     for p in problems:

@@ -74,6 +74,7 @@ def test_going_back_is_cached_and_keyboard_navigation(qtbot, window, test_data):
     with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
         w.act_next.trigger()
     assert w.current_path != first
+    qtbot.waitUntil(lambda: w.job("infer") is None, timeout=TIMEOUT)  # its worker reports finished after the result
     # Back: the result comes from the cache, no inference job is started.
     w.act_prev.trigger()
     qtbot.waitUntil(lambda: w.current_result is not None and w.current_result.path == first, timeout=TIMEOUT)
