@@ -222,6 +222,7 @@ def test_a_new_run_hides_the_previous_result(qtbot, window, samples_dir, monkeyp
     w = window
     open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
     assert w.current_result is not None
+    qtbot.waitUntil(lambda: w.job("infer") is None, timeout=TIMEOUT)  # the first run is fully done
     w.findings.all_positive.setChecked(True)
     monkeypatch.setattr(w.results, "result", lambda *_a: None)  # as for a model not run on this image yet
     with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
