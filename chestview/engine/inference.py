@@ -1,7 +1,7 @@
 """Running a zoo model on images: findings, heatmaps and boxes.
 
 The data walks one way: file -> XrayImage -> tensor -> logits + maps -> findings + boxes.
-``predict_paths`` decodes and preprocesses in DataLoader workers so that it overlaps the model.
+``predict_paths`` decodes and preprocesses in a thread pool so that it overlaps the model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from chestview.engine.device import resolve_device
 from chestview.engine.errors import ChestviewError
@@ -84,8 +84,32 @@ class _PreparedImages(Dataset):
         }
 
 
-def _collate(items: list[dict]) -> list[dict]:
-    return items
+def _prefetched_batches(items: _PreparedImages, batch_size: int, num_workers: int) -> Iterator[list[dict]]:
+    """Batches of decoded, preprocessed images, in order, prepared ahead by a thread pool.
+
+    Threads, not DataLoader processes: PNG/JPEG/DICOM decoding and resizing release the GIL, and
+    threads neither pay a process start per call nor pickle full-size images back to the model.
+    At most two batches are prepared ahead, so memory stays bounded on a folder of thousands.
+    """
+    n = len(items)
+    if num_workers <= 0:
+        for start in range(0, n, batch_size):
+            yield [items[i] for i in range(start, min(start + batch_size, n))]
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="chestview-decode") as pool:
+        ahead = 2 * batch_size
+        futures = [pool.submit(items.__getitem__, i) for i in range(min(ahead, n))]
+        submitted = len(futures)
+        for start in range(0, n, batch_size):
+            batch = [futures[i].result() for i in range(start, min(start + batch_size, n))]
+            for i in range(start, min(start + batch_size, n)):
+                futures[i] = None  # release the decoded image once it is in the batch
+            while submitted < n and submitted < start + batch_size + ahead:
+                futures.append(pool.submit(items.__getitem__, submitted))
+                submitted += 1
+            yield batch
 
 
 class Predictor:
@@ -206,18 +230,10 @@ class Predictor:
         if not paths:
             return
         if num_workers is None:
-            num_workers = min(2, len(paths) // batch_size) if len(paths) > batch_size else 0
-        # Batch at the loader level so that each batch arrives decoded; run the model per batch of inputs.
-        loader = DataLoader(
-            _PreparedImages(paths, self.card.preprocessing, self.tta),
-            batch_size=batch_size,
-            num_workers=num_workers,
-            collate_fn=_collate,
-            prefetch_factor=2 if num_workers else None,
-            persistent_workers=False,
-        )
+            num_workers = 2 if len(paths) > 1 else 0
+        prepared = _PreparedImages(paths, self.card.preprocessing, self.tta)
         done = 0
-        for batch in loader:
+        for batch in _prefetched_batches(prepared, batch_size, num_workers):
             if should_stop is not None and should_stop():
                 return
             good = [item for item in batch if item["error"] is None]
