@@ -228,11 +228,23 @@ class StudyBrowser(QWidget):
 
     # --- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = dropped_paths(event)
         if paths:
             self.paths_dropped.emit(paths)
-            event.acceptProposedAction()
+
+
+def accept_file_drag(event) -> None:
+    """Accept a drag that carries files or folders (the browser and the main window share this)."""
+    if event.mimeData().hasUrls():
+        event.acceptProposedAction()
+
+
+def dropped_paths(event) -> list[str]:
+    """The local files and folders of a drop; the drop is accepted when there are any."""
+    paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+    if paths:
+        event.acceptProposedAction()
+    return paths

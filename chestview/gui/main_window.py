@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 import chestview
 from chestview.engine.results import ImageResult
 from chestview.gui import jobs
-from chestview.gui.browser import StudyBrowser, scan_job, thumbnails_job
+from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths, scan_job, thumbnails_job
 from chestview.gui.findings import FindingsPanel, default_label
 from chestview.gui.model_panel import ModelPanel
 from chestview.gui.settings import AppSettings, SettingsDialog
@@ -737,14 +737,12 @@ class MainWindow(QMainWindow):
 
     # ============================================================================ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
+        accept_file_drag(event)
 
     def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = dropped_paths(event)
         if paths:
             self.open_paths(paths)
-            event.acceptProposedAction()
 
 
 def _load_job(path: str):
