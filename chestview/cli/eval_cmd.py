@@ -22,10 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split-fractions", metavar="TRAIN,VAL,TEST", help="override the split fractions")
     p.add_argument("--split-seed", type=int, help="override the split seed")
     p.add_argument("--tta", choices=["none", "tencrop"], default="none")
-    p.add_argument("--heatmap-threshold", type=int, default=180, help="heatmap threshold 0-255 for boxes")
+    p.add_argument("--heatmap-threshold", type=int, default=None,
+                   help="heatmap threshold 1-255 for boxes (default: the model card's box threshold)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     p.add_argument("--write-thresholds", action="store_true",
-                   help="write Youden thresholds from the VALIDATION split into the model card")
+                   help="write Youden thresholds and the box threshold, both chosen on the VALIDATION split, "
+                        "into the model card (then measure --split with them)")
     p.add_argument("--update-card", action="store_true",
                    help="write the fresh test metrics into the model card and the report into <model>/eval/ "
                         "(only for the card's own data and split, --split test)")
@@ -41,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.train.evaluation import evaluate
     from chestview.engine.train.events import Log
 
-    if not 0 <= args.heatmap_threshold <= 255:
-        error("--heatmap-threshold must be between 0 and 255")
+    if args.heatmap_threshold is not None and not 1 <= args.heatmap_threshold <= 255:
+        error("--heatmap-threshold must be between 1 and 255")
         return 2
     if args.batch_size < 1 or args.bootstrap < 0:
         error("--batch-size must be >= 1 and --bootstrap >= 0")
@@ -87,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         print("\nYouden thresholds (validation split) written to the card:")
         for label, t in result.thresholds.items():
             print(f"  {label}: {t:.4f}")
+    if result.box_threshold is not None:
+        print(f"box threshold {result.box_threshold} (chosen on the validation split's boxes) written to the card")
     if args.update_card:
         print("\ntest metrics and eval/ report written into the model card's directory")
     if result.errors:

@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=None, help="decoding workers (default: automatic)")
-    p.add_argument("--box-threshold", type=int, default=180, help="heatmap threshold 0-255 for boxes")
+    p.add_argument("--box-threshold", type=int, default=None,
+                   help="heatmap threshold 1-255 for boxes (default: the model card's, chosen on validation)")
     p.add_argument("--no-images", action="store_true", help="write results.json only")
     p.set_defaults(run=run)
 
@@ -35,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         error("--batch-size must be at least 1")
         return 2
-    if not 0 <= args.box_threshold <= 255:
-        error("--box-threshold must be between 0 and 255")
+    if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
+        error("--box-threshold must be between 1 and 255")
         return 2
     model_id = args.model or default_model_id()
     if model_id is None:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     for path, message in failures:
         print(f"chestview: {message}", file=sys.stderr)
         results.append(ImageResult(path=path, error=message))
-    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": args.box_threshold, "device": str(predictor.device)}
+    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device)}
     write_results_json(out / "results.json", results_document(loaded.card, results, settings=settings))
 
     rows = []

@@ -97,7 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="labels with fewer training positives are marked unreliable (default 10)")
     r.add_argument("--fp32-weights", dest="fp16_weights", action="store_false", default=None,
                    help="store the zoo weights in float32 (default float16)")
-    r.add_argument("--heatmap-threshold", type=int, help="box threshold 0-255 for the localization evaluation")
+    r.add_argument("--heatmap-threshold", type=int, help="fixed box threshold 1-255 (default: chosen on the validation split's boxes, else 180)")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
     p.set_defaults(run=run)

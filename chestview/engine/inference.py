@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from chestview.engine.device import resolve_device
 from chestview.engine.errors import ChestviewError
-from chestview.engine.explain.boxes import WANG_THRESHOLD, heatmap_to_boxes
+from chestview.engine.explain.boxes import heatmap_to_boxes
 from chestview.engine.explain.cam import normalise_maps
 from chestview.engine.io.image import XrayImage
 from chestview.engine.preprocess import Preprocessing, merge_crop_maps, prepare, ten_crop
@@ -121,7 +121,7 @@ class Predictor:
         *,
         device: str | torch.device = "auto",
         tta: Literal["none", "tencrop"] = "none",
-        box_threshold: int = WANG_THRESHOLD,
+        box_threshold: int | None = None,
         boxes: BoxMode = "positive",
         max_boxes: int = 3,
     ) -> None:
@@ -136,7 +136,8 @@ class Predictor:
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.tta = tta
-        self.box_threshold = box_threshold
+        # None: the level chosen for this model on its validation split (the card's; 180 by default).
+        self.box_threshold = int(box_threshold if box_threshold is not None else self.card.box_threshold)
         self.boxes = boxes
         self.max_boxes = max_boxes
         self.labels = list(self.card.labels)

@@ -284,7 +284,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self) -> None:
         s = self.settings
         self.findings.colormap.setCurrentText(s.colormap)
-        self.findings.threshold.setValue(s.box_threshold)
+        self._apply_box_threshold()
         self.findings.opacity.setValue(round(s.opacity * 100))
         self.predictors.clear()
         self.model_panel.set_device("…")
@@ -512,7 +512,14 @@ class MainWindow(QMainWindow):
         self.refresh_zoo(select=model_id)
 
     def _model_changed(self, _model_id: str) -> None:
+        self._apply_box_threshold()
         self._refresh_findings()
+
+    def _apply_box_threshold(self) -> None:
+        """The box slider starts at the user's fixed threshold, else at the model's own (its card's)."""
+        card = self.model_panel.card() if self.zoo_loaded else None
+        value = self.settings.box_threshold or (card.box_threshold if card is not None else 180)
+        self.findings.threshold.setValue(int(value))
 
     def _refresh_findings(self) -> None:
         """Show the cached result of (image, model), run the model (auto-run), or say why not."""

@@ -26,6 +26,8 @@ def card_html(card, *, bundled: bool | None = None, path: str = "") -> str:
         f"Architecture: {e(card.architecture)}"
         + (f" ({e(', '.join(f'{k}={v}' for k, v in card.arch_kwargs.items()))})" if card.arch_kwargs else ""),
         f"Input: {card.preprocessing.size}px, {card.preprocessing.channels} channel(s); supervision: {e(card.supervision)}",
+        f"Box threshold: {card.box_threshold} of 255"
+        + (" (chosen on validation boxes)" if "box_threshold_choice" in (card.provenance or {}) else ""),
     ]
     if card.description:
         rows.append(e(card.description))

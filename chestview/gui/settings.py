@@ -31,7 +31,7 @@ class AppSettings:
     default_model: str = ""  # model id; "" = the first model of the zoo
     device: str = "auto"
     colormap: str = "jet"
-    box_threshold: int = 180
+    box_threshold: int = 0  # 0: each model's own (its card's, chosen on validation)
     opacity: float = 0.45
     recent_folders: list[str] = field(default_factory=list)
     geometry: str = ""  # base64 of QMainWindow.saveGeometry()
@@ -61,7 +61,7 @@ class AppSettings:
             self.device = "auto"
         if self.colormap not in COLORMAPS:
             self.colormap = "jet"
-        self.box_threshold = int(min(max(int(self.box_threshold), 1), 255))
+        self.box_threshold = int(min(max(int(self.box_threshold), 0), 255))
         self.opacity = float(min(max(float(self.opacity), 0.0), 1.0))
         self.recent_folders = [str(p) for p in self.recent_folders][:MAX_RECENT]
 
@@ -105,9 +105,11 @@ class SettingsDialog(QDialog):
         form.addRow("Heatmap colour map", self.cmap_combo)
 
         self.threshold_spin = QSpinBox()
-        self.threshold_spin.setRange(1, 255)
+        self.threshold_spin.setRange(0, 255)
+        self.threshold_spin.setSpecialValueText("each model's own")  # shown for 0
         self.threshold_spin.setValue(settings.box_threshold)
-        self.threshold_spin.setToolTip("Heatmap level (0-255) above which boxes are drawn; 180 as in Wang et al. 2017")
+        self.threshold_spin.setToolTip("Heatmap level (1-255) above which boxes are drawn. Each model's own is "
+                                       "chosen on its validation split (Wang et al. 2017 used 180)")
         form.addRow("Box threshold", self.threshold_spin)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

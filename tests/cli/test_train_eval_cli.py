@@ -177,3 +177,30 @@ def test_eval_update_card_with_localization(trained, tmp_path, test_data):
     assert set(card["metrics"]["test"]["localization"]) == {"model", "prior", "swap", "prior_mean"}
     assert report["meta"]["localization_prior_from"].startswith("training split")
     assert card["metrics"]["history"]
+
+
+def test_write_thresholds_chooses_the_box_threshold_on_validation_boxes(trained, tmp_path, test_data, capsys):
+    """On a split whose validation images carry boxes, --write-thresholds also picks the card's box
+    threshold there; the measured split and `chestview predict` then use it."""
+    from chestview.engine.evaluate.box_threshold import CANDIDATES
+
+    code, out = trained
+    model_dir = _published_copy(out, tmp_path / "smoke")
+    spec = f"nih:{test_data / 'nih'}"
+    code = main(["eval", "--model", str(model_dir), "--data", spec, "--split-fractions", "0.5,0.25,0.25",
+                 "--split-seed", "1", "--write-thresholds", "--bootstrap", "0", "--out", str(tmp_path / "ev"),
+                 "--device", "cpu"])
+    assert code == 0
+    assert "(chosen on the validation split's boxes) written to the card" in capsys.readouterr().out
+    card = load_model(model_dir).card
+    choice = card.provenance["box_threshold_choice"]
+    assert card.box_threshold == choice["threshold"] in CANDIDATES
+    assert choice["n_images"] == 4 and choice["n_gt_boxes"] >= 4 and set(choice["scores"]) == {str(c) for c in CANDIDATES}
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["meta"]["heatmap_threshold"] == card.box_threshold
+
+    image = next((test_data / "nih" / "images").glob("*.png"))
+    assert main(["predict", str(image), "--model", str(model_dir), "--out", str(tmp_path / "p"), "--no-images",
+                 "--device", "cpu"]) == 0
+    results = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert results["settings"]["box_threshold"] == card.box_threshold

@@ -230,3 +230,30 @@ def test_a_new_run_hides_the_previous_result(qtbot, window, samples_dir, monkeyp
         assert w.current_result is None and w.result_for_export() is None
         assert not w.viewer.box_overlays and not w.viewer.heatmap_visible
     assert w.current_result is not None
+
+
+def test_box_slider_starts_at_each_models_own_threshold(qtbot, tiny_zoo_dir, tmp_path, monkeypatch):
+    """The slider follows the chosen model's card (its threshold was picked on validation boxes), unless
+    the user fixed one in the settings."""
+    import shutil
+
+    from chestview.engine.zoo import ModelCard
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo_dir, zoo)
+    sharp = shutil.copytree(zoo / "tiny-test-resnet18", zoo / "tiny-sharp-maps")
+    ModelCard.load(sharp).with_updates(id="tiny-sharp-maps", box_threshold=220).save(sharp)
+    monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(zoo))
+    monkeypatch.setenv("CHESTVIEW_BUNDLED_ZOO", str(tmp_path / "no-bundled-models"))
+
+    w = MainWindow(AppSettings(), model="tiny-test-resnet18", persist=False)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    assert w.findings.threshold_value == 180
+    w.model_panel.combo.setCurrentIndex(w.model_panel.combo.findData("tiny-sharp-maps"))
+    assert w.findings.threshold_value == 220
+    assert "Box threshold: 220" in w.model_panel.card_view.toPlainText()
+    w.settings.box_threshold = 150  # a fixed threshold in the settings wins over the card's
+    w.apply_settings()
+    assert w.findings.threshold_value == 150
+    w.workers.wait(10_000)

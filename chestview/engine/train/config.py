@@ -56,7 +56,7 @@ class TrainConfig:
     split_seed: int = 0
     unreliable_min_positives: int = 10
     fp16_weights: bool = True
-    heatmap_threshold: int = 180
+    heatmap_threshold: int | None = None  # None: chosen on the validation split's boxes (else 180)
     eval_batch_size: int = 16
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ describe what users get. Thresholds are only ever derived from a validation spli
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class SplitPredictions:
     pred_boxes: list[dict[str, list[Box]]]
     image_sizes: list[tuple[int, int]]
     errors: list[str] = field(default_factory=list)
+    # label -> uint8 heatmap, kept (with ``keep_heatmaps``) for the images with ground-truth boxes
+    heatmaps: list[dict[str, np.ndarray] | None] = field(default_factory=list)
 
     @property
     def has_boxes(self) -> bool:
@@ -53,6 +56,7 @@ class EvalResult:
     localization: Any = None  # {"model", "prior", "swap"}: LocalizationResult, when the images have boxes
     prior_origin: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)  # Youden, from a validation split
+    box_threshold: int | None = None  # chosen on a validation split's boxes (when written to the card)
     out_dir: Path | None = None
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
@@ -102,10 +106,11 @@ def predict_split(
     *,
     boxes: bool,
     tta: str = "none",
-    heatmap_threshold: int = 180,
+    heatmap_threshold: int | None = None,
     device: str = "auto",
     batch_size: int = 8,
     num_workers: int | None = None,
+    keep_heatmaps: bool = False,
     stage: str = "test",
     on_event: EventSink | None = None,
     should_stop: StopCheck | None = None,
@@ -114,6 +119,8 @@ def predict_split(
 
     With ``boxes`` every label gets boxes (``boxes="all"``), not only predicted positives:
     localization is scored for the ground-truth label whatever the classifier said (Wang et al.).
+    ``heatmap_threshold`` None: the card's box threshold. ``keep_heatmaps`` keeps the heatmaps of
+    the images with ground-truth boxes (to choose a box threshold on them).
     """
     from chestview.engine.inference import Predictor
 
@@ -126,6 +133,9 @@ def predict_split(
     paths = [ds.samples[i].path for i in indices]
     probs = np.full((len(indices), len(labels)), np.nan, dtype=np.float64)
     pred_boxes: list[dict[str, list[Box]]] = [{} for _ in indices]
+    heatmaps: list[dict[str, np.ndarray] | None] = [None for _ in indices]
+    keep = set(labels)
+    gt = [[(lbl, b) for lbl, b in ds.samples[i].boxes if lbl in keep] for i in indices]
     sizes: list[tuple[int, int]] = [(0, 0) for _ in indices]
     errors: list[str] = []
 
@@ -148,15 +158,15 @@ def predict_split(
             probs[k, j] = finding.probability
             if boxes:
                 pred_boxes[k][lbl] = list(finding.boxes)
+        if keep_heatmaps and gt[k]:
+            heatmaps[k] = {lbl: result.heatmaps[lbl] for lbl in labels}
     if n < len(indices):
         return None
     targets = np.stack([np.asarray(ds.samples[i].targets, dtype=np.float64)[data_cols] for i in indices]) \
         if indices else np.zeros((0, len(labels)))
-    keep = set(labels)
-    gt = [[(lbl, b) for lbl, b in ds.samples[i].boxes if lbl in keep] for i in indices]
     for e in errors:
         emit(on_event, Log(e, "warning"))
-    return SplitPredictions(labels, indices, paths, probs, targets, gt, pred_boxes, sizes, errors)
+    return SplitPredictions(labels, indices, paths, probs, targets, gt, pred_boxes, sizes, errors, heatmaps)
 
 
 def youden_from(preds: SplitPredictions) -> dict[str, float]:
@@ -164,6 +174,16 @@ def youden_from(preds: SplitPredictions) -> dict[str, float]:
 
     ok = ~np.isnan(preds.probs).any(axis=1)
     return youden_thresholds(preds.targets[ok], preds.probs[ok], labels=preds.labels)
+
+
+def box_threshold_from(preds: SplitPredictions) -> Any:
+    """The box threshold (a BoxThresholdChoice) that localizes best on ``preds`` (a validation split
+    predicted with ``keep_heatmaps``)."""
+    from chestview.engine.evaluate.box_threshold import choose_box_threshold
+
+    rows = [k for k, h in enumerate(preds.heatmaps) if h is not None]
+    return choose_box_threshold([preds.heatmaps[k] for k in rows], [preds.gt_boxes[k] for k in rows],
+                                [preds.image_sizes[k] for k in rows], preds.labels)
 
 
 def auroc_of(preds: SplitPredictions, *, n_boot: int = 1000, seed: int = 0) -> Any:
@@ -219,7 +239,6 @@ def boxes_with_sizes(ds: Any, indices: Sequence[int]) -> list[tuple[Sequence[tup
 def attach_nih_boxes(ds: Any, boxes_csv: str | Path) -> Any:
     """The dataset with the boxes of an NIH ``BBox_List_2017.csv`` (release 1024 px space) added,
     scaled to each image file as stored."""
-    import dataclasses
 
     from chestview.engine.data.files import image_size
     from chestview.engine.data.nih import RELEASE_SIZE, _read_boxes
@@ -277,7 +296,7 @@ CARD_BOOTSTRAP = 1000  # resamples behind a card's intervals (what finalize_run 
 
 
 def update_card_problem(card: Any, data_spec: str, *, split: str, boxes_csv: Any, data_options: dict[str, Any] | None,
-                        fractions: Sequence[float], seed: int, tta: str, heatmap_threshold: int,
+                        fractions: Sequence[float], seed: int, tta: str, heatmap_threshold: int | None,
                         n_boot: int) -> str | None:
     """Why a fresh evaluation may NOT replace ``card``'s test metrics, or None when it may: only the
     held-out test split of the very data (spec, options, split fractions and seed) the card records,
@@ -298,9 +317,9 @@ def update_card_problem(card: Any, data_spec: str, *, split: str, boxes_csv: Any
             or int(seed) != int(prov["split_seed"]):
         return (f"split {list(fractions)} seed {seed} is not the card's "
                 f"{list(prov['split_fractions'])} seed {prov['split_seed']}")
-    trained_threshold = int((prov.get("config") or {}).get("heatmap_threshold", 180))
-    if tta != "none" or heatmap_threshold != trained_threshold or n_boot != CARD_BOOTSTRAP:
-        return (f"a card's numbers are measured with --tta none, --heatmap-threshold {trained_threshold} and "
+    card_threshold = card.box_threshold
+    if tta != "none" or heatmap_threshold not in (None, card_threshold) or n_boot != CARD_BOOTSTRAP:
+        return (f"a card's numbers are measured with --tta none, the card's box threshold ({card_threshold}) and "
                 f"--bootstrap {CARD_BOOTSTRAP}")
     return None
 
@@ -342,7 +361,7 @@ def evaluate(
     boxes_csv: str | Path | None = None,
     tta: str = "none",
     out_dir: str | Path | None = None,
-    heatmap_threshold: int = 180,
+    heatmap_threshold: int | None = None,
     device: str = "auto",
     data_options: dict[str, Any] | None = None,
     split_fractions: Sequence[float] | None = None,
@@ -360,7 +379,9 @@ def evaluate(
 
     The split is the training split when the dataset is the one the card was trained on (its
     provenance records fractions and seed), so "test" really is held out. ``write_thresholds``
-    computes Youden thresholds on the VALIDATION split and writes them into the card (atomically).
+    computes Youden thresholds and (where it has boxes) the box threshold on the VALIDATION split
+    and writes them into the card (atomically) before ``split`` is measured with them.
+    ``heatmap_threshold`` None: the card's box threshold.
     ``update_card`` replaces the card's test metrics and its eval/ report with these numbers; refused
     (before any work) unless this is the card's own test split (:func:`update_card_problem`).
     """
@@ -390,30 +411,42 @@ def evaluate(
     if update_card and expected is not None and expected != len(indices):
         raise ChestviewError(f"--update-card refused: the test split now has {len(indices)} images, the card's had "
                              f"{expected} (has the data changed?)")
-    common = dict(tta=tta, heatmap_threshold=heatmap_threshold, device=device, batch_size=batch_size,
-                  num_workers=num_workers, on_event=on_event, should_stop=should_stop)
-    want_boxes = any(ds.samples[i].boxes for i in indices)
-    preds = predict_split(loaded, ds, indices, boxes=want_boxes, stage=split, **common)
+    common = dict(tta=tta, device=device, batch_size=batch_size, num_workers=num_workers, on_event=on_event,
+                  should_stop=should_stop)
     empty = EvalResult(card.id, data_spec, split, len(indices), tuple(), None, cancelled=True)
+    thresholds: dict[str, float] = {}
+    if write_thresholds:
+        if not parts.get("val"):
+            raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
+        val_boxes = any(ds.samples[i].boxes for i in parts["val"])
+        val = predict_split(loaded, ds, parts["val"], boxes=False, keep_heatmaps=val_boxes, stage="val", **common)
+        if val is None:
+            return empty
+        thresholds = {k: v for k, v in youden_from(val).items() if k in card.labels}
+        updates: dict[str, Any] = {"thresholds": {**card.thresholds, **thresholds}}
+        what = "Youden thresholds"
+        if val.has_boxes:
+            choice = box_threshold_from(val)
+            updates["box_threshold"] = choice.threshold
+            updates["provenance"] = {**card.provenance, "box_threshold_choice": choice.to_json()}
+            what += f" and box threshold {choice.threshold}"
+        directory = find_model(model)
+        card = card.with_updates(**updates)
+        card.save(directory)
+        loaded = dataclasses.replace(loaded, card=card)
+        emit(on_event, Log(f"wrote {what} (validation split, {len(parts['val'])} images) into {directory}"))
+    threshold = card.box_threshold if heatmap_threshold is None else int(heatmap_threshold)
+    want_boxes = any(ds.samples[i].boxes for i in indices)
+    preds = predict_split(loaded, ds, indices, boxes=want_boxes, stage=split, heatmap_threshold=threshold, **common)
     if preds is None:
         return empty
     result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
+                        thresholds=thresholds, box_threshold=updates.get("box_threshold") if write_thresholds else None,
                         errors=preds.errors)
     if preds.has_boxes:
         prior = boxes_with_sizes(ds, parts.get("train", [])) if split in ("test", "val") else None
         result.localization, result.prior_origin = localization_of(preds, prior)
-    if write_thresholds:
-        if not parts.get("val"):
-            raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
-        val = predict_split(loaded, ds, parts["val"], boxes=False, stage="val", **common)
-        if val is None:
-            result.cancelled = True
-            return result
-        result.thresholds = {k: v for k, v in youden_from(val).items() if k in card.labels}
-        directory = find_model(model)
-        card.with_updates(thresholds={**card.thresholds, **result.thresholds}).save(directory)
-        emit(on_event, Log(f"wrote Youden thresholds (validation split, {len(parts['val'])} images) into {directory}"))
-    extra = {"tta": tta, "heatmap_threshold": heatmap_threshold, "split_fractions": list(fractions), "split_seed": seed}
+    extra = {"tta": tta, "heatmap_threshold": threshold, "split_fractions": list(fractions), "split_seed": seed}
     if out_dir is not None:
         result.out_dir = write_eval_report(out_dir, result, extra)
     if update_card:

@@ -57,6 +57,7 @@ def finalize_run(
     from chestview.engine.train.evaluation import (
         EvalResult,
         auroc_of,
+        box_threshold_from,
         boxes_with_sizes,
         localization_of,
         predict_split,
@@ -64,6 +65,7 @@ def finalize_run(
         youden_from,
     )
     from chestview.engine.zoo import ModelCard, load_model, save_zoo_entry
+    from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 
     out = Path(config.out)
     model_dir = out / MODEL_DIR
@@ -107,13 +109,22 @@ def finalize_run(
     emit(on_event, Log(f"wrote zoo entry {model_id} to {model_dir}"))
 
     loaded = load_model(model_dir, device="cpu")
-    common = dict(heatmap_threshold=config.heatmap_threshold, device=str(device), batch_size=config.eval_batch_size,
+    common = dict(device=str(device), batch_size=config.eval_batch_size,
                   num_workers=min(config.num_workers, 2), on_event=on_event, should_stop=should_stop)
     thresholds: dict[str, float] = {}
+    box_threshold = config.heatmap_threshold or DEFAULT_BOX_THRESHOLD
     if split.get("val"):
-        val = predict_split(loaded, ds, split["val"], boxes=False, stage="val", **common)
+        tune = config.heatmap_threshold is None and any(ds.samples[i].boxes for i in split["val"])
+        val = predict_split(loaded, ds, split["val"], boxes=False, keep_heatmaps=tune, stage="val", **common)
         if val is not None:
             thresholds = youden_from(val)
+            if tune and val.has_boxes:
+                choice = box_threshold_from(val)
+                box_threshold = choice.threshold
+                provenance["box_threshold_choice"] = choice.to_json()
+                emit(on_event, Log(f"box threshold {box_threshold} chosen on the validation split's boxes"))
+    common["heatmap_threshold"] = box_threshold
+    card = card.with_updates(box_threshold=box_threshold, provenance=provenance)
     evaluation = None
     if split.get("test"):
         test_idx = split["test"]

@@ -15,6 +15,7 @@ from chestview.engine.util import atomic_write_text
 CARD_FILE = "card.json"
 SCHEMA_VERSION = 1
 SUPERVISION_KINDS = ("weak", "box", "imported", "untrained")
+DEFAULT_BOX_THRESHOLD = 180  # Wang et al. 2017
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class ModelCard:
     preprocessing: Preprocessing
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
+    # Heatmap level (0-255) at which boxes are cut; chosen on the validation split like the thresholds.
+    box_threshold: int = DEFAULT_BOX_THRESHOLD
     unreliable_labels: tuple[str, ...] = ()
     supervision: str = "weak"
     description: str = ""
@@ -60,6 +63,7 @@ class ModelCard:
             preprocessing=Preprocessing.from_json(data["preprocessing"]),
             arch_kwargs=dict(data.get("arch_kwargs", {})),
             thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
+            box_threshold=int(data.get("box_threshold", DEFAULT_BOX_THRESHOLD)),
             unreliable_labels=tuple(data.get("unreliable_labels", ())),
             supervision=data.get("supervision", "weak"),
             description=data.get("description", ""),
@@ -122,6 +126,9 @@ def validate_card(data: dict[str, Any]) -> list[str]:
                 problems.append(f"threshold for unknown label {label!r}")
             elif not _is_number(value) or not 0.0 <= value <= 1.0:
                 problems.append(f"threshold of {label!r} must be a probability")
+    box = data.get("box_threshold", DEFAULT_BOX_THRESHOLD)
+    if not isinstance(box, int) or isinstance(box, bool) or not 1 <= box <= 255:
+        problems.append("'box_threshold' must be an integer heatmap level from 1 to 255")
     for label in data.get("unreliable_labels", []):
         if label not in labels:
             problems.append(f"unreliable label {label!r} is not a label")

@@ -19,10 +19,10 @@ def _card(**kw):
 
 
 def test_card_round_trip(tmp_path):
-    card = _card(unreliable_labels=("B",), metrics={"test": {"mean_auroc": 0.7}})
+    card = _card(unreliable_labels=("B",), metrics={"test": {"mean_auroc": 0.7}}, box_threshold=210)
     card.save(tmp_path)
     again = ModelCard.load(tmp_path)
-    assert again == card
+    assert again == card and again.box_threshold == 210
     assert again.threshold("A") == 0.3 and again.threshold("B") == 0.5
 
 
@@ -37,6 +37,8 @@ def test_card_round_trip(tmp_path):
         ({"sha256": "xyz"}, "sha256"),
         ({"id": "a/b"}, "id"),
         ({"preprocessing": {"size": 224}}, "preprocessing"),
+        ({"box_threshold": 0}, "box_threshold"),
+        ({"box_threshold": 180.5}, "box_threshold"),
     ],
 )
 def test_validate_card_rejects(change, message):
@@ -87,3 +89,9 @@ def test_list_zoo_finds_entries_on_the_zoo_path(tiny_zoo):
 def test_unknown_model_names_what_is_known(tiny_zoo):
     with pytest.raises(ModelError, match="tiny-test-model"):
         load_model("no-such-model")
+
+
+def test_card_without_box_threshold_uses_wang_180():
+    data = _card().to_json()
+    del data["box_threshold"]
+    assert ModelCard.from_json(data).box_threshold == 180
