@@ -2,7 +2,7 @@
 
 Layout of ``config.out``: ``checkpoint.pt`` (after every completed epoch), ``best.safetensors``
 (lowest validation loss so far), ``metrics.jsonl`` (one JSON line per epoch), ``config.toml``,
-and at the end ``model/`` (a zoo entry ``chestview predict --model`` accepts) and ``eval/``.
+``command.txt`` (the command that started the run, for the card), and at the end ``model/`` (a zoo entry ``chestview predict --model`` accepts) and ``eval/``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from chestview.engine.train.events import (
     emit,
 )
 from chestview.engine.train.losses import box_loss, get_loss
+
+COMMAND_FILE = "command.txt"  # the command that started a run: a resumed run's card still names it
 
 log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.jsonl"
@@ -438,6 +440,14 @@ def train(
             from chestview.engine.util import atomic_write_text
 
             atomic_write_text(out / "config.toml", config.to_toml())
+        this_command = command_line if command_line is not None else shlex.join(sys.argv)
+        command_line = this_command
+        if run.main:
+            if resume and (out / COMMAND_FILE).is_file():
+                # The card's command must reproduce the run: the one that started it, not "--resume".
+                command_line = (out / COMMAND_FILE).read_text(encoding="utf-8").strip() or this_command
+            elif not resume:
+                atomic_write_text(out / COMMAND_FILE, this_command + "\n")
         if resume:
             run.resume()
         else:
@@ -468,7 +478,7 @@ def train(
                 data,
                 run.model,
                 result,
-                command_line=command_line if command_line is not None else shlex.join(sys.argv),
+                command_line=command_line,
                 device=run.device,
                 world_size=run.dist.world_size,
                 total_seconds=time.perf_counter() - started,

@@ -25,8 +25,10 @@ def _train(cfg, **kw):
 
 def test_resume_is_exact(tmp_path):
     straight = _train(_config(tmp_path, "straight"))
-    _train(_config(tmp_path, "split", epochs=1))
-    resumed = _train(_config(tmp_path, "split", epochs=2), resume=True)
+    _train(_config(tmp_path, "split", epochs=1), command_line="chestview train --epochs 1")
+    resumed = _train(_config(tmp_path, "split", epochs=2), resume=True, command_line="chestview train --resume")
+    # the card of a resumed run names the command that started it
+    assert (tmp_path / "split" / "command.txt").read_text() == "chestview train --epochs 1\n"
     assert straight.epochs_run == resumed.epochs_run == 2
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
