@@ -79,7 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--workers", dest="num_workers", type=int, help="DataLoader workers (default 2)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--loss", choices=list_losses(), help="image-level loss (default bce)")
-    o.add_argument("--loss-arg", action="append", metavar="KEY=VALUE", help="loss option (focal: gamma, alpha; msml: no_finding)")
+    o.add_argument("--loss-arg", action="append", metavar="KEY=VALUE", help="loss option (focal: gamma, alpha; msml: no_finding=anchor|skip|every)")
     o.add_argument("--box-weight", type=float, help="weight of the box supervision loss (0 = weak supervision)")
     o.add_argument("--epochs", type=int)
     o.add_argument("--batch-size", type=int)

@@ -103,13 +103,20 @@ class MultiLabelSoftmaxLoss:
     gets one term for a virtual "No Finding" class whose logit is fixed at 0 (probability 0.5 under
     a sigmoid): ``log(1 + sum_n exp(s_n))``, which pushes every negative below 0. With
     ``no_finding="skip"`` they contribute nothing, as in a literal reading of the paper.
+
+    On images WITH positives both forms are shift-invariant (adding c to every logit changes
+    nothing), so nothing ties one image's scores to another's and a label's ranking across images
+    (its AUROC) is left to chance. ``no_finding="every"`` puts the zero-logit anchor into every
+    image: each positive competes against the negatives and the anchor, and the anchor against the
+    negatives (its term ``log(1 + sum_n exp(s_n))``); the image's loss is the mean over positives
+    and anchor. Positives are pushed above 0 and negatives below it on every image.
     """
 
     no_finding: str = "anchor"
 
     def __post_init__(self) -> None:
-        if self.no_finding not in ("anchor", "skip"):
-            raise ChestviewError(f"msml: no_finding must be 'anchor' or 'skip', not {self.no_finding!r}")
+        if self.no_finding not in ("anchor", "skip", "every"):
+            raise ChestviewError(f"msml: no_finding must be 'anchor', 'skip' or 'every', not {self.no_finding!r}")
 
     def __call__(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         s = logits.float()
@@ -117,6 +124,11 @@ class MultiLabelSoftmaxLoss:
         pos = y * known
         neg = (1.0 - y) * known
         neg_lse = torch.logsumexp(torch.where(neg > 0, s, torch.full_like(s, _NEG)), dim=1)  # (B,)
+        if self.no_finding == "every":
+            anchor_term = F.softplus(neg_lse)  # the anchor (logit 0) against the negatives
+            against = torch.logaddexp(neg_lse, torch.zeros_like(neg_lse))  # negatives + the anchor
+            per_pos = F.softplus(against[:, None] - s) * pos
+            return ((per_pos.sum(dim=1) + anchor_term) / (pos.sum(dim=1) + 1.0)).mean()
         # -log softmax of s_p against {s_p} + negatives = softplus(logsumexp(negatives) - s_p).
         per_pos = F.softplus(neg_lse[:, None] - s) * pos
         n_pos = pos.sum(dim=1)

@@ -75,6 +75,19 @@ def test_msml_hand_computed():
     img1 = math.log(1 + math.exp(0.5) + math.exp(-0.5) + 1)
     assert MultiLabelSoftmaxLoss()(s, y, None).item() == pytest.approx((img0 + img1) / 2, rel=1e-6)
     assert MultiLabelSoftmaxLoss(no_finding="skip")(s, y, None).item() == pytest.approx(img0, rel=1e-6)
+    # "every": the zero anchor joins image 0 too (one more negative for its positives, one more term)
+    neg0 = neg + 1.0
+    every0 = (-math.log(math.exp(2) / (math.exp(2) + neg0)) - math.log(1 / (1 + neg0)) + math.log(1 + neg)) / 3
+    assert MultiLabelSoftmaxLoss(no_finding="every")(s, y, None).item() == pytest.approx((every0 + img1) / 2, rel=1e-6)
+
+
+def test_msml_every_image_anchor_pins_the_logit_level():
+    """Literal MSML cannot tell s from s + c on an image with positives; the per-image anchor can."""
+    s = torch.tensor([[2.0, -1.0, 0.5]])
+    y = torch.tensor([[1.0, 0.0, 0.0]])
+    literal, every = MultiLabelSoftmaxLoss(no_finding="skip"), MultiLabelSoftmaxLoss(no_finding="every")
+    assert literal(s + 5.0, y, None).item() == pytest.approx(literal(s, y, None).item(), rel=1e-6)
+    assert every(s + 5.0, y, None).item() != pytest.approx(every(s, y, None).item(), rel=1e-3)
 
 
 def test_box_loss_only_where_boxes():
