@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="heatmap threshold 1-255 for boxes (default: the model card's box threshold)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     p.add_argument("--write-thresholds", action="store_true",
-                   help="write Youden thresholds and the box threshold, both chosen on the VALIDATION split, "
+                   help="write operating thresholds (Youden's J, or the training prevalence for labels with under 5 "
+                        "validation positives) and the box threshold, both chosen on the VALIDATION split, "
                         "into the model card (then measure --split with them)")
     p.add_argument("--update-card", action="store_true",
                    help="write the fresh test metrics into the model card and the report into <model>/eval/ "
@@ -86,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {result.model_id}")
     print_evaluation(result)
     if result.thresholds:
-        print("\nYouden thresholds (validation split) written to the card:")
+        print("\noperating thresholds (validation split) written to the card:")
         for label, t in result.thresholds.items():
-            print(f"  {label}: {t:.4f}")
+            rule = result.threshold_rules.get(label, "")
+            print(f"  {label}: {t:.4f}" + (f"  ({rule})" if rule else ""))
     if result.box_threshold is not None:
         print(f"box threshold {result.box_threshold} (chosen on the validation split's boxes) written to the card")
     if args.update_card:

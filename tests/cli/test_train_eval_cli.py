@@ -57,7 +57,7 @@ def test_eval_writes_validation_thresholds_into_the_card(trained, tmp_path, test
     code = main(["eval", "--model", str(model_dir), "--data", f"nih:{test_data / 'nih_64px'}", "--split", "test",
                  "--bootstrap", "0", "--write-thresholds", "--device", "cpu"])
     assert code == 0
-    assert "Youden thresholds" in capsys.readouterr().out
+    assert "operating thresholds (validation split) written to the card" in capsys.readouterr().out
     after = load_model(model_dir).card  # still verifies: the weights and their SHA-256 are untouched
     assert after.sha256 == before.sha256 and after.thresholds == before.thresholds  # same val split, same rule
 

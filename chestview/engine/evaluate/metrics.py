@@ -184,6 +184,48 @@ def youden_thresholds(y: np.ndarray, p: np.ndarray, mask: np.ndarray | None = No
             for c, name in enumerate(names)}
 
 
+MIN_YOUDEN_POSITIVES = 5  # fewer validation positives: Youden's J is set by one or two images
+
+
+def prevalence_threshold(p: np.ndarray, prevalence: float, *, default: float = 0.5) -> float:
+    """The score at or above which a share ``prevalence`` of these images lies (positive when p >= t)."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.size == 0 or not 0.0 < prevalence < 1.0:
+        return default
+    return float(np.quantile(p, 1.0 - prevalence, method="higher"))
+
+
+def operating_thresholds(y: np.ndarray, p: np.ndarray, labels: Sequence[str], *,
+                         train_prevalence: Mapping[str, float] | None = None,
+                         min_positives: int = MIN_YOUDEN_POSITIVES,
+                         default: float = 0.5) -> tuple[dict[str, float], dict[str, str]]:
+    """Per-label operating thresholds on a validation split, and the rule behind each.
+
+    Youden's J where the split has at least ``min_positives`` positives (and a negative). Below
+    that, J is decided by one or two images (a threshold near 0 that calls every image positive),
+    so the threshold instead calls positive the share of validation images that the label's
+    training prevalence predicts; without a prevalence, ``default``.
+    """
+    y2, p2 = _as_2d(y), _as_2d(p)
+    known = _known(y2, p2, None)
+    thresholds: dict[str, float] = {}
+    rules: dict[str, str] = {}
+    for c, name in enumerate(labels):
+        yc, pc = y2[known[:, c], c] > 0.5, p2[known[:, c], c]
+        n_pos = int(yc.sum())
+        if n_pos >= min_positives and n_pos < yc.size:
+            thresholds[name] = youden_threshold(yc, pc, default=default)
+            rules[name] = f"youden ({n_pos} validation positives)"
+        elif train_prevalence and name in train_prevalence:
+            prev = float(train_prevalence[name])
+            thresholds[name] = prevalence_threshold(pc, prev, default=default)
+            rules[name] = f"prevalence {prev:.3f} (only {n_pos} validation positives)"
+        else:
+            thresholds[name] = default
+            rules[name] = f"default {default} (only {n_pos} validation positives)"
+    return thresholds, rules
+
+
 @dataclass(frozen=True)
 class OperatingPoint:
     threshold: float

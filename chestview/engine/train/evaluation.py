@@ -57,6 +57,7 @@ class EvalResult:
     prior_origin: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)  # Youden, from a validation split
     box_threshold: int | None = None  # chosen on a validation split's boxes (when written to the card)
+    threshold_rules: dict[str, str] = field(default_factory=dict)  # how each threshold was chosen
     out_dir: Path | None = None
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
@@ -169,11 +170,25 @@ def predict_split(
     return SplitPredictions(labels, indices, paths, probs, targets, gt, pred_boxes, sizes, errors, heatmaps)
 
 
-def youden_from(preds: SplitPredictions) -> dict[str, float]:
-    from chestview.engine.evaluate.metrics import youden_thresholds
+def operating_thresholds_from(preds: SplitPredictions, train_prevalence: dict[str, float] | None
+                              ) -> tuple[dict[str, float], dict[str, str]]:
+    """Operating thresholds on ``preds`` (a validation split) and the rule behind each: Youden's J
+    where the split has enough positives, else the training prevalence (see
+    :func:`chestview.engine.evaluate.metrics.operating_thresholds`)."""
+    from chestview.engine.evaluate.metrics import operating_thresholds
 
     ok = ~np.isnan(preds.probs).any(axis=1)
-    return youden_thresholds(preds.targets[ok], preds.probs[ok], labels=preds.labels)
+    return operating_thresholds(preds.targets[ok], preds.probs[ok], preds.labels, train_prevalence=train_prevalence)
+
+
+def train_prevalence(ds: Any, indices: Sequence[int]) -> dict[str, float]:
+    """Share of positives per label among the known labels of ``ds.samples[indices]``."""
+    if not indices:
+        return {}
+    t = np.stack([np.asarray(ds.samples[i].targets, dtype=np.float64) for i in indices])
+    with np.errstate(invalid="ignore"):
+        prev = np.nanmean(t, axis=0)
+    return {lbl: float(v) for lbl, v in zip(ds.labels, prev) if np.isfinite(v)}
 
 
 def box_threshold_from(preds: SplitPredictions) -> Any:
@@ -284,7 +299,7 @@ def write_eval_report(out_dir: str | Path, result: EvalResult, extra: dict[str, 
     meta = {"model": result.model_id, "data": result.data, "split": result.split, "n_images": result.n_images,
             "errors": result.errors, **(extra or {})}
     if result.thresholds:
-        meta["youden_thresholds_from_val"] = result.thresholds
+        meta["operating_thresholds_from_val"] = result.thresholds
     if result.localization is not None:
         meta["localization_prior_from"] = result.prior_origin
     write_report(out_dir, model_id=result.model_id, labels=result.labels, auroc_report=result.auroc,
@@ -379,7 +394,8 @@ def evaluate(
 
     The split is the training split when the dataset is the one the card was trained on (its
     provenance records fractions and seed), so "test" really is held out. ``write_thresholds``
-    computes Youden thresholds and (where it has boxes) the box threshold on the VALIDATION split
+    computes operating thresholds (Youden's J; the training prevalence for labels with few
+    validation positives) and (where it has boxes) the box threshold on the VALIDATION split
     and writes them into the card (atomically) before ``split`` is measured with them.
     ``heatmap_threshold`` None: the card's box threshold.
     ``update_card`` replaces the card's test metrics and its eval/ report with these numbers; refused
@@ -422,13 +438,15 @@ def evaluate(
         val = predict_split(loaded, ds, parts["val"], boxes=False, keep_heatmaps=val_boxes, stage="val", **common)
         if val is None:
             return empty
-        thresholds = {k: v for k, v in youden_from(val).items() if k in card.labels}
-        updates: dict[str, Any] = {"thresholds": {**card.thresholds, **thresholds}}
-        what = "Youden thresholds"
+        found, rules = operating_thresholds_from(val, train_prevalence(ds, parts.get("train", [])))
+        thresholds = {k: v for k, v in found.items() if k in card.labels}
+        provenance = {**card.provenance, "threshold_rules": rules}
+        updates: dict[str, Any] = {"thresholds": {**card.thresholds, **thresholds}, "provenance": provenance}
+        what = "operating thresholds"
         if val.has_boxes:
             choice = box_threshold_from(val)
             updates["box_threshold"] = choice.threshold
-            updates["provenance"] = {**card.provenance, "box_threshold_choice": choice.to_json()}
+            provenance["box_threshold_choice"] = choice.to_json()
             what += f" and box threshold {choice.threshold}"
         directory = find_model(model)
         card = card.with_updates(**updates)
@@ -442,6 +460,7 @@ def evaluate(
         return empty
     result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
                         thresholds=thresholds, box_threshold=updates.get("box_threshold") if write_thresholds else None,
+                        threshold_rules=rules if write_thresholds else {},
                         errors=preds.errors)
     if preds.has_boxes:
         prior = boxes_with_sizes(ds, parts.get("train", [])) if split in ("test", "val") else None

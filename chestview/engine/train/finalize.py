@@ -60,9 +60,10 @@ def finalize_run(
         box_threshold_from,
         boxes_with_sizes,
         localization_of,
+        operating_thresholds_from,
         predict_split,
+        train_prevalence,
         write_eval_report,
-        youden_from,
     )
     from chestview.engine.zoo import ModelCard, load_model, save_zoo_entry
     from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
@@ -117,7 +118,8 @@ def finalize_run(
         tune = config.heatmap_threshold is None and any(ds.samples[i].boxes for i in split["val"])
         val = predict_split(loaded, ds, split["val"], boxes=False, keep_heatmaps=tune, stage="val", **common)
         if val is not None:
-            thresholds = youden_from(val)
+            thresholds, provenance["threshold_rules"] = operating_thresholds_from(
+                val, train_prevalence(ds, split.get("train", [])))
             if tune and val.has_boxes:
                 choice = box_threshold_from(val)
                 box_threshold = choice.threshold

@@ -83,3 +83,21 @@ def test_youden_threshold_exact() -> None:
     both = youden_thresholds(np.stack([y, y], 1).astype(float), np.stack([p, p], 1), labels=["a", "b"])
     assert both == {"a": 0.6, "b": 0.6}
     assert youden_threshold(np.ones(3), np.array([0.1, 0.2, 0.3]), default=0.42) == 0.42
+
+
+def test_operating_thresholds_fall_back_to_prevalence_with_few_positives() -> None:
+    from chestview.engine.evaluate.metrics import operating_thresholds, prevalence_threshold
+
+    rng = np.random.default_rng(0)
+    p = rng.random((40, 3))
+    y = np.zeros((40, 3))
+    y[:8, 0] = 1  # 8 positives: Youden
+    y[0, 1] = 1  # one positive: Youden would be that image's score
+    p[:8, 0] += 1.0  # positives of label 0 score 1..2
+    thresholds, rules = operating_thresholds(y, p, ["many", "one", "none"], train_prevalence={"one": 0.1})
+    assert thresholds["many"] == pytest.approx(p[:8, 0].min()) and rules["many"].startswith("youden (8")
+    # label "one": 10 % of the 40 validation images called positive, whatever the one positive scored
+    assert (p[:, 1] >= thresholds["one"]).sum() == 4 and rules["one"].startswith("prevalence 0.100")
+    assert thresholds["none"] == 0.5 and rules["none"].startswith("default")
+    assert prevalence_threshold(np.array([0.1, 0.2, 0.3, 0.4]), 0.25) == 0.4
+    assert prevalence_threshold(np.array([]), 0.25, default=0.3) == 0.3
