@@ -12,7 +12,7 @@ from chestview.cli.common import error
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from chestview.engine.train.evaluation import SPLITS
 
-    p = sub.add_parser("eval", help="evaluate a model on a labelled dataset (AUROC with 95% CIs, localization)")
+    p = sub.add_parser("eval", help="evaluate a model on a labelled dataset (AUROC with 95%% CIs, localization)")
     p.add_argument("--model", required=True, help="zoo model id or model directory")
     p.add_argument("--data", required=True, metavar="FORMAT:PATH", help="nih:DIR, chexpert:CSV, indiana:DIR, openi:DIR or csv:CSV")
     p.add_argument("--data-opt", action="append", metavar="KEY=VALUE", help="dataset reader option")
