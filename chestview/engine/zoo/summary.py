@@ -26,11 +26,21 @@ def _initialisation(card: ModelCard) -> str:
     return "ImageNet" if card.arch_kwargs.get("pretrained_trunk") else "scratch"
 
 
+def best_val_auroc(card: ModelCard) -> float | None:
+    """Validation mean AUROC at the epoch training kept (lowest validation loss), from the card's history."""
+    best = card.provenance.get("best_epoch")
+    for row in card.metrics.get("history", []):
+        if row.get("epoch") == best:
+            return row.get("val_auroc_mean")
+    return None
+
+
 def zoo_table(cards: Sequence[ModelCard], default_id: str | None = None) -> str:
-    """One row a model: test mean AUROC and localization (model / prior / swap) at the key thresholds."""
+    """One row a model: validation and test mean AUROC, the box threshold, and localization
+    (model / prior / swap) at the key thresholds."""
     lines = [
-        "| model | architecture | trunk (init) | boxes in training | input | test mean AUROC | loc. IoBB>0.1 model / prior / swap | loc. IoU>0.3 model / prior / swap |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | architecture | trunk (init) | boxes in training | input | val mean AUROC | test mean AUROC | box thr. | loc. IoBB>0.1 model / prior / swap | loc. IoU>0.3 model / prior / swap |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for card in cards:
         test = card.metrics.get("test", {})
@@ -42,7 +52,7 @@ def zoo_table(cards: Sequence[ModelCard], default_id: str | None = None) -> str:
         lines.append(
             f"| {name} | {card.architecture} | {trunk} ({_initialisation(card)}) | "
             f"{'yes' if card.supervision == 'box' else 'no'} | {card.preprocessing.size}px | "
-            f"{_fmt(test.get('mean_auroc'))} | {iobb} | {iou} |"
+            f"{_fmt(best_val_auroc(card))} | {_fmt(test.get('mean_auroc'))} | {card.box_threshold} | {iobb} | {iou} |"
         )
     return "\n".join(lines)
 

@@ -60,3 +60,15 @@ def test_card_numbers_come_from_the_shipped_test_report(card_path):
     # never a split the model trained or was tuned on
     sizes = card["provenance"]["split_sizes"]
     assert test["n_images"] == sizes["test"]
+
+
+def test_readme_zoo_table_is_generated_from_the_cards():
+    """The README's model-zoo table is `chestview models --markdown` verbatim: no number typed by hand."""
+    from chestview.engine.zoo import default_model_id, list_zoo
+    from chestview.engine.zoo.summary import zoo_table
+
+    if not CARDS:
+        pytest.skip("no bundled model yet")
+    readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
+    bundled = sorted((e.card for e in list_zoo() if e.bundled), key=lambda c: c.id)
+    assert zoo_table(bundled, default_model_id()) in readme
