@@ -72,6 +72,8 @@ def finalize_run(
     model_dir = out / MODEL_DIR
     ds, split = data.dataset, data.split or {}
     model_id = config.model_id or config.default_model_id()
+    # A sequence model (ALSTM-MLC) trains with its own teacher-forced loss, not config.loss.
+    loss_name = "label-sequence (teacher forcing)" if callable(getattr(model, "training_loss", None)) else config.loss
     licence = "trained on " + (NIH_CREDIT if ds.name.startswith("nih") else ds.name)
     provenance = {
         "data": config.data,
@@ -83,7 +85,7 @@ def finalize_run(
         "command_line": command_line,
         "config": config.to_dict(),
         "methodology": config.methodology,
-        "loss": config.loss,
+        "loss": loss_name,
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
@@ -101,7 +103,7 @@ def finalize_run(
         arch_kwargs=dict(config.arch_kwargs),
         unreliable_labels=unreliable_labels(data.train_positives, config.unreliable_min_positives),
         supervision=config.supervision,
-        description=f"{config.arch} trained by chestview on {config.data} ({config.methodology}, {config.loss} loss)",
+        description=f"{config.arch} trained by chestview on {config.data} ({config.methodology}, {loss_name} loss)",
         provenance=provenance,
         licence=licence,
     )
