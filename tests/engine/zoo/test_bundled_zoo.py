@@ -72,3 +72,27 @@ def test_readme_zoo_table_is_generated_from_the_cards():
     readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
     bundled = sorted((e.card for e in list_zoo() if e.bundled), key=lambda c: c.id)
     assert zoo_table(bundled, default_model_id()) in readme
+
+
+NOT_SHIPPED = sorted((bundled_zoo_dir() / "not_shipped").glob(f"*/{CARD_FILE}"))
+
+
+@pytest.mark.parametrize("card_path", NOT_SHIPPED, ids=[p.parent.name for p in NOT_SHIPPED])
+def test_not_shipped_cards_come_from_their_reports(card_path):
+    """Models trained but not shipped keep a valid card whose test numbers match their report."""
+    data = json.loads(card_path.read_text())
+    assert validate_card(data) == []
+    report = json.loads((card_path.parent / "eval" / "report.json").read_text())
+    assert report["meta"]["split"] == "test" and report["model_id"] == data["id"]
+    assert data["metrics"]["test"]["mean_auroc"] == pytest.approx(report["auroc"]["mean_auroc"], abs=1e-6)
+    assert not (card_path.parent / data["weights"]).exists()
+
+
+def test_readme_not_shipped_table_is_generated_from_their_cards():
+    from chestview.engine.zoo import ModelCard
+    from chestview.engine.zoo.summary import zoo_table
+
+    if not NOT_SHIPPED:
+        pytest.skip("every trained model is shipped")
+    readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
+    assert zoo_table([ModelCard.load(p.parent) for p in NOT_SHIPPED]) in readme
