@@ -55,6 +55,22 @@ def make_app(argv: list[str] | None = None):
     return app
 
 
+def _model_directory_to_id(model: str | None) -> str | None:
+    """``--model`` may name a model directory (e.g. a training run's ``model/``), as for
+    ``chestview predict``: its parent joins the zoo path for this session and its id is selected."""
+    if not model or not (Path(model) / "card.json").is_file():
+        return model
+    from chestview.engine.zoo import ModelCard
+
+    try:
+        card = ModelCard.load(model)
+    except Exception:  # noqa: BLE001 - the zoo reports an unreadable card itself
+        return model
+    extra = os.environ.get("CHESTVIEW_ZOO_PATH", "")
+    os.environ["CHESTVIEW_ZOO_PATH"] = os.pathsep.join(p for p in (str(Path(model).resolve().parent), extra) if p)
+    return card.id
+
+
 def run_app(
     paths: list[str], *, screenshot: str | None = None, finding: str | None = None, model: str | None = None
 ) -> int:
@@ -67,6 +83,7 @@ def run_app(
     """
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    model = _model_directory_to_id(model)
     app = make_app()
     from chestview.gui.main_window import MainWindow, samples_dir
     from chestview.gui.settings import AppSettings

@@ -61,3 +61,19 @@ def test_settings_roundtrip_and_about():
     import chestview
 
     assert chestview.DISCLAIMER in text and chestview.__version__ in text
+
+
+def test_model_option_accepts_a_model_directory(tiny_zoo_dir, tmp_path, monkeypatch):
+    """`chestview --model runs/X/model` (a training run's output) works as with `chestview predict`."""
+    import os
+    import shutil
+
+    from chestview.engine.zoo import list_zoo
+    from chestview.gui.app import _model_directory_to_id
+
+    run_model = shutil.copytree(tiny_zoo_dir / "tiny-test-resnet18", tmp_path / "run" / "model")
+    monkeypatch.setenv("CHESTVIEW_ZOO_PATH", "")
+    assert _model_directory_to_id(str(run_model)) == "tiny-test-resnet18"
+    assert os.environ["CHESTVIEW_ZOO_PATH"] == str((tmp_path / "run").resolve())
+    assert "tiny-test-resnet18" in [e.card.id for e in list_zoo()]
+    assert _model_directory_to_id("some-zoo-id") == "some-zoo-id"
