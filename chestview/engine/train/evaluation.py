@@ -55,7 +55,7 @@ class EvalResult:
     auroc: Any  # evaluate.metrics.AurocReport
     localization: Any = None  # {"model", "prior", "swap"}: LocalizationResult, when the images have boxes
     prior_origin: str = ""
-    thresholds: dict[str, float] = field(default_factory=dict)  # Youden, from a validation split
+    thresholds: dict[str, float] = field(default_factory=dict)  # operating thresholds, from a validation split
     box_threshold: int | None = None  # chosen on a validation split's boxes (when written to the card)
     threshold_rules: dict[str, str] = field(default_factory=dict)  # how each threshold was chosen
     out_dir: Path | None = None
@@ -254,7 +254,6 @@ def boxes_with_sizes(ds: Any, indices: Sequence[int]) -> list[tuple[Sequence[tup
 def attach_nih_boxes(ds: Any, boxes_csv: str | Path) -> Any:
     """The dataset with the boxes of an NIH ``BBox_List_2017.csv`` (release 1024 px space) added,
     scaled to each image file as stored."""
-
     from chestview.engine.data.files import image_size
     from chestview.engine.data.nih import RELEASE_SIZE, _read_boxes
 
