@@ -3,7 +3,8 @@
 Only headers are read (``stop_before_pixels`` and a short tag list), so listing a thousand DICOM
 files takes a second or two, not the time to decode them. PNG/JPEG files are one-image studies.
 A non-image file found while walking a folder is skipped silently (folders hold reports, DICOMDIRs
-and thumbnails); one the user named explicitly is reported, as is any unreadable DICOM.
+and thumbnails) unless its name claims an image (``.png``, ``.jpg``, ``.dcm``, …); one the user
+named explicitly is reported, as is any unreadable DICOM and a named folder without any image.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .detect import FileFormat, sniff_file
 from .dicom import read_dataset
 
 ImageKind = Literal["dicom", "raster"]
+# A file with one of these names that is not an image is broken, not unrelated: report it.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".dcm", ".dicom"})
 PathLike = str | os.PathLike[str]
 
 _HEADER_TAGS = [
@@ -103,8 +106,9 @@ class ScanResult:
 def iter_image_files(paths: PathLike | Iterable[PathLike]) -> Iterator[Path]:
     """Image files (by content) under ``paths``, folders walked recursively and in sorted order.
 
-    Hidden files and folders are skipped while walking. A path named explicitly is yielded as it is,
-    even when it is not an image or does not exist, so that loading it reports why.
+    Hidden files and folders are skipped while walking. A path named explicitly, a file named like
+    an image (``.png``, ``.dcm``, …) and a named folder without any image are yielded as they are,
+    even when they are not images or do not exist, so that loading them reports why.
     """
     for path, _fmt, _explicit in _walk(paths):
         yield path
@@ -144,6 +148,8 @@ def scan_paths(
 def _explicit_reason(path: Path) -> str:
     if not path.exists():
         return "file not found"
+    if path.is_dir():
+        return "folder holds no PNG, JPEG or DICOM image"
     if not path.is_file():
         return "not a regular file"
     try:
@@ -177,6 +183,7 @@ def _walk(paths: PathLike | Iterable[PathLike]) -> Iterator[tuple[Path, FileForm
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
+            found = 0
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
@@ -187,7 +194,13 @@ def _walk(paths: PathLike | Iterable[PathLike]) -> Iterator[tuple[Path, FileForm
                         continue
                     fmt = _sniff(p)
                     if fmt is not None and once(p):
+                        found += 1
                         yield p, fmt, False
+                    elif fmt is None and p.suffix.lower() in IMAGE_SUFFIXES and once(p):
+                        found += 1
+                        yield p, None, True  # named like an image: say why it is not one
+            if not found and once(root):
+                yield root, None, True
         elif once(root):
             yield root, (_sniff(root) if root.is_file() else None), True
 

@@ -44,6 +44,7 @@ def tree(tmp_path: Path) -> Path:
 def test_walk_finds_images_by_content(tree: Path) -> None:
     found = [p.relative_to(tree).as_posix() for p in iter_image_files(tree)]
     assert found == [
+        "empty.dcm",  # named like an image: yielded so that loading it says why it is not one
         "udacity1.dcm",
         "udacity4.dcm",
         "udacity5.dcm",
@@ -57,7 +58,8 @@ def test_walk_finds_images_by_content(tree: Path) -> None:
 
 def test_scan_groups_patient_study_series(tree: Path) -> None:
     result = scan_paths([tree])
-    assert result.errors == [] and not result.cancelled
+    assert [(Path(p).name, why) for p, why in result.errors] == [("empty.dcm", "file is empty")]
+    assert not result.cancelled
     assert [p.id for p in result.patients] == ["2", "9RG1", None]
     rg1 = result.patients[1]
     assert rg1.name == "CompressedSamples^RG1"
@@ -97,7 +99,7 @@ def test_unreadable_and_non_image_dicoms(tree: Path, build_ds: Callable[..., Dat
     del ds.PixelData, ds.Rows, ds.Columns  # e.g. a structured report next to the images
     ds.save_as(tree / "report.dcm")
     result = scan_paths(tree)
-    assert [Path(p).name for p, _ in result.errors] == ["broken.dcm"]
+    assert [Path(p).name for p, _ in result.errors] == ["broken.dcm", "empty.dcm"]
     assert "\n" not in result.errors[0][1]
     assert len(result.images) == 8  # the report is skipped silently while walking
     named = scan_paths([tree / "report.dcm"])
@@ -153,4 +155,12 @@ def test_thousand_files_list_fast(tmp_path: Path, build_ds: Callable[..., Datase
 def test_cancel(tree: Path) -> None:
     seen: list[ScanProgress] = []
     result = scan_paths(tree, on_event=seen.append, should_stop=lambda: len(seen) >= 3)
-    assert result.cancelled and len(seen) == 3 and len(result.images) == 3
+    # empty.dcm (reported), then two images
+    assert result.cancelled and len(seen) == 3 and len(result.images) == 2 and len(result.errors) == 1
+
+
+def test_a_named_folder_without_images_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "empty_study").mkdir()
+    (tmp_path / "empty_study" / "notes.txt").write_text("nothing here")
+    result = scan_paths([tmp_path / "empty_study"])
+    assert result.errors == [(str(tmp_path / "empty_study"), "folder holds no PNG, JPEG or DICOM image")]
