@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"pipeline throughput (files -> results): {result.pipeline_images_per_s:.2f} images/s")
     print(f"model-only forward throughput:          {result.model_images_per_s:.2f} images/s")
     print(f"pipeline / model:                       {result.pipeline_to_model_ratio:.2f}")
+    if result.cpu_ceiling_ratio is not None:
+        print(f"  CPU ceiling of that ratio (all stages share the {result.environment.get('cpu_threads')} threads' cores): "
+              f"{result.cpu_ceiling_ratio:.2f}")
     print(f"heatmaps + boxes (all labels) / forward: {result.explain_cost_fraction:.1%}")
     print(f"peak memory: {result.peak_memory_mb:.0f} MB" + (f", GPU {result.peak_gpu_memory_mb:.0f} MB" if result.peak_gpu_memory_mb else ""))
     return 0

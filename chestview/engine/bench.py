@@ -68,10 +68,24 @@ class BenchResult:
         fwd = self.stages["forward"].median_ms
         return (self.stages["heatmaps"].median_ms + self.stages["boxes"].median_ms) / fwd if fwd else 0.0
 
+    @property
+    def cpu_ceiling_ratio(self) -> float | None:
+        """On a CPU, the best pipeline / model ratio any overlap could give: every stage shares the
+        same cores, so with the forward pass using all ``cpu_threads`` of them, the pipeline needs
+        forward x threads + decode + preprocess + heatmaps + boxes core-milliseconds per image.
+        None off the CPU (there the model runs on other silicon)."""
+        if not self.device.lower().startswith("cpu") or "forward" not in self.stages:
+            return None
+        threads = int(self.environment.get("cpu_threads", "1") or 1)
+        model = self.stages["forward"].median_ms * threads
+        other = sum(self.stages[s].median_ms for s in STAGES if s != "forward" and s in self.stages)
+        return model / (model + other) if model + other > 0 else None
+
     def to_json(self) -> dict:
         data = asdict(self)
         data["pipeline_to_model_ratio"] = self.pipeline_to_model_ratio
         data["explain_cost_fraction"] = self.explain_cost_fraction
+        data["cpu_ceiling_ratio"] = self.cpu_ceiling_ratio
         return data
 
 

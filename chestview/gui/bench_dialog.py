@@ -43,6 +43,7 @@ def bench_rows(result) -> list[tuple[str, str, str]]:
         ("pipeline (files → results)", f"{result.pipeline_images_per_s:.1f} img/s", ""),
         ("model alone", f"{result.model_images_per_s:.1f} img/s", ""),
         ("pipeline / model", f"{result.pipeline_to_model_ratio:.2f}", ""),
+        ("CPU ceiling of that ratio", f"{result.cpu_ceiling_ratio:.2f}" if result.cpu_ceiling_ratio is not None else "–", ""),
         ("heatmaps + boxes / forward", f"{result.explain_cost_fraction:.2f}", ""),
         ("peak memory", f"{result.peak_memory_mb:.0f} MB", ""),
     ]
