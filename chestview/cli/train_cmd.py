@@ -87,6 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--weight-decay", type=float)
     o.add_argument("--schedule", choices=SCHEDULES, help="plateau (x0.1 on a val-loss plateau) or step (/10 every 20 epochs)")
     o.add_argument("--patience", dest="early_stop_patience", type=int, help="early stopping patience in epochs (0: off)")
+    o.add_argument("--select-on", choices=("loss", "auroc"),
+                   help="best epoch (kept weights, early stopping): lowest validation loss (default) or highest "
+                        "validation mean AUROC")
     o.add_argument("--seed", type=int)
     r = p.add_argument_group("run")
     r.add_argument("--out", help="run folder (default runs/train)")
@@ -105,7 +108,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 _DIRECT = ("arch", "methodology", "model_id", "data", "labels", "size", "channels", "mean", "std", "split",
            "split_seed", "augment", "num_workers", "loss", "box_weight", "epochs", "batch_size", "lr",
-           "weight_decay", "schedule", "early_stop_patience", "seed", "out", "device", "amp", "channels_last",
+           "weight_decay", "schedule", "early_stop_patience", "select_on", "seed", "out", "device", "amp", "channels_last",
            "unreliable_min_positives", "fp16_weights", "heatmap_threshold")
 
 

@@ -13,6 +13,7 @@ from chestview.engine.errors import ChestviewError
 from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 SCHEDULES = ("plateau", "step")
+SELECT_ON = ("loss", "auroc")
 METHODOLOGIES = ("full", "classifier", "untrained")  # the three CheXNet reimplementation setups
 DEVICES_HINT = "auto, cpu, cuda, cuda:N, mps"
 
@@ -42,7 +43,10 @@ class TrainConfig:
     weight_decay: float = 1e-5
     schedule: str = "plateau"  # plateau: x0.1 after 1 epoch without val-loss progress; step: /10 every 20
     step_epochs: int = 20
-    early_stop_patience: int = 3  # epochs without val-loss progress before stopping; 0 = never
+    early_stop_patience: int = 3  # epochs without progress (see select_on) before stopping; 0 = never
+    # What "best epoch" means, for the kept weights and early stopping: the lowest validation loss
+    # (the seed studies' rule) or the highest validation mean AUROC.
+    select_on: str = "loss"
     methodology: str = "full"
     augment: bool = True
     seed: int = 0
@@ -68,6 +72,8 @@ class TrainConfig:
         p: list[str] = []
         if self.schedule not in SCHEDULES:
             p.append(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.select_on not in SELECT_ON:
+            p.append(f"select_on must be one of {', '.join(SELECT_ON)}, not {self.select_on!r}")
         if self.methodology not in METHODOLOGIES:
             p.append(f"methodology must be one of {', '.join(METHODOLOGIES)}, not {self.methodology!r}")
         if self.epochs < 0 or self.batch_size < 1 or self.num_workers < 0:

@@ -368,8 +368,11 @@ class _Run:
                 self.log(f"stopped during epoch {epoch}; the checkpoint holds epoch {self.state.epoch}")
                 return False, True
             val_loss, aurocs = self.validate()
+            valid = [v for v in aurocs.values() if v is not None]
             # Without a validation split the training loss has to stand in (logged below).
             selection_loss = val_loss if val_loss is not None else train_loss
+            if c.select_on == "auroc" and valid:
+                selection_loss = -float(np.mean(valid))  # lower is better, like a loss
             lr = float(self.optimizer.param_groups[0]["lr"])
             improved = selection_loss < self.state.best_val_loss
             if improved:
@@ -379,13 +382,12 @@ class _Run:
             else:
                 self.state.bad_epochs += 1
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(selection_loss)
+                self.scheduler.step(val_loss if val_loss is not None else train_loss)
             else:
                 self.scheduler.step()
             seconds = time.perf_counter() - t0
             self.state.epoch = epoch
             self.state.wall_seconds += seconds
-            valid = [v for v in aurocs.values() if v is not None]
             metrics = {
                 "epoch": epoch,
                 "train_loss": train_loss,
@@ -455,7 +457,8 @@ def train(
                     f"{len(data.val)} val images, device {run.device}, world size {run.dist.world_size}")
         stopped_early, cancelled = run.run_epochs()
         if stopped_early:
-            run.log(f"early stop: no validation-loss improvement for {config.early_stop_patience} epochs")
+            what = "validation-AUROC" if config.select_on == "auroc" else "validation-loss"
+            run.log(f"early stop: no {what} improvement for {config.early_stop_patience} epochs")
         result = TrainResult(
             out_dir=out,
             epochs_run=run.state.epoch,
@@ -493,6 +496,11 @@ def train(
 
 
 def result_summary(result: TrainResult) -> str:
-    loss = "n/a" if math.isinf(result.best_val_loss) else f"{result.best_val_loss:.4f}"
     state = "cancelled" if result.cancelled else ("stopped early" if result.stopped_early else "done")
-    return f"{state}: {result.epochs_run} epochs, best val loss {loss} (epoch {result.best_epoch})"
+    if math.isinf(result.best_val_loss):
+        best = "best val loss n/a"
+    elif result.best_val_loss < 0:  # selected on validation AUROC (stored negated)
+        best = f"best val AUROC {-result.best_val_loss:.3f}"
+    else:
+        best = f"best val loss {result.best_val_loss:.4f}"
+    return f"{state}: {result.epochs_run} epochs, {best} (epoch {result.best_epoch})"

@@ -92,3 +92,16 @@ def test_box_supervision_and_losses_run(tmp_path):
     for loss in ("wcel", "focal", "msml"):
         res = _train(_config(tmp_path, loss, loss=loss, box_weight=1.0, epochs=1))
         assert res.epochs_run == 1
+
+
+def test_select_on_auroc_keeps_the_epoch_of_best_validation_auroc(tmp_path):
+    from chestview.engine.train.trainer import result_summary
+
+    result = _train(_config(tmp_path, epochs=4, early_stop_patience=0, select_on="auroc"))
+    aurocs = [row["val_auroc_mean"] for row in result.history]
+    assert result.best_epoch == 1 + aurocs.index(max(aurocs))
+    assert result.best_val_loss == pytest.approx(-max(aurocs))
+    assert [row["best"] for row in result.history].count(True) >= 1
+    assert f"best val AUROC {max(aurocs):.3f}" in result_summary(result)
+    with pytest.raises(ChestviewError, match="select_on"):
+        _config(tmp_path, select_on="accuracy")
