@@ -76,3 +76,17 @@ def test_crops_of_flipped_windows_are_mirrored():
 def test_invalid_preprocessing():
     with pytest.raises(ValueError):
         Preprocessing(size=224, channels=2)
+
+
+def test_png_fast_path_equals_windowing_the_full_image(samples_dir):
+    """For PNG/JPEG the window is applied after the resize; the numbers are those of windowing first."""
+    from chestview.engine.io.loader import load_image
+    from chestview.engine.preprocess import model_gray
+
+    for name in ("00000661_000.png", "00001075_024.png"):
+        image = load_image(samples_dir / name)
+        assert image.metadata["format"] == "PNG"
+        slow = resize_gray(image.normalised(), 224)
+        torch.testing.assert_close(model_gray(image, 224), slow, atol=2e-6, rtol=0)
+    dicom = load_image(samples_dir / "cr_mono1_rg1_jpeg2000.dcm")  # a DICOM window may clip: the plain path
+    torch.testing.assert_close(model_gray(dicom, 64), resize_gray(dicom.normalised(), 64))

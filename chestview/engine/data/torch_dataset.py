@@ -16,7 +16,7 @@ from chestview.engine.data.augment import AugmentConfig, apply_augment, sample_p
 from chestview.engine.data.cache import cache_key, cache_path, default_cache_dir, load_cached, store_cached
 from chestview.engine.data.files import image_size
 from chestview.engine.data.types import LabeledDataset, Sample
-from chestview.engine.preprocess import Preprocessing, normalise_tensor, resize_gray
+from chestview.engine.preprocess import Preprocessing, model_gray, normalise_tensor
 
 
 def _load_image(path: str):  # imported late: the io package is optional for metrics-only users
@@ -28,7 +28,7 @@ def _load_image(path: str):  # imported late: the io package is optional for met
 def decode_gray_u8(path: str, size: int) -> np.ndarray:
     """The image as the models see it (window applied, whole image resized with the same antialiased
     bilinear resize as ``preprocess.prepare``), quantised to uint8 (size, size)."""
-    gray = resize_gray(_load_image(path).normalised(), size)
+    gray = model_gray(_load_image(path), size)
     return (gray.numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
 
 
