@@ -76,6 +76,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--split", type=floats, metavar="TRAIN,VAL,TEST", help="split fractions (default 0.7,0.1,0.2)")
     d.add_argument("--split-seed", type=int)
     d.add_argument("--no-augment", dest="augment", action="store_false", default=None)
+    d.add_argument("--augment-strength", type=float,
+                   help="scale every augmentation range (default 1: ±7°, ±10%% zoom, ±5%% shift, ±10%% brightness/contrast)")
     d.add_argument("--workers", dest="num_workers", type=int, help="DataLoader workers (default 2)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--loss", choices=list_losses(), help="image-level loss (default bce)")
@@ -108,7 +110,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 _DIRECT = ("arch", "methodology", "model_id", "data", "labels", "size", "channels", "mean", "std", "split",
            "split_seed", "augment", "num_workers", "loss", "box_weight", "epochs", "batch_size", "lr",
-           "weight_decay", "schedule", "early_stop_patience", "select_on", "seed", "out", "device", "amp", "channels_last",
+           "weight_decay", "schedule", "early_stop_patience", "select_on", "augment_strength", "seed", "out", "device", "amp", "channels_last",
            "unreliable_min_positives", "fp16_weights", "heatmap_threshold")
 
 

@@ -49,6 +49,7 @@ class TrainConfig:
     select_on: str = "loss"
     methodology: str = "full"
     augment: bool = True
+    augment_strength: float = 1.0  # scales every augmentation range (see data.augment.AugmentConfig)
     seed: int = 0
     num_workers: int = 2
     out: str = "runs/train"
@@ -82,6 +83,8 @@ class TrainConfig:
             p.append(f"size {self.size} is too small")
         if self.channels not in (1, 3):
             p.append("channels must be 1 or 3")
+        if not 0.0 <= self.augment_strength <= 3.0:
+            p.append(f"augment_strength must be between 0 and 3, not {self.augment_strength}")
         if self.lr <= 0 or self.weight_decay < 0 or self.box_weight < 0:
             p.append("lr > 0, weight_decay >= 0 and box_weight >= 0 are required")
         if len(self.split) != 3 or any(f < 0 for f in self.split) or not 0.99 <= sum(self.split) <= 1.01:

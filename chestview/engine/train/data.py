@@ -59,6 +59,7 @@ def positives_in(ds: Any, indices: list[int]) -> dict[str, int]:
 def build_data(config: TrainConfig) -> TrainData:
     """Open ``config.data``, split it (patient-wise, seeded) and wrap the parts for torch."""
     from chestview.engine.data import ChestXrayTorchDataset, open_dataset, split_dataset
+    from chestview.engine.data.augment import AugmentConfig
 
     if not config.data:
         raise ChestviewError("no training data given (--data FORMAT:PATH)")
@@ -72,7 +73,8 @@ def build_data(config: TrainConfig) -> TrainData:
     pre = config.preprocessing()
     return TrainData(
         labels=tuple(ds.labels),
-        train=ChestXrayTorchDataset(ds, split["train"], pre, augment=config.augment, seed=config.seed),
+        train=ChestXrayTorchDataset(ds, split["train"], pre, augment=config.augment, seed=config.seed,
+                                    augment_config=AugmentConfig().scaled(config.augment_strength)),
         val=ChestXrayTorchDataset(ds, split.get("val", []), pre, augment=False),
         test=ChestXrayTorchDataset(ds, split.get("test", []), pre, augment=False),
         dataset=ds,
