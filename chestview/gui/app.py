@@ -91,7 +91,7 @@ def run_app(
     settings = AppSettings.load()
     if screenshot:
         settings = AppSettings(default_model=settings.default_model, device=settings.device,
-                               colormap=settings.colormap, box_threshold=settings.box_threshold)
+                               colormap=settings.colormap, fixed_box_threshold=settings.fixed_box_threshold)
     window = MainWindow(settings, persist=not screenshot, model=model)
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 import chestview
 from chestview.engine.results import ImageResult
+from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
 from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths, scan_job, thumbnails_job
 from chestview.gui.findings import FindingsPanel, default_label
@@ -518,7 +519,7 @@ class MainWindow(QMainWindow):
     def _apply_box_threshold(self) -> None:
         """The box slider starts at the user's fixed threshold, else at the model's own (its card's)."""
         card = self.model_panel.card() if self.zoo_loaded else None
-        value = self.settings.box_threshold or (card.box_threshold if card is not None else 180)
+        value = self.settings.fixed_box_threshold or (card.box_threshold if card is not None else DEFAULT_BOX_THRESHOLD)
         self.findings.threshold.setValue(int(value))
 
     def _refresh_findings(self) -> None:

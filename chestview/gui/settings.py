@@ -31,7 +31,9 @@ class AppSettings:
     default_model: str = ""  # model id; "" = the first model of the zoo
     device: str = "auto"
     colormap: str = "jet"
-    box_threshold: int = 0  # 0: each model's own (its card's, chosen on validation)
+    # 0: each model's own (its card's, chosen on validation). Named apart from the "box_threshold" of
+    # earlier builds, which saved Wang's 180 by default and would pin every model to it.
+    fixed_box_threshold: int = 0
     opacity: float = 0.45
     recent_folders: list[str] = field(default_factory=list)
     geometry: str = ""  # base64 of QMainWindow.saveGeometry()
@@ -61,7 +63,7 @@ class AppSettings:
             self.device = "auto"
         if self.colormap not in COLORMAPS:
             self.colormap = "jet"
-        self.box_threshold = int(min(max(int(self.box_threshold), 0), 255))
+        self.fixed_box_threshold = int(min(max(int(self.fixed_box_threshold), 0), 255))
         self.opacity = float(min(max(float(self.opacity), 0.0), 1.0))
         self.recent_folders = [str(p) for p in self.recent_folders][:MAX_RECENT]
 
@@ -107,7 +109,7 @@ class SettingsDialog(QDialog):
         self.threshold_spin = QSpinBox()
         self.threshold_spin.setRange(0, 255)
         self.threshold_spin.setSpecialValueText("each model's own")  # shown for 0
-        self.threshold_spin.setValue(settings.box_threshold)
+        self.threshold_spin.setValue(settings.fixed_box_threshold)
         self.threshold_spin.setToolTip("Heatmap level (1-255) above which boxes are drawn. Each model's own is "
                                        "chosen on its validation split (Wang et al. 2017 used 180)")
         form.addRow("Box threshold", self.threshold_spin)
@@ -122,5 +124,5 @@ class SettingsDialog(QDialog):
         s.default_model = self.model_combo.currentData() or ""
         s.device = self.device_combo.currentText()
         s.colormap = self.cmap_combo.currentText()
-        s.box_threshold = self.threshold_spin.value()
+        s.fixed_box_threshold = self.threshold_spin.value()
         return s

@@ -50,9 +50,9 @@ def test_benchmark_dialog_runs_and_saves(qtbot, tiny_zoo, test_data, tmp_path):
 
 
 def test_settings_roundtrip_and_about():
-    s = AppSettings(device="cpu", colormap="viridis", box_threshold=999)
+    s = AppSettings(device="cpu", colormap="viridis", fixed_box_threshold=999)
     s.sanitise()
-    assert s.box_threshold == 255
+    assert s.fixed_box_threshold == 255
     s.add_recent("/tmp")
     s.save()
     loaded = AppSettings.load()
@@ -77,3 +77,14 @@ def test_model_option_accepts_a_model_directory(tiny_zoo_dir, tmp_path, monkeypa
     assert os.environ["CHESTVIEW_ZOO_PATH"] == str((tmp_path / "run").resolve())
     assert "tiny-test-resnet18" in [e.card.id for e in list_zoo()]
     assert _model_directory_to_id("some-zoo-id") == "some-zoo-id"
+
+
+def test_settings_of_earlier_builds_do_not_pin_the_box_threshold():
+    """Earlier builds saved box_threshold = 180 by default; it must not override each model's own."""
+    import json
+
+    path = AppSettings.path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"colormap": "viridis", "box_threshold": 180}))
+    loaded = AppSettings.load()
+    assert loaded.colormap == "viridis" and loaded.fixed_box_threshold == 0

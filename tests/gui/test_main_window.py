@@ -253,7 +253,7 @@ def test_box_slider_starts_at_each_models_own_threshold(qtbot, tiny_zoo_dir, tmp
     w.model_panel.combo.setCurrentIndex(w.model_panel.combo.findData("tiny-sharp-maps"))
     assert w.findings.threshold_value == 220
     assert "Box threshold: 220" in w.model_panel.card_view.toPlainText()
-    w.settings.box_threshold = 150  # a fixed threshold in the settings wins over the card's
+    w.settings.fixed_box_threshold = 150  # a fixed threshold in the settings wins over the card's
     w.apply_settings()
     assert w.findings.threshold_value == 150
     w.workers.wait(10_000)

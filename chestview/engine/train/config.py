@@ -83,6 +83,8 @@ class TrainConfig:
             p.append(f"size {self.size} is too small")
         if self.channels not in (1, 3):
             p.append("channels must be 1 or 3")
+        if self.heatmap_threshold is not None and not 1 <= int(self.heatmap_threshold) <= 255:
+            p.append(f"heatmap_threshold must be a heatmap level from 1 to 255, not {self.heatmap_threshold}")
         if not 0.0 <= self.augment_strength <= 3.0:
             p.append(f"augment_strength must be between 0 and 3, not {self.augment_strength}")
         if self.lr <= 0 or self.weight_decay < 0 or self.box_weight < 0:

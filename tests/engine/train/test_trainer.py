@@ -101,7 +101,10 @@ def test_select_on_auroc_keeps_the_epoch_of_best_validation_auroc(tmp_path):
     aurocs = [row["val_auroc_mean"] for row in result.history]
     assert result.best_epoch == 1 + aurocs.index(max(aurocs))
     assert result.best_val_loss == pytest.approx(-max(aurocs))
-    assert [row["best"] for row in result.history].count(True) >= 1
+    kept = [row["epoch"] for row in result.history if row["best"]]
+    assert kept[-1] == result.best_epoch  # the last improvement is the epoch whose weights are kept
     assert f"best val AUROC {max(aurocs):.3f}" in result_summary(result)
     with pytest.raises(ChestviewError, match="select_on"):
         _config(tmp_path, select_on="accuracy")
+    with pytest.raises(ChestviewError, match="heatmap_threshold"):
+        _config(tmp_path, heatmap_threshold=300)
