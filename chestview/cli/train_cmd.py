@@ -87,7 +87,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--batch-size", type=int)
     o.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
     o.add_argument("--weight-decay", type=float)
-    o.add_argument("--schedule", choices=SCHEDULES, help="plateau (x0.1 on a val-loss plateau) or step (/10 every 20 epochs)")
+    o.add_argument("--schedule", choices=SCHEDULES,
+                   help="plateau (x0.1 on a val-loss plateau), step (/10 every 20 epochs) or cosine (warm-up, then cosine decay)")
+    o.add_argument("--warmup-epochs", type=float, help="linear learning-rate warm-up (cosine schedule)")
+    o.add_argument("--trunk-lr-mult", type=float, help="the trunk learns at lr times this (default 1)")
+    o.add_argument("--ema-decay", type=float, help="keep an exponential moving average of the weights (e.g. 0.998)")
+    o.add_argument("--label-smoothing", type=float, help="label smoothing of the image loss (default 0)")
+    o.add_argument("--abnormality", action="store_true", default=None,
+                   help="train an abnormality output of its own (any label vs No Finding)")
+    o.add_argument("--group-weight", action="append", metavar="GROUP=W",
+                   help="loss weight of a sample group (e.g. second=0.5 with --data-opt first_collection=634)")
     o.add_argument("--patience", dest="early_stop_patience", type=int, help="early stopping patience in epochs (0: off)")
     o.add_argument("--select-on", choices=("loss", "auroc"),
                    help="best epoch (kept weights, early stopping): lowest validation loss (default) or highest "
@@ -110,7 +119,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 _DIRECT = ("arch", "methodology", "model_id", "data", "labels", "size", "channels", "mean", "std", "split",
            "split_seed", "augment", "num_workers", "loss", "box_weight", "epochs", "batch_size", "lr",
-           "weight_decay", "schedule", "early_stop_patience", "select_on", "augment_strength", "seed", "out", "device", "amp", "channels_last",
+           "weight_decay", "schedule", "warmup_epochs", "trunk_lr_mult", "ema_decay", "label_smoothing", "abnormality", "early_stop_patience", "select_on", "augment_strength", "seed", "out", "device", "amp", "channels_last",
            "unreliable_min_positives", "fp16_weights", "heatmap_threshold")
 
 
@@ -132,6 +141,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     overrides["arch_kwargs"] = arch_kwargs
     overrides["data_options"] = {**base.data_options, **parse_pairs(args.data_opt, "--data-opt")}
     overrides["loss_kwargs"] = {**base.loss_kwargs, **parse_pairs(args.loss_arg, "--loss-arg")}
+    overrides["group_weights"] = {**base.group_weights,
+                                  **{k: float(v) for k, v in parse_pairs(args.group_weight, "--group-weight").items()}}
     if args.loss and args.loss != base.loss and not args.loss_arg:
         overrides["loss_kwargs"] = {}  # options of the config's loss do not fit another loss
     return base.with_overrides(**overrides)

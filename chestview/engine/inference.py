@@ -23,7 +23,7 @@ from chestview.engine.explain.boxes import heatmap_to_boxes
 from chestview.engine.explain.cam import normalise_maps
 from chestview.engine.io.image import XrayImage
 from chestview.engine.preprocess import Preprocessing, merge_crop_maps, prepare, ten_crop
-from chestview.engine.results import Finding, ImageResult
+from chestview.engine.results import Abnormality, Finding, ImageResult
 from chestview.engine.zoo.store import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,18 @@ class Predictor:
         self.max_boxes = max_boxes
         self.labels = list(self.card.labels)
         self.unreliable = set(self.card.unreliable_labels)
+        platt = np.array([self.card.platt(name) for name in self.card.output_names], dtype=np.float64)
+        self._platt_a, self._platt_b = platt[:, 0], platt[:, 1]
+        self._calibrated = bool(self.card.calibration)
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        """The card's per-output Platt scaling (fitted on the validation split) applied to raw
+        sigmoid probabilities, (..., n_outputs); the identity for an uncalibrated card."""
+        if not self._calibrated:
+            return probs
+        p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+        z = self._platt_a * (np.log(p) - np.log1p(-p)) + self._platt_b
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
     # -- stages -----------------------------------------------------------------------------
     def prepare_input(self, image: XrayImage) -> tuple[torch.Tensor, object]:
@@ -193,10 +205,18 @@ class Predictor:
 
     def _result(self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict) -> ImageResult:
         t0 = _now()
-        heat = normalise_maps(maps)
+        n = len(self.labels)
+        probs = self.calibrate(probs)
+        heat = normalise_maps(maps[:n])  # the abnormality output's map (if any) is not shown
         timings["heatmaps"] = (_now() - t0) * 1e3
-        findings, timings["boxes"] = self.findings_from(image.size, probs, heat)
+        findings, timings["boxes"] = self.findings_from(image.size, probs[:n], heat)
+        abnormality = None
+        if self.card.has_abnormality and probs.shape[0] > n:
+            threshold = float(self.card.abnormality.get("threshold", 0.5))
+            p = float(probs[n])
+            abnormality = Abnormality(p, threshold, p >= threshold)
         return ImageResult(
+            abnormality=abnormality,
             path=image.path,
             image_width=image.width,
             image_height=image.height,

@@ -51,6 +51,23 @@ class Finding:
         }
 
 
+@dataclass(frozen=True)
+class Abnormality:
+    """"Does this film show any of the labels?": the model's own normal-vs-abnormal output
+    (trained with the ``No Finding`` films as negatives), calibrated, with its operating threshold."""
+
+    probability: float
+    threshold: float
+    positive: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "probability": round(float(self.probability), 6),
+            "threshold": round(float(self.threshold), 6),
+            "positive": bool(self.positive),
+        }
+
+
 @dataclass
 class ImageResult:
     """Everything a model said about one image. ``heatmaps`` (label -> uint8 map, low resolution,
@@ -64,6 +81,7 @@ class ImageResult:
     findings: list[Finding] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     heatmaps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    abnormality: Abnormality | None = None  # None: the model has no abnormality output
 
     @property
     def ok(self) -> bool:
@@ -79,6 +97,18 @@ class ImageResult:
             "image_height": self.image_height,
             "error": self.error,
             "warnings": list(self.warnings),
+            "abnormality": self.abnormality.to_json() if self.abnormality is not None else None,
             "findings": [f.to_json() for f in self.findings],
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
         }
+
+
+def abnormality_score(result: ImageResult) -> float:
+    """What a worklist sorts by: the abnormality probability when the model has one, else the top
+    reliable finding probability (a weaker stand-in; both calibrated). NaN for a failed image."""
+    if not result.ok:
+        return float("nan")
+    if result.abnormality is not None:
+        return float(result.abnormality.probability)
+    probs = [f.probability for f in result.findings if f.reliable]
+    return float(max(probs)) if probs else float("nan")

@@ -85,10 +85,19 @@ def _read_list(path: Path) -> list[str]:
     return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
-def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_boxes: bool = True) -> LabeledDataset:
+def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_boxes: bool = True,
+             first_collection: int | str | None = None) -> LabeledDataset:
     """Read an NIH ChestX-ray14 folder (or its Data_Entry CSV). ``images``: the image folder,
     relative to the CSV's folder or absolute (default: ``images/`` if present, else search the
-    whole folder recursively). Rows whose image is absent are skipped and counted."""
+    whole folder recursively). Rows whose image is absent are skipped and counted.
+
+    ``first_collection`` N: the CSV's first N rows are one collection (group "first") and the rest
+    another ("second") -- a folder assembled from two selections with different label mixes, as
+    ``../shared/data/nih`` is; splits are stratified on the group and reports measure each."""
+    try:
+        n_first = None if first_collection in (None, "") else int(first_collection)
+    except (TypeError, ValueError):
+        raise DatasetError(f"first_collection must be a row count, not {first_collection!r}") from None
     spec_path = Path(spec_path)
     if spec_path.is_file():
         csv_path, root = spec_path, spec_path.parent
@@ -111,7 +120,7 @@ def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_bo
     name_to_index: dict[str, int] = {}
     missing = 0
     unknown_labels: set[str] = set()
-    for row in rows:
+    for row_number, row in enumerate(rows):
         name = row["Image Index"].strip()
         path = index.get(name)
         if path is None:
@@ -138,7 +147,8 @@ def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_bo
                 sample_boxes.append((lab, Box(x * sx, y * sy, w * sx, h * sy)))
         pid = (row.get("Patient ID") or "").strip() or None
         name_to_index[name] = len(samples)
-        samples.append(Sample(str(path), targets, pid, tuple(sample_boxes), size))
+        group = None if n_first is None else ("first" if row_number < n_first else "second")
+        samples.append(Sample(str(path), targets, pid, tuple(sample_boxes), size, group))
 
     if unknown_labels:
         log.warning("%s: labels outside the 14 NIH labels ignored: %s", csv_path, sorted(unknown_labels))

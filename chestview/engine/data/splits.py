@@ -42,8 +42,18 @@ def _stratified_folds(labels: np.ndarray, fractions: np.ndarray, seed: int) -> n
 
 
 def _positive_matrix(ds: LabeledDataset, idx: Sequence[int]) -> np.ndarray:
+    """The columns stratified on: every label, plus "no finding", "has boxes" and one per group, so
+    that validation and test hold normal films, box-bearing films and each collection in proportion."""
     t = ds.targets()[np.asarray(idx, dtype=int)] if len(idx) else np.zeros((0, len(ds.labels)))
-    return np.nan_to_num(t, nan=0.0) > 0.5
+    pos = np.nan_to_num(t, nan=0.0) > 0.5
+    samples = [ds.samples[i] for i in idx]
+    normal = np.array([not np.isnan(s.targets).any() and not (s.targets > 0.5).any() for s in samples], bool)
+    boxed = np.array([bool(s.boxes) for s in samples], bool)
+    extra = [normal[:, None], boxed[:, None]]
+    groups = sorted({s.group for s in samples if s.group is not None})
+    if len(groups) > 1:
+        extra.append(np.array([[s.group == g for g in groups] for s in samples], bool))
+    return np.concatenate([pos, *extra], axis=1) if len(samples) else pos
 
 
 def _patient_folds(ds: LabeledDataset, idx: Sequence[int], fractions: np.ndarray, seed: int) -> dict[str, list[int]]:

@@ -52,6 +52,20 @@ def rasterise_boxes(sample: Sample, labels: Sequence[str], size: int,
     return masks, has
 
 
+def abnormal_target(targets: np.ndarray) -> float:
+    """1 when any label is positive, 0 when every label is known negative (a No Finding film),
+    NaN (unknown) otherwise."""
+    t = np.asarray(targets, dtype=np.float32)
+    if (t > 0.5).any():
+        return 1.0
+    return float("nan") if np.isnan(t).any() else 0.0
+
+
+def abnormality_targets(targets: np.ndarray) -> np.ndarray:
+    """The label targets with the abnormality target appended (the model's extra, last output)."""
+    return np.append(np.asarray(targets, dtype=np.float32), np.float32(abnormal_target(targets)))
+
+
 class ChestXrayTorchDataset(Dataset):
     """Items: {"image": (C,S,S) float32 normalised as ``pre`` says, "targets": (C,) float32 (unknown
     -> 0, see "mask"), "mask": (C,) float32 1 = label known, "box_mask": (C,S,S) uint8,
@@ -63,8 +77,10 @@ class ChestXrayTorchDataset(Dataset):
 
     def __init__(self, ds: LabeledDataset, indices: Sequence[int], pre: Preprocessing, *, augment: bool = False,
                  cache: bool = True, seed: int = 0, hflip: bool = False, box_masks: bool = True,
-                 cache_dir: str | Path | None = None, augment_config: AugmentConfig | None = None) -> None:
+                 cache_dir: str | Path | None = None, augment_config: AugmentConfig | None = None,
+                 abnormality: bool = False) -> None:
         self.ds = ds
+        self.abnormality = abnormality
         self.indices = [int(i) for i in indices]
         self.pre = pre
         self.augment = augment
@@ -113,10 +129,11 @@ class ChestXrayTorchDataset(Dataset):
             mask_t = torch.from_numpy(masks)
         if self.augment:
             gray, mask_t = apply_augment(gray, mask_t, sample_params(self._generator(), size, self.augment_config))
-        known = ~np.isnan(sample.targets)
+        targets = abnormality_targets(sample.targets) if self.abnormality else sample.targets
+        known = ~np.isnan(targets)
         item: dict[str, Any] = {
             "image": normalise_tensor(gray[0], self.pre).contiguous(),
-            "targets": torch.from_numpy(np.where(known, sample.targets, 0.0).astype(np.float32)),
+            "targets": torch.from_numpy(np.where(known, targets, 0.0).astype(np.float32)),
             "mask": torch.from_numpy(known.astype(np.float32)),
             "has_boxes": torch.from_numpy(has),
             "index": index,

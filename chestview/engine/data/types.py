@@ -27,6 +27,7 @@ class Sample:
     patient_id: str | None = None
     boxes: tuple[tuple[str, Box], ...] = ()
     image_size: tuple[int, int] | None = None
+    group: str | None = None  # the collection an image came from, when a reader knows (stratified on)
 
     @property
     def mask(self) -> np.ndarray:

@@ -73,8 +73,10 @@ def save_checkpoint(
     state: TrainState,
     config: dict[str, Any],
     scaler_state: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     payload = {
+        **(extra or {}),
         "format": FORMAT_VERSION,
         "model": {k: v.detach().cpu() for k, v in model_state.items()},
         "optimizer": optimizer_state,

@@ -12,7 +12,7 @@ from typing import Any
 from chestview.engine.errors import ChestviewError
 from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
-SCHEDULES = ("plateau", "step")
+SCHEDULES = ("plateau", "step", "cosine")
 SELECT_ON = ("loss", "auroc")
 METHODOLOGIES = ("full", "classifier", "untrained")  # the three CheXNet reimplementation setups
 DEVICES_HINT = "auto, cpu, cuda, cuda:N, mps"
@@ -41,8 +41,16 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 1e-4
     weight_decay: float = 1e-5
-    schedule: str = "plateau"  # plateau: x0.1 after 1 epoch without val-loss progress; step: /10 every 20
+    schedule: str = "plateau"  # plateau: x0.1 after 1 epoch without val-loss progress; step: /10 every 20;
+    # cosine: linear warm-up for warmup_epochs, then cosine decay to 0 at the last epoch (per batch)
     step_epochs: int = 20
+    warmup_epochs: float = 0.0
+    trunk_lr_mult: float = 1.0  # the pretrained trunk learns at lr * this (the head at lr)
+    ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights
+    label_smoothing: float = 0.0  # targets 1 -> 1 - s/2, 0 -> s/2 (image losses)
+    # A head output of its own for "any of the labels" (trained with the No Finding films as negatives)
+    abnormality: bool = False
+    group_weights: dict[str, float] = field(default_factory=dict)  # loss weight per sample group
     early_stop_patience: int = 3  # epochs without progress (see select_on) before stopping; 0 = never
     # What "best epoch" means, for the kept weights and early stopping: the lowest validation loss
     # (the seed studies' rule) or the highest validation mean AUROC.
@@ -85,6 +93,12 @@ class TrainConfig:
             p.append("channels must be 1 or 3")
         if self.heatmap_threshold is not None and not 1 <= int(self.heatmap_threshold) <= 255:
             p.append(f"heatmap_threshold must be a heatmap level from 1 to 255, not {self.heatmap_threshold}")
+        if self.warmup_epochs < 0 or self.trunk_lr_mult <= 0 or not 0.0 <= self.ema_decay < 1.0:
+            p.append("warmup_epochs >= 0, trunk_lr_mult > 0 and 0 <= ema_decay < 1 are required")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            p.append(f"label_smoothing must be in [0, 0.5), not {self.label_smoothing}")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in self.group_weights.values()):
+            p.append("group_weights must be non-negative numbers")
         if not 0.0 <= self.augment_strength <= 3.0:
             p.append(f"augment_strength must be between 0 and 3, not {self.augment_strength}")
         if self.lr <= 0 or self.weight_decay < 0 or self.box_weight < 0:

@@ -27,6 +27,8 @@ class TrainData:
     dataset: Any = None  # LabeledDataset
     split: dict[str, list[int]] | None = None
     train_positives: dict[str, int] = field(default_factory=dict)
+    abnormality: bool = False  # the model has an extra, last output: any label vs No Finding
+    train_weights: list[float] | None = None  # sampling weight per training image (group weights)
 
 
 def select_labels(ds: Any, labels: tuple[str, ...] | None) -> Any:
@@ -71,15 +73,26 @@ def build_data(config: TrainConfig) -> TrainData:
     if not split.get("train"):
         raise ChestviewError(f"{config.data}: the training split is empty")
     pre = config.preprocessing()
+    ab = bool(config.abnormality)
+    weights = None
+    if config.group_weights:
+        groups = {ds.samples[i].group for i in split["train"]}
+        unknown = sorted(set(config.group_weights) - {g for g in groups if g is not None})
+        if unknown:
+            raise ChestviewError(f"{config.data}: no training images in group(s) {', '.join(unknown)} "
+                                 f"(groups here: {', '.join(sorted(g for g in groups if g)) or 'none'})")
+        weights = [float(config.group_weights.get(ds.samples[i].group or "", 1.0)) for i in split["train"]]
     return TrainData(
         labels=tuple(ds.labels),
         train=ChestXrayTorchDataset(ds, split["train"], pre, augment=config.augment, seed=config.seed,
-                                    augment_config=AugmentConfig().scaled(config.augment_strength)),
-        val=ChestXrayTorchDataset(ds, split.get("val", []), pre, augment=False),
-        test=ChestXrayTorchDataset(ds, split.get("test", []), pre, augment=False),
+                                    augment_config=AugmentConfig().scaled(config.augment_strength), abnormality=ab),
+        val=ChestXrayTorchDataset(ds, split.get("val", []), pre, augment=False, abnormality=ab),
+        test=ChestXrayTorchDataset(ds, split.get("test", []), pre, augment=False, abnormality=ab),
         dataset=ds,
         split=split,
         train_positives=positives_in(ds, split["train"]),
+        abnormality=ab,
+        train_weights=weights,
     )
 
 

@@ -106,6 +106,7 @@ def finalize_run(
         description=f"{config.arch} trained by chestview on {config.data} ({config.methodology}, {loss_name} loss)",
         provenance=provenance,
         licence=licence,
+        abnormality={"threshold": 0.5, "rule": "not chosen yet"} if data.abnormality else {},
     )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     card = save_zoo_entry(model_dir, card, state, fp16=config.fp16_weights)

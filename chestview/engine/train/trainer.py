@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, WeightedRandomSampler
 
 from chestview.engine.device import resolve_device
 from chestview.engine.errors import ChestviewError
@@ -148,7 +148,8 @@ class _Run:
         import random
 
         random.seed(config.seed)
-        model = model_factory() if model_factory else build_model(config, len(data.labels))
+        n_outputs = len(data.labels) + (1 if data.abnormality else 0)
+        model = model_factory() if model_factory else build_model(config, n_outputs)
         apply_methodology(model, config.methodology)
         model.to(self.device)
         if self.channels_last:
@@ -162,10 +163,15 @@ class _Run:
             self.net = DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.cuda else None, find_unused_parameters=True
             )
-        params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params or [torch.zeros(1, requires_grad=True)], lr=config.lr,
-                                          weight_decay=config.weight_decay)
-        if config.schedule == "plateau":
+        self.optimizer = torch.optim.Adam(param_groups(model, config), lr=config.lr, weight_decay=config.weight_decay)
+        self.ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
+        self.batch_scheduler: Any = None
+        if config.schedule == "cosine":
+            steps_per_epoch = max(1, math.ceil(len(data.train) / config.batch_size / max(self.dist.world_size, 1)))
+            self.batch_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, warmup_cosine(config.warmup_epochs * steps_per_epoch, config.epochs * steps_per_epoch))
+            self.scheduler = self.batch_scheduler
+        elif config.schedule == "plateau":
             self.scheduler: Any = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="min", factor=0.1, patience=1
             )
@@ -185,9 +191,15 @@ class _Run:
     def _loader(self, dataset: Any, *, train: bool) -> DataLoader:
         c = self.config
         if train and self.dist.enabled:
+            if self.data.train_weights is not None:
+                self.log("group weights are not applied under DDP (DistributedSampler draws uniformly)", "warning")
             sampler: Any = DistributedSampler(
                 dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True, seed=c.seed
             )
+        elif train and self.data.train_weights is not None:
+            # Balanced sampling: each epoch draws len(dataset) images with probability ∝ group weight.
+            sampler = WeightedRandomSampler(self.data.train_weights, num_samples=len(dataset), replacement=True,
+                                            generator=self.generator)
         elif train:
             sampler = RandomSampler(dataset, generator=self.generator)
         else:
@@ -223,11 +235,16 @@ class _Run:
     def loss_of(self, out: Any, batch: dict) -> torch.Tensor:
         targets = batch["targets"].to(self.device)
         mask = batch["mask"].to(self.device)
+        s = self.config.label_smoothing
+        if s > 0 and self.model.training:
+            targets = targets * (1.0 - s) + 0.5 * s
         loss = self.image_loss(out.logits, targets, mask)
         if self.config.box_weight > 0 and out.maps is not None:
             has_boxes = batch["has_boxes"].to(self.device)
             if bool(has_boxes.any()):
-                loss = loss + self.config.box_weight * box_loss(out.maps, batch["box_mask"].to(self.device), has_boxes)
+                n = has_boxes.shape[1]  # the abnormality output (last) has no boxes
+                loss = loss + self.config.box_weight * box_loss(out.maps[:, :n], batch["box_mask"].to(self.device),
+                                                                has_boxes)
         return loss
 
     # -- resume -------------------------------------------------------------------------------
@@ -241,6 +258,8 @@ class _Run:
                     f"{self.out / CHECKPOINT_FILE}: checkpoint was trained with {key}={saved[key]!r}, not {mine!r}"
                 )
         self.model.load_state_dict(payload["model"])
+        if self.ema is not None and payload.get("ema"):
+            self.ema.load_state_dict(payload["ema"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         if payload.get("scaler"):
@@ -294,6 +313,10 @@ class _Run:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
+                if self.batch_scheduler is not None:
+                    self.batch_scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
                 value = float(loss.detach())
                 total += value * x.shape[0]
                 count += x.shape[0]
@@ -307,20 +330,26 @@ class _Run:
         mean = total / max(count, 1)
         return ddp.all_reduce_mean(mean, self.dist, self.device)
 
+    def eval_module(self) -> nn.Module:
+        """What validation scores and what is kept: the weight average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
     @torch.inference_mode()
     def validate(self) -> tuple[float | None, dict[str, float | None]]:
-        """Validation loss (mean per image) and per-label AUROC, on the plain module."""
+        """Validation loss (mean per image) and per-label AUROC (plus "Abnormality" when the model has
+        that output), on the plain module (or its weight average)."""
         if len(self.val_loader.dataset) == 0:
             return None, {}
-        self.model.eval()
+        model = self.eval_module()
+        model.eval()
         total, count = 0.0, 0
         ys, ps, ms = [], [], []
         for batch in self.val_loader:
             x = self._inputs(batch)
             with self.autocast():
-                out = self.model(x)
+                out = model(x)
                 if self.sequence_model:
-                    loss = self.model(x, batch["targets"].to(self.device), batch["mask"].to(self.device))
+                    loss = model(x, batch["targets"].to(self.device), batch["mask"].to(self.device))
                 else:
                     loss = self.loss_of(out, batch)
             total += float(loss) * x.shape[0]
@@ -329,7 +358,8 @@ class _Run:
             ys.append(batch["targets"].numpy())
             ms.append(batch["mask"].numpy())
         y, p, m = np.concatenate(ys), np.concatenate(ps), np.concatenate(ms)
-        return total / max(count, 1), quick_auroc(self.data.labels, np.nan_to_num(y), p, m)
+        names = self.data.labels + (("Abnormality",) if self.data.abnormality else ())
+        return total / max(count, 1), quick_auroc(names, np.nan_to_num(y), p, m)
 
     def _progress(self, total: int, desc: str) -> Any:
         want = self.progress if self.progress is not None else sys.stderr.isatty()
@@ -350,6 +380,7 @@ class _Run:
             state=self.state,
             config=self.config.to_dict(),
             scaler_state=self.scaler.state_dict(),
+            extra={"ema": self.ema.state_dict()} if self.ema is not None else None,
         )
 
     def run_epochs(self) -> tuple[bool, bool]:
@@ -368,7 +399,7 @@ class _Run:
                 self.log(f"stopped during epoch {epoch}; the checkpoint holds epoch {self.state.epoch}")
                 return False, True
             val_loss, aurocs = self.validate()
-            valid = [v for v in aurocs.values() if v is not None]
+            valid = [v for k, v in aurocs.items() if v is not None and k in self.data.labels]
             # Without a validation split the training loss has to stand in (logged below).
             selection_loss = val_loss if val_loss is not None else train_loss
             if c.select_on == "auroc" and valid:
@@ -378,10 +409,12 @@ class _Run:
             if improved:
                 self.state.best_val_loss, self.state.best_epoch, self.state.bad_epochs = selection_loss, epoch, 0
                 if self.main:
-                    save_best(self.out / BEST_FILE, self.model.state_dict())
+                    save_best(self.out / BEST_FILE, self.eval_module().state_dict())
             else:
                 self.state.bad_epochs += 1
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            if self.batch_scheduler is not None:
+                pass  # stepped per batch
+            elif isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val_loss if val_loss is not None else train_loss)
             else:
                 self.scheduler.step()
@@ -393,6 +426,7 @@ class _Run:
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 "val_auroc_mean": float(np.mean(valid)) if valid else None,
+                "val_abnormality_auroc": aurocs.get("Abnormality"),
                 "val_auroc": aurocs,
                 "lr": lr,
                 "seconds": round(seconds, 3),
@@ -409,6 +443,65 @@ class _Run:
         if patience and self.state.bad_epochs >= patience:
             return True, False
         return False, False
+
+
+def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Trainable parameters; the trunk's at ``lr * trunk_lr_mult`` (a pretrained trunk needs
+    smaller steps than a new head), the rest at ``lr``."""
+    trunk = getattr(model, "trunk", None)
+    trunk_ids = {id(p) for p in trunk.parameters()} if trunk is not None else set()
+    trunk_params = [p for p in model.parameters() if p.requires_grad and id(p) in trunk_ids]
+    other = [p for p in model.parameters() if p.requires_grad and id(p) not in trunk_ids]
+    groups = []
+    if trunk_params:
+        groups.append({"params": trunk_params, "lr": config.lr * config.trunk_lr_mult})
+    if other:
+        groups.append({"params": other, "lr": config.lr})
+    return groups or [{"params": [torch.zeros(1, requires_grad=True)], "lr": config.lr}]
+
+
+def warmup_cosine(warmup_steps: float, total_steps: int) -> Callable[[int], float]:
+    """LR factor per optimiser step: linear warm-up from ~0 to 1, then cosine decay to 0."""
+
+    def factor(step: int) -> float:
+        if warmup_steps > 0 and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        span = max(total_steps - warmup_steps, 1)
+        t = min(max(step - warmup_steps, 0) / span, 1.0)
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return factor
+
+
+class EMA:
+    """Exponential moving average of a module's weights (and a copy of its buffers), updated after
+    every optimiser step; what validation scores and the zoo entry keeps when enabled."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay = float(decay)
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))  # short memory at the start
+        for ema_v, v in zip(self.module.state_dict().values(), model.state_dict().values()):
+            if ema_v.dtype.is_floating_point:
+                ema_v.mul_(d).add_(v.detach(), alpha=1.0 - d)
+            else:
+                ema_v.copy_(v)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"module": self.module.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.module.load_state_dict(state["module"])
+        self.updates = int(state["updates"])
 
 
 def train(

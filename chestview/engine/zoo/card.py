@@ -16,6 +16,7 @@ CARD_FILE = "card.json"
 SCHEMA_VERSION = 1
 SUPERVISION_KINDS = ("weak", "box", "imported", "untrained")
 DEFAULT_BOX_THRESHOLD = 180  # Wang et al. 2017
+ABNORMALITY = "Abnormality"  # the name of the abnormality output in calibration and reports
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,30 @@ class ModelCard:
     weights: str = "model.safetensors"
     sha256: str = ""
     schema_version: int = SCHEMA_VERSION
+    # Non-empty: the model has an abnormality output after its label outputs ("threshold", "rule").
+    abnormality: dict[str, Any] = field(default_factory=dict)
+    # Per-output Platt scaling fitted on the validation split: {"method", "params": {name: [a, b]}};
+    # the calibrated probability is sigmoid(a * logit + b). Empty: the raw sigmoid.
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
         return float(self.thresholds.get(label, 0.5))
+
+    @property
+    def has_abnormality(self) -> bool:
+        return bool(self.abnormality)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.labels) + (1 if self.has_abnormality else 0)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.labels + ((ABNORMALITY,) if self.has_abnormality else ())
+
+    def platt(self, name: str) -> tuple[float, float]:
+        a, b = (self.calibration.get("params") or {}).get(name, (1.0, 0.0))
+        return float(a), float(b)
 
     def with_updates(self, **changes: Any) -> "ModelCard":
         return replace(self, **changes)
@@ -73,6 +95,8 @@ class ModelCard:
             weights=data.get("weights", "model.safetensors"),
             sha256=data.get("sha256", ""),
             schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+            abnormality=dict(data.get("abnormality") or {}),
+            calibration=dict(data.get("calibration") or {}),
         )
 
     @classmethod
@@ -137,6 +161,14 @@ def validate_card(data: dict[str, Any]) -> list[str]:
     sha = data.get("sha256", "")
     if sha and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         problems.append("'sha256' must be 64 lowercase hex digits")
+    ab = data.get("abnormality") or {}
+    if not isinstance(ab, dict) or ("threshold" in ab and not (_is_number(ab["threshold"]) and 0 <= ab["threshold"] <= 1)):
+        problems.append("'abnormality' must be an object with a probability 'threshold'")
+    cal = data.get("calibration") or {}
+    params = cal.get("params", {}) if isinstance(cal, dict) else None
+    if not isinstance(params, dict) or not all(
+            isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(x) for x in v) for v in params.values()):
+        problems.append("'calibration' must map outputs to [a, b] Platt parameters")
     if not isinstance(data.get("arch_kwargs", {}), dict):
         problems.append("'arch_kwargs' must be an object")
     return problems

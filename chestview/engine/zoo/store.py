@@ -96,7 +96,7 @@ def build_module(card: ModelCard) -> nn.Module:
 
     kwargs = dict(card.arch_kwargs)
     kwargs.pop("pretrained_trunk", None)  # the weights file replaces any initialisation
-    return get_model(card.architecture, num_classes=len(card.labels), in_chans=card.preprocessing.channels, **kwargs)
+    return get_model(card.architecture, num_classes=card.n_outputs, in_chans=card.preprocessing.channels, **kwargs)
 
 
 def read_weights(directory: Path, card: ModelCard) -> dict[str, torch.Tensor]:

@@ -33,7 +33,7 @@ def test_train_table_overrides_and_errors(tmp_path):
     with pytest.raises(ChestviewError, match="epochz"):
         load_config(path)
     with pytest.raises(ChestviewError, match="schedule"):
-        TrainConfig(schedule="cosine")
+        TrainConfig(schedule="linear")
 
 
 def test_preprocessing_derived_from_trunk():
