@@ -145,6 +145,9 @@ class Predictor:
         platt = np.array([self.card.platt(name) for name in self.card.output_names], dtype=np.float64)
         self._platt_a, self._platt_b = platt[:, 0], platt[:, 1]
         self._calibrated = bool(self.card.calibration)
+        # Boxes from heatmap * prior ** exponent (the card's, chosen on validation); display maps stay the model's.
+        self.box_priors = getattr(loaded, "box_priors", None) or {}
+        self.prior_exponent = float(self.card.box_prior.get("exponent", 0.0)) if self.box_priors else 0.0
 
     def calibrate(self, probs: np.ndarray) -> np.ndarray:
         """The card's per-output Platt scaling (fitted on the validation split) applied to raw
@@ -209,7 +212,13 @@ class Predictor:
         probs = self.calibrate(probs)
         heat = normalise_maps(maps[:n])  # the abnormality output's map (if any) is not shown
         timings["heatmaps"] = (_now() - t0) * 1e3
-        findings, timings["boxes"] = self.findings_from(image.size, probs[:n], heat)
+        box_heat = heat
+        if self.prior_exponent > 0:
+            from chestview.engine.explain.prior import fuse_with_prior
+
+            box_heat = np.stack([fuse_with_prior(heat[c], self.box_priors.get(lbl), self.prior_exponent)
+                                 for c, lbl in enumerate(self.labels)])
+        findings, timings["boxes"] = self.findings_from(image.size, probs[:n], box_heat)
         abnormality = None
         if self.card.has_abnormality and probs.shape[0] > n:
             threshold = float(self.card.abnormality.get("threshold", 0.5))

@@ -170,7 +170,7 @@ def test_eval_update_card_with_localization(trained, tmp_path, test_data):
     model_dir = _published_copy(out, tmp_path / "smoke")
     spec = f"nih:{test_data / 'nih'}"
     card = json.loads((model_dir / "card.json").read_text())
-    card["provenance"].update(data=spec, split_sizes={"train": 8, "val": 1, "test": 4})  # 13 images, 0.7/0.1/0.2
+    card["provenance"].update(data=spec, split_sizes={"train": 8, "val": 0, "test": 5})  # 13 images, 0.7/0.1/0.2
     (model_dir / "card.json").write_text(json.dumps(card))
     assert main(["eval", "--model", str(model_dir), "--data", spec, "--update-card", "--device", "cpu"]) == 0
     card, report = _card_numbers_come_from_report(model_dir)

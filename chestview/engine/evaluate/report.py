@@ -97,11 +97,48 @@ def _localization_md(loc: Mapping[str, LocalizationResult], anchors: Sequence[An
     return lines + [""]
 
 
+_READER_ROWS = (
+    ("abnormality_auroc", "Abnormality score AUROC, normal vs abnormal films"),
+    ("abnormality_threshold", "Abnormality operating threshold (from validation)"),
+    ("abnormal_flagged", "Abnormal films flagged by the abnormality score"),
+    ("normal_flagged", "Normal films flagged by the abnormality score"),
+    ("normal_with_any_positive", "Normal films with any positive finding"),
+    ("abnormal_with_any_positive", "Abnormal films with any positive finding"),
+    ("mean_positive_findings_per_film", "Positive findings per film (mean)"),
+    ("mean_auroc_boxed8", "Mean AUROC, the 8 boxed labels, all films"),
+    ("mean_auroc_boxed8_first", "Mean AUROC, the 8 boxed labels, first-collection films"),
+    ("mean_auroc_boxed8_second", "Mean AUROC, the 8 boxed labels, second-collection films"),
+    ("ece_labels_before", "Expected calibration error, labels (mean), before scaling"),
+    ("ece_labels_after", "Expected calibration error, labels (mean), after scaling"),
+    ("ece_abnormality_before", "Expected calibration error, abnormality, before scaling"),
+    ("ece_abnormality_after", "Expected calibration error, abnormality, after scaling"),
+)
+
+
+def _reader_md(reader: Mapping[str, Any]) -> list[str]:
+    lines = ["## What a reader meets", "",
+             f"{reader.get('n_normal', 0)} films with no finding, {reader.get('n_abnormal', 0)} with at least one. "
+             "Probabilities are calibrated on the validation split (Platt scaling per output); thresholds "
+             "come from the validation split (see the card's threshold rules).", "", "| measure | value |", "|---|---|"]
+    for key, name in _READER_ROWS:
+        if reader.get(key) is None:
+            continue
+        value = _fmt(reader[key])
+        if key == "abnormality_auroc" and reader.get("abnormality_ci95"):
+            lo, hi = reader["abnormality_ci95"]
+            value += f" (95% CI {_fmt(lo)}–{_fmt(hi)})"
+        lines.append(f"| {name} | {value} |")
+    if reader.get("reliability_abnormality"):
+        lines += ["", "![Reliability of the abnormality score before and after scaling](reliability.png)"]
+    return lines + [""]
+
+
 def write_report(out_dir: str | Path, *, model_id: str | None = None, labels: Sequence[str] | None = None,
                  auroc_report: AurocReport | None = None,
                  localization: Mapping[str, LocalizationResult] | LocalizationResult | None = None,
                  anchors: Sequence[Anchor] | None = None, localization_anchors: Sequence[Anchor] | None = None,
-                 meta: Mapping[str, Any] | None = None, auroc: AurocReport | None = None) -> ReportFiles:
+                 meta: Mapping[str, Any] | None = None, auroc: AurocReport | None = None,
+                 reader: Mapping[str, Any] | None = None) -> ReportFiles:
     """Write report.json, report.md, roc/<label>.png and roc_grid.png under ``out_dir``.
 
     ``auroc`` is an alias of ``auroc_report``; ``model_id`` defaults to ``meta["model"]`` and
@@ -132,13 +169,20 @@ def write_report(out_dir: str | Path, *, model_id: str | None = None, labels: Se
         "anchors": [{"name": a.name, "citation": a.citation, "metric": a.metric,
                      "comparability": a.comparability, "values": a.values} for a in (*anchors, *loc_anchors)],
         "roc_pngs": {k: str(p.relative_to(out)) for k, p in roc_pngs.items()},
+        "reader": dict(reader) if reader else None,
     }
+    if reader and reader.get("reliability_abnormality"):
+        from chestview.engine.evaluate.plots import reliability_image
+
+        atomic_write_bytes(out / "reliability.png", png_bytes(reliability_image(reader["reliability_abnormality"])))
     json_path = out / "report.json"
     atomic_write_text(json_path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
     md = [f"# Evaluation of `{model_id}`", "", "Research use only; not for clinical decisions.", ""]
     if meta:
         md += [f"- {k}: {v}" for k, v in meta.items()] + [""]
+    if reader:
+        md += _reader_md(reader)
     md += _auroc_md(auroc_report, anchors)
     if loc:
         md += _localization_md(loc, loc_anchors)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,6 +40,8 @@ class SplitPredictions:
     errors: list[str] = field(default_factory=list)
     # label -> uint8 heatmap, kept (with ``keep_heatmaps``) for the images with ground-truth boxes
     heatmaps: list[dict[str, np.ndarray] | None] = field(default_factory=list)
+    abnormality: np.ndarray | None = None  # (N,) the model's abnormality probability, when it has one
+    groups: list[str | None] = field(default_factory=list)  # each image's collection, when known
 
     @property
     def has_boxes(self) -> bool:
@@ -61,6 +64,7 @@ class EvalResult:
     out_dir: Path | None = None
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
+    reader: dict[str, Any] = field(default_factory=dict)  # evaluate.reader.reader_metrics
 
     def metrics_for_card(self) -> dict[str, Any]:
         """The compact numbers a model card carries (full detail stays in report.json)."""
@@ -75,6 +79,9 @@ class EvalResult:
         }
         if self.localization is not None:
             out["localization"] = _to_json(self.localization)
+        if self.reader:
+            out["reader"] = {k: v for k, v in self.reader.items()
+                             if not k.startswith("reliability") and k != "abnormality_roc"}
         return out
 
 
@@ -135,6 +142,7 @@ def predict_split(
     probs = np.full((len(indices), len(labels)), np.nan, dtype=np.float64)
     pred_boxes: list[dict[str, list[Box]]] = [{} for _ in indices]
     heatmaps: list[dict[str, np.ndarray] | None] = [None for _ in indices]
+    abnormality = np.full(len(indices), np.nan) if loaded.card.has_abnormality else None
     keep = set(labels)
     gt = [[(lbl, b) for lbl, b in ds.samples[i].boxes if lbl in keep] for i in indices]
     sizes: list[tuple[int, int]] = [(0, 0) for _ in indices]
@@ -161,13 +169,91 @@ def predict_split(
                 pred_boxes[k][lbl] = list(finding.boxes)
         if keep_heatmaps and gt[k]:
             heatmaps[k] = {lbl: result.heatmaps[lbl] for lbl in labels}
+        if abnormality is not None and result.abnormality is not None:
+            abnormality[k] = result.abnormality.probability
     if n < len(indices):
         return None
     targets = np.stack([np.asarray(ds.samples[i].targets, dtype=np.float64)[data_cols] for i in indices]) \
         if indices else np.zeros((0, len(labels)))
     for e in errors:
         emit(on_event, Log(e, "warning"))
-    return SplitPredictions(labels, indices, paths, probs, targets, gt, pred_boxes, sizes, errors, heatmaps)
+    return SplitPredictions(labels, indices, paths, probs, targets, gt, pred_boxes, sizes, errors, heatmaps,
+                            abnormality, [ds.samples[i].group for i in indices])
+
+
+def fit_operating_point(preds: SplitPredictions, card: Any) -> tuple[dict[str, Any], dict[str, str], SplitPredictions]:
+    """From a validation split predicted WITHOUT calibration: per-output Platt scaling, finding
+    thresholds at one specificity on the validation normals, and the abnormality threshold at a
+    stated sensitivity (:mod:`chestview.engine.evaluate.operating`). Returns the card updates
+    ({"calibration", "thresholds", "abnormality"}), the rule per threshold, and ``preds`` with
+    calibrated probabilities."""
+    from chestview.engine.evaluate.calibration import apply_platt, fit_platt
+    from chestview.engine.evaluate.operating import ABNORMALITY_SENSITIVITY, finding_thresholds, sensitivity_threshold
+    from chestview.engine.evaluate.reader import abnormal_targets
+    from chestview.engine.zoo.card import ABNORMALITY
+
+    ok = ~np.isnan(preds.probs).any(axis=1)
+    probs = preds.probs.copy()
+    params: dict[str, list[float]] = {}
+    for c, lbl in enumerate(preds.labels):
+        y = preds.targets[ok, c]
+        fit = fit_platt(probs[ok, c], y)
+        if fit is not None:
+            params[lbl] = [round(fit[0], 6), round(fit[1], 6)]
+            probs[:, c] = apply_platt(probs[:, c], *fit)
+    ab_y = abnormal_targets(preds.targets)
+    abnormality = None if preds.abnormality is None else preds.abnormality.copy()
+    if abnormality is not None:
+        fit = fit_platt(abnormality[ok], ab_y[ok])
+        if fit is not None:
+            params[ABNORMALITY] = [round(fit[0], 6), round(fit[1], 6)]
+            abnormality = apply_platt(abnormality, *fit)
+    normal = ok & (ab_y == 0)
+    if normal.sum() < 10:
+        raise ChestviewError(f"the validation split has {int(normal.sum())} films with no finding; the threshold "
+                             "rule needs at least 10")
+    shown = [lbl for lbl in preds.labels if lbl not in set(card.unreliable_labels)]
+    ft = finding_thresholds(probs[normal], preds.labels, counted=shown)
+    rules = {lbl: ft.rule for lbl in preds.labels}
+    updates: dict[str, Any] = {
+        "calibration": {"method": "platt", "fitted_on": f"validation split ({int(ok.sum())} images)",
+                        "params": params},
+        # rounded away from the side that would break the validation target
+        "thresholds": {lbl: min(math.ceil(v * 1e6) / 1e6, 1.0) for lbl, v in ft.thresholds.items()},
+    }
+    if abnormality is not None:
+        sick = ok & (ab_y == 1)
+        t = sensitivity_threshold(abnormality[sick], ABNORMALITY_SENSITIVITY)
+        rule = (f"sensitivity {ABNORMALITY_SENSITIVITY:.0%} on the {int(sick.sum())} validation films with a finding "
+                f"(specificity there {float(np.mean(abnormality[normal] < t)):.1%})")
+        updates["abnormality"] = {"threshold": math.floor(t * 1e6) / 1e6, "rule": rule}
+        rules[ABNORMALITY] = rule
+    calibrated = dataclasses.replace(preds, probs=probs, abnormality=abnormality)
+    return updates, rules, calibrated
+
+
+def choose_operating_point(val: SplitPredictions, card: Any, train_prev: dict[str, float]
+                           ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The card updates from a validation split predicted without calibration: the specificity rule
+    of :func:`fit_operating_point` when the split has normal films, else (no normals to measure
+    specificity on) the older rule, Youden's J / training prevalence, on uncalibrated scores."""
+    try:
+        updates, rules, _ = fit_operating_point(val, card)
+        return updates, rules
+    except ChestviewError as exc:
+        log.warning("%s; falling back to Youden's J thresholds without calibration", exc)
+    thresholds, rules = operating_thresholds_from(val, train_prev)
+    return {"calibration": {}, "thresholds": thresholds}, rules
+
+
+def reader_metrics_of(preds: SplitPredictions, card: Any, *, n_boot: int = 1000) -> dict[str, Any]:
+    from chestview.engine.evaluate.reader import reader_metrics
+
+    return reader_metrics(preds.targets, preds.probs, preds.labels, dict(card.thresholds),
+                          unreliable=card.unreliable_labels, abnormality=preds.abnormality,
+                          abnormality_threshold=card.abnormality.get("threshold") if card.has_abnormality else None,
+                          groups=preds.groups if any(g is not None for g in preds.groups) else None,
+                          calibration=card.calibration, n_boot=n_boot)
 
 
 def operating_thresholds_from(preds: SplitPredictions, train_prevalence: dict[str, float] | None
@@ -199,6 +285,61 @@ def box_threshold_from(preds: SplitPredictions) -> Any:
     rows = [k for k, h in enumerate(preds.heatmaps) if h is not None]
     return choose_box_threshold([preds.heatmaps[k] for k in rows], [preds.gt_boxes[k] for k in rows],
                                 [preds.image_sizes[k] for k in rows], preds.labels)
+
+
+def box_fusion_from(preds: SplitPredictions, priors: dict[str, np.ndarray]) -> tuple[float, Any, dict[str, float]]:
+    """(prior exponent, BoxThresholdChoice, best score per exponent): the fusion of the model's maps
+    with the training-box priors (:mod:`chestview.engine.explain.prior`) and the box threshold that
+    localize ``preds`` (a validation split predicted with ``keep_heatmaps``) best. Ties go to the
+    smaller exponent: the model's own map unless the prior clearly helps."""
+    from chestview.engine.evaluate.box_threshold import choose_box_threshold
+    from chestview.engine.explain.prior import EXPONENTS, fuse_maps
+
+    rows = [k for k, h in enumerate(preds.heatmaps) if h is not None]
+    gt = [preds.gt_boxes[k] for k in rows]
+    sizes = [preds.image_sizes[k] for k in rows]
+    best: tuple[float, Any] | None = None
+    scores: dict[str, float] = {}
+    for e in EXPONENTS:
+        maps = [fuse_maps(preds.heatmaps[k], priors, e) for k in rows]
+        choice = choose_box_threshold(maps, gt, sizes, preds.labels)
+        score = max(choice.scores.values()) if choice.scores else float("nan")
+        scores[f"{e:g}"] = round(score, 4)
+        if best is None or score > max(best[1].scores.values()) + 1e-9:
+            best = (e, choice)
+    assert best is not None
+    return best[0], best[1], scores
+
+
+def write_box_prior(directory: Path, ds: Any, train_indices: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
+    """The per-label priors of the training boxes, into ``directory``; their card entry (no exponent yet)."""
+    from chestview.engine.explain.prior import PRIOR_FILE, prior_maps, save_priors
+
+    priors = prior_maps(boxes_with_sizes(ds, train_indices), labels)
+    sha = save_priors(directory / PRIOR_FILE, priors)
+    return {"file": PRIOR_FILE, "sha256": sha, "labels": sorted(priors)}
+
+
+def choose_boxes(val: SplitPredictions, ds: Any, train_indices: Sequence[int], directory: Path, labels: Sequence[str]
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Card updates ({"box_threshold", "box_prior"}) and provenance entries for how boxes are cut,
+    chosen on the validation split's boxes: the fusion exponent with the training-box priors (0 =
+    the model's map alone; the prior file is then not kept) and the box threshold."""
+    from chestview.engine.explain.prior import load_priors
+
+    has_train_boxes = any(ds.samples[i].boxes for i in train_indices)
+    if not has_train_boxes:
+        choice = box_threshold_from(val)
+        return {"box_threshold": choice.threshold, "box_prior": {}}, {"box_threshold_choice": choice.to_json()}
+    entry = write_box_prior(directory, ds, train_indices, labels)
+    exponent, choice, by_exponent = box_fusion_from(val, load_priors(directory / entry["file"]))
+    prov = {"box_threshold_choice": choice.to_json(),
+            "box_prior_choice": {"exponent": exponent, "score_by_exponent": by_exponent,
+                                 "priors_from": f"training split boxes ({len(train_indices)} images)"}}
+    if exponent <= 0:
+        (directory / entry["file"]).unlink(missing_ok=True)
+        return {"box_threshold": choice.threshold, "box_prior": {}}, prov
+    return {"box_threshold": choice.threshold, "box_prior": {**entry, "exponent": exponent}}, prov
 
 
 def auroc_of(preds: SplitPredictions, *, n_boot: int = 1000, seed: int = 0) -> Any:
@@ -302,7 +443,7 @@ def write_eval_report(out_dir: str | Path, result: EvalResult, extra: dict[str, 
     if result.localization is not None:
         meta["localization_prior_from"] = result.prior_origin
     write_report(out_dir, model_id=result.model_id, labels=result.labels, auroc_report=result.auroc,
-                 localization=result.localization, meta=meta)
+                 localization=result.localization, meta=meta, reader=result.reader or None)
     return out_dir
 
 
@@ -407,6 +548,8 @@ def evaluate(
     card = loaded.card
     prov = card.provenance
     same_data = prov.get("data") == data_spec
+    if data_options is None and same_data:
+        data_options = dict(prov.get("data_options") or {})  # e.g. the collections the card's split used
     fractions = split_fractions or (prov.get("split_fractions") if same_data else None) or (0.7, 0.1, 0.2)
     seed = split_seed if split_seed is not None else (int(prov.get("split_seed", 0)) if same_data else 0)
     if update_card:
@@ -434,23 +577,26 @@ def evaluate(
         if not parts.get("val"):
             raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
         val_boxes = any(ds.samples[i].boxes for i in parts["val"])
-        val = predict_split(loaded, ds, parts["val"], boxes=False, keep_heatmaps=val_boxes, stage="val", **common)
+        raw = dataclasses.replace(loaded, card=card.with_updates(calibration={}))  # fit on the model's own scores
+        val = predict_split(raw, ds, parts["val"], boxes=False, keep_heatmaps=val_boxes, stage="val", **common)
         if val is None:
             return empty
-        found, rules = operating_thresholds_from(val, train_prevalence(ds, parts.get("train", [])))
-        thresholds = {k: v for k, v in found.items() if k in card.labels}
+        updates, rules = choose_operating_point(val, card, train_prevalence(ds, parts.get("train", [])))
+        thresholds = {k: v for k, v in updates["thresholds"].items() if k in card.labels}
         provenance = {**card.provenance, "threshold_rules": rules}
-        updates: dict[str, Any] = {"thresholds": {**card.thresholds, **thresholds}, "provenance": provenance}
-        what = "operating thresholds"
-        if val.has_boxes:
-            choice = box_threshold_from(val)
-            updates["box_threshold"] = choice.threshold
-            provenance["box_threshold_choice"] = choice.to_json()
-            what += f" and box threshold {choice.threshold}"
+        updates = {**updates, "thresholds": {**card.thresholds, **thresholds}, "provenance": provenance}
+        what = "operating thresholds and calibration"
         directory = find_model(model)
+        if val.has_boxes:
+            box_updates, box_prov = choose_boxes(val, ds, parts.get("train", []), directory, card.labels)
+            updates.update(box_updates)
+            provenance.update(box_prov)
+            what += f", box threshold {box_updates['box_threshold']}"
+            if box_updates["box_prior"]:
+                what += f" and box-prior exponent {box_updates['box_prior']['exponent']:g}"
         card = card.with_updates(**updates)
         card.save(directory)
-        loaded = dataclasses.replace(loaded, card=card)
+        loaded = load_model(directory, device="cpu")  # with its new priors, exactly as predict loads it
         emit(on_event, Log(f"wrote {what} (validation split, {len(parts['val'])} images) into {directory}"))
     threshold = card.box_threshold if heatmap_threshold is None else int(heatmap_threshold)
     want_boxes = any(ds.samples[i].boxes for i in indices)
@@ -460,7 +606,7 @@ def evaluate(
     result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
                         thresholds=thresholds, box_threshold=updates.get("box_threshold") if write_thresholds else None,
                         threshold_rules=rules if write_thresholds else {},
-                        errors=preds.errors)
+                        errors=preds.errors, reader=reader_metrics_of(preds, card, n_boot=n_boot))
     if preds.has_boxes:
         prior = boxes_with_sizes(ds, parts.get("train", [])) if split in ("test", "val") else None
         result.localization, result.prior_origin = localization_of(preds, prior)

@@ -57,10 +57,11 @@ def finalize_run(
     from chestview.engine.train.evaluation import (
         EvalResult,
         auroc_of,
-        box_threshold_from,
         boxes_with_sizes,
+        choose_boxes,
+        choose_operating_point,
         localization_of,
-        operating_thresholds_from,
+        reader_metrics_of,
         predict_split,
         train_prevalence,
         write_eval_report,
@@ -121,15 +122,24 @@ def finalize_run(
         tune = config.heatmap_threshold is None and any(ds.samples[i].boxes for i in split["val"])
         val = predict_split(loaded, ds, split["val"], boxes=False, keep_heatmaps=tune, stage="val", **common)
         if val is not None:
-            thresholds, provenance["threshold_rules"] = operating_thresholds_from(
-                val, train_prevalence(ds, split.get("train", [])))
+            point, provenance["threshold_rules"] = choose_operating_point(
+                val, card, train_prevalence(ds, split.get("train", [])))
+            thresholds = point["thresholds"]
+            card = card.with_updates(calibration=point["calibration"],
+                                     abnormality=point.get("abnormality", card.abnormality))
             if tune and val.has_boxes:
-                choice = box_threshold_from(val)
-                box_threshold = choice.threshold
-                provenance["box_threshold_choice"] = choice.to_json()
-                emit(on_event, Log(f"box threshold {box_threshold} chosen on the validation split's boxes"))
+                box_updates, box_prov = choose_boxes(val, ds, split.get("train", []), model_dir, card.labels)
+                box_threshold = box_updates["box_threshold"]
+                provenance.update(box_prov)
+                card = card.with_updates(box_prior=box_updates["box_prior"])
+                prior = box_updates["box_prior"]
+                emit(on_event, Log(f"box threshold {box_threshold}"
+                                   + (f" with box-prior exponent {prior['exponent']:g}" if prior else "")
+                                   + " chosen on the validation split's boxes"))
     common["heatmap_threshold"] = box_threshold
-    card = card.with_updates(box_threshold=box_threshold, provenance=provenance)
+    card = card.with_updates(box_threshold=box_threshold, provenance=provenance, thresholds=thresholds)
+    card.save(model_dir)  # the test split is measured exactly as predict will load it
+    loaded = load_model(model_dir, device="cpu")
     evaluation = None
     if split.get("test"):
         test_idx = split["test"]
@@ -137,7 +147,8 @@ def finalize_run(
         preds = predict_split(loaded, ds, test_idx, boxes=want_boxes, stage="test", **common)
         if preds is not None:
             evaluation = EvalResult(card.id, config.data, "test", len(test_idx), preds.labels, auroc_of(preds),
-                                    thresholds=thresholds, errors=preds.errors)
+                                    thresholds=thresholds, errors=preds.errors,
+                                    reader=reader_metrics_of(preds, card))
             if preds.has_boxes:
                 prior = boxes_with_sizes(ds, split.get("train", []))
                 evaluation.localization, evaluation.prior_origin = localization_of(preds, prior)

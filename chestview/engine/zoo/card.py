@@ -43,6 +43,9 @@ class ModelCard:
     # Per-output Platt scaling fitted on the validation split: {"method", "params": {name: [a, b]}};
     # the calibrated probability is sigmoid(a * logit + b). Empty: the raw sigmoid.
     calibration: dict[str, Any] = field(default_factory=dict)
+    # Non-empty: boxes are cut from heatmap * prior ** exponent ({"file", "sha256", "exponent"}),
+    # the per-label priors learned from the training split's boxes (explain/prior.py).
+    box_prior: dict[str, Any] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
         return float(self.thresholds.get(label, 0.5))
@@ -97,6 +100,7 @@ class ModelCard:
             schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
             abnormality=dict(data.get("abnormality") or {}),
             calibration=dict(data.get("calibration") or {}),
+            box_prior=dict(data.get("box_prior") or {}),
         )
 
     @classmethod
@@ -169,6 +173,9 @@ def validate_card(data: dict[str, Any]) -> list[str]:
     if not isinstance(params, dict) or not all(
             isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(x) for x in v) for v in params.values()):
         problems.append("'calibration' must map outputs to [a, b] Platt parameters")
+    bp = data.get("box_prior") or {}
+    if bp and not (isinstance(bp, dict) and isinstance(bp.get("file"), str) and _is_number(bp.get("exponent"))):
+        problems.append("'box_prior' must name a 'file' and an 'exponent'")
     if not isinstance(data.get("arch_kwargs", {}), dict):
         problems.append("'arch_kwargs' must be an object")
     return problems

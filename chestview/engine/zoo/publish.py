@@ -14,7 +14,7 @@ from chestview.engine.errors import ModelError
 from chestview.engine.zoo.card import ModelCard
 from chestview.engine.zoo.store import load_model
 
-REPORT_FILES = ("report.json", "report.md", "roc_grid.png")
+REPORT_FILES = ("report.json", "report.md", "roc_grid.png", "reliability.png")
 
 
 def publish_run(run_dir: str | Path, zoo_dir: str | Path, *, overwrite: bool = False) -> Path:
@@ -34,6 +34,8 @@ def publish_run(run_dir: str | Path, zoo_dir: str | Path, *, overwrite: bool = F
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "eval").mkdir(parents=True)
     shutil.copyfile(run_dir / "model" / card.weights, staging / card.weights)
+    if card.box_prior:
+        shutil.copyfile(run_dir / "model" / card.box_prior["file"], staging / card.box_prior["file"])
     card.save(staging)
     for name in REPORT_FILES:
         if (run_dir / "eval" / name).is_file():

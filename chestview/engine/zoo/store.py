@@ -38,6 +38,7 @@ class LoadedModel:
     card: ModelCard
     module: nn.Module
     path: Path
+    box_priors: dict | None = None  # label -> prior map, when the card fuses boxes with priors
 
 
 def zoo_dirs() -> list[Path]:
@@ -132,7 +133,12 @@ def load_model(id_or_dir: str | Path, device: str | torch.device = "cpu") -> Loa
             f"(missing {len(missing)} e.g. {missing[:2]}, unexpected {len(unexpected)} e.g. {unexpected[:2]})"
         )
     module.eval().to(device)
-    return LoadedModel(card=card, module=module, path=directory)
+    priors = None
+    if card.box_prior:
+        from chestview.engine.explain.prior import load_priors
+
+        priors = load_priors(directory / card.box_prior["file"], card.box_prior.get("sha256"))
+    return LoadedModel(card=card, module=module, path=directory, box_priors=priors)
 
 
 def save_zoo_entry(
