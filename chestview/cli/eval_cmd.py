@@ -88,9 +88,15 @@ def run(args: argparse.Namespace) -> int:
     print_evaluation(result)
     if result.thresholds:
         print("\noperating thresholds (validation split) written to the card:")
+        rules = {result.threshold_rules.get(label, "") for label in result.thresholds}
+        shared = len(rules) == 1  # one rule for every label (the specificity rule): say it once
         for label, t in result.thresholds.items():
             rule = result.threshold_rules.get(label, "")
-            print(f"  {label}: {t:.4f}" + (f"  ({rule})" if rule else ""))
+            print(f"  {label}: {t:.4f}" + (f"  ({rule})" if rule and not shared else ""))
+        if shared and next(iter(rules)):
+            print(f"  rule: {next(iter(rules))}")
+        if "Abnormality" in result.threshold_rules:
+            print(f"  abnormality: {result.threshold_rules['Abnormality']}")
     if result.box_threshold is not None:
         print(f"box threshold {result.box_threshold} (chosen on the validation split's boxes) written to the card")
     if args.update_card:

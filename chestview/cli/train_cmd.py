@@ -181,6 +181,20 @@ def print_evaluation(evaluation: Any) -> None:
     print(f"\n{evaluation.split} split of {evaluation.data}: {evaluation.n_images} images")
     print(table(rows, ("label", "AUROC", "95% CI", "pos", "neg", "note")))
     print(f"mean AUROC {_fmt(evaluation.auroc.mean_auroc)}")
+    reader = getattr(evaluation, "reader", None) or {}
+    if reader:
+        print("\nwhat a reader meets (calibrated scores, validation thresholds):")
+        for key, name in (("abnormality_auroc", "abnormality AUROC, normal vs abnormal"),
+                          ("abnormal_flagged", "abnormal films flagged by the abnormality score"),
+                          ("normal_flagged", "normal films flagged by the abnormality score"),
+                          ("normal_with_any_positive", "normal films with any positive finding"),
+                          ("abnormal_with_any_positive", "abnormal films with any positive finding"),
+                          ("mean_auroc_boxed8", "mean AUROC, 8 boxed labels"),
+                          ("mean_auroc_boxed8_first", "mean AUROC, 8 boxed labels, first collection"),
+                          ("ece_labels_before", "calibration error (labels) before scaling"),
+                          ("ece_labels_after", "calibration error (labels) after scaling")):
+            if reader.get(key) is not None:
+                print(f"  {name}: {_fmt(reader[key])}")
     if evaluation.localization is not None:
         print("\nlocalization (share of boxes found; model vs fixed prior boxes vs swapped maps vs one mean box):")
         print(localization_text(evaluation.localization))

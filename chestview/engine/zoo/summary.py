@@ -80,3 +80,36 @@ def per_label_table(card: ModelCard) -> str:
             f"{_fmt(WANG2017_LOC_IOBB_01.values.get(label))} |"
         )
     return "\n".join(lines)
+
+
+READER_TARGETS = {  # issue targets on the test split, shown beside the measured values
+    "mean_auroc_boxed8_first": ">= 0.70", "mean_auroc_boxed8": ">= 0.75", "abnormality_auroc": ">= 0.82",
+    "pneumonia_auroc": ">= 0.65", "normal_with_any_positive": "<= 0.40", "abnormal_flagged": ">= 0.85",
+}
+
+
+def reader_table(cards: Sequence[ModelCard]) -> str:
+    """One row a model: what a reader meets on the test split (calibrated scores, validation
+    thresholds), with the targets in the header."""
+    t = READER_TARGETS
+    lines = [
+        "| model | abnormality AUROC (95% CI) " + t["abnormality_auroc"] + " | abnormal films flagged " + t["abnormal_flagged"]
+        + " | normal films with a positive finding " + t["normal_with_any_positive"]
+        + " | mean AUROC, 8 boxed labels, all " + t["mean_auroc_boxed8"]
+        + " / first collection " + t["mean_auroc_boxed8_first"] + " | Pneumonia AUROC " + t["pneumonia_auroc"]
+        + " | calibration error before / after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for card in cards:
+        test = card.metrics.get("test", {})
+        r = test.get("reader", {})
+        ci = r.get("abnormality_ci95") or [None, None]
+        ab = f"{_fmt(r.get('abnormality_auroc'))} ({_fmt(ci[0])}–{_fmt(ci[1])})" if r.get("abnormality_auroc") else "–"
+        flagged = r.get("abnormal_flagged", r.get("abnormal_with_any_positive"))
+        pneumonia = test.get("auroc", {}).get("Pneumonia", {}).get("auroc")
+        lines.append(
+            f"| {card.id} | {ab} | {_fmt(flagged)} | {_fmt(r.get('normal_with_any_positive'))} | "
+            f"{_fmt(r.get('mean_auroc_boxed8'))} / {_fmt(r.get('mean_auroc_boxed8_first'))} | {_fmt(pneumonia)} | "
+            f"{_fmt(r.get('ece_labels_before'))} / {_fmt(r.get('ece_labels_after'))} |"
+        )
+    return "\n".join(lines)
