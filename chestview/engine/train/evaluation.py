@@ -548,7 +548,7 @@ def evaluate(
     card = loaded.card
     prov = card.provenance
     same_data = prov.get("data") == data_spec
-    if data_options is None and same_data:
+    if not data_options and same_data:
         data_options = dict(prov.get("data_options") or {})  # e.g. the collections the card's split used
     fractions = split_fractions or (prov.get("split_fractions") if same_data else None) or (0.7, 0.1, 0.2)
     seed = split_seed if split_seed is not None else (int(prov.get("split_seed", 0)) if same_data else 0)
