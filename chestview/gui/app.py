@@ -85,7 +85,8 @@ def run_app(
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     model = _model_directory_to_id(model)
     app = make_app()
-    from chestview.gui.main_window import MainWindow, samples_dir
+    from chestview.engine.paths import samples_dir
+    from chestview.gui.main_window import MainWindow
     from chestview.gui.settings import AppSettings
 
     settings = AppSettings.load()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 import chestview
+from chestview.engine.paths import samples_dir
 from chestview.engine.results import ImageResult
 from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
@@ -42,10 +43,6 @@ from chestview.gui.viewer import PRESETS, ImageViewer, box_colour
 from chestview.gui.workers import Worker, WorkerManager, create_worker
 
 log = logging.getLogger(__name__)
-
-
-def samples_dir() -> Path:
-    return Path(chestview.__file__).resolve().parents[1] / "resources" / "samples"
 
 
 class MainWindow(QMainWindow):
