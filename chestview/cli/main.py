@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from chestview import __version__
@@ -55,7 +56,36 @@ def _app_parser() -> argparse.ArgumentParser:
     return parser
 
 
+HEADLESS_HINT = (
+    "no display found (DISPLAY and WAYLAND_DISPLAY are unset): run the app with QT_QPA_PLATFORM=offscreen, "
+    "render it with `chestview --screenshot FILE`, or use the commands (`chestview predict --samples`)"
+)
+
+
+def no_display() -> bool:
+    """True on Linux/BSD when Qt has no display to open and no platform plugin was chosen: the
+    xcb plugin would abort the process with a Qt message instead of an error."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The console entry point: output cut short by a closed pipe (``chestview models --json | head``)
+    ends quietly with 141 (128 + SIGPIPE), as a shell tool killed by SIGPIPE would."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a broken pipe shows up here rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         parser = _command_parser()
@@ -76,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         _command_parser().print_help()
         return 0
     args = _app_parser().parse_args(argv)
+    if not args.screenshot and no_display():  # --screenshot renders offscreen by itself
+        error(HEADLESS_HINT)
+        return 2
     from chestview.gui.app import run_app
 
     return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model)

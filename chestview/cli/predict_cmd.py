@@ -12,7 +12,8 @@ from chestview.engine.errors import ChestviewError
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="run a model on images and folders; write results.json and annotated PNGs")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files (PNG, JPEG, DICOM) or folders")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="image files (PNG, JPEG, DICOM) or folders")
+    p.add_argument("--samples", action="store_true", help="also run on the sample studies bundled with chestview")
     p.add_argument("--model", help="zoo model id or model directory (default: the zoo's default)")
     p.add_argument("--out", default="chestview-results", help="output folder (default: %(default)s)")
     p.add_argument("--boxes", choices=["positive", "all", "none"], default="positive")
@@ -33,6 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.io.scan import iter_image_files
     from chestview.engine.zoo import default_model_id, load_model
 
+    from chestview.engine.paths import samples_dir
+
+    if args.samples:
+        args.paths = [*args.paths, str(samples_dir())]
+    if not args.paths:
+        error("give at least one PATH, or --samples for the bundled sample studies")
+        return 2
     if args.batch_size < 1:
         error("--batch-size must be at least 1")
         return 2

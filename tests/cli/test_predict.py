@@ -101,3 +101,36 @@ def test_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert "chestview" in capsys.readouterr().out
+
+
+def test_predict_samples_from_any_folder(tiny_zoo, samples_dir, tmp_path, monkeypatch, capsys):
+    from chestview.engine.io.scan import iter_image_files
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # nothing of the checkout is reachable through relative paths
+    code = main(["predict", "--samples", "--no-images", "--out", "out"])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((elsewhere / "out" / "results.json").read_text())
+    expected = {p.name for p in samples_dir.iterdir() if p.suffix.lower() in (".png", ".dcm")}
+    assert len(expected) >= 7
+    assert {r["path"].split("/")[-1] for r in doc["results"]} == expected
+    assert all(r["error"] is None and r["findings"] for r in doc["results"])
+    assert len(list(iter_image_files([samples_dir]))) == len(expected)
+
+
+def test_predict_samples_honours_the_samples_override(tiny_zoo, samples_dir, tmp_path, monkeypatch):
+    mine = tmp_path / "my-samples"
+    mine.mkdir()
+    shutil.copy(samples_dir / "00000661_000.png", mine)
+    monkeypatch.setenv("CHESTVIEW_SAMPLES", str(mine))
+    assert main(["predict", "--samples", "--no-images", "--out", str(tmp_path / "out")]) == 0
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [r["path"].split("/")[-1] for r in doc["results"]] == ["00000661_000.png"]
+
+
+def test_predict_needs_paths_or_samples(tiny_zoo, tmp_path, capsys):
+    assert main(["predict", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--samples" in err
+    assert not (tmp_path / "out").exists()
