@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chestview.cli.common import error, table
+from chestview.cli.common import add_backend_argument, error, report_backend, table
 from chestview.engine.errors import ChestviewError
 
 
@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boxes", choices=["positive", "all", "none"], default="positive")
     p.add_argument("--tta", choices=["none", "tencrop"], default="none")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_backend_argument(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=None, help="decoding workers (default: automatic)")
     p.add_argument("--box-threshold", type=int, default=None,
@@ -54,11 +55,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         loaded = load_model(model_id)
         predictor = Predictor(
-            loaded, device=args.device, tta=args.tta, boxes=args.boxes, box_threshold=args.box_threshold
+            loaded, device=args.device, tta=args.tta, boxes=args.boxes, box_threshold=args.box_threshold,
+            backend=args.backend,
         )
     except ChestviewError as exc:
         error(str(exc))
         return 2
+    report_backend(predictor)
 
     files: list[str] = []
     failures: list[tuple[str, str]] = []
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     for path, message in failures:
         print(f"chestview: {message}", file=sys.stderr)
         results.append(ImageResult(path=path, error=message))
-    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device)}
+    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device),
+                "backend": predictor.backend_name}
     write_results_json(out / "results.json", results_document(loaded.card, results, settings=settings))
 
     rows = []
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         top = r.findings[0] if r.findings else None
         summary = ", ".join(pos) if pos else f"none positive (top: {top.label} {top.probability:.2f})" if top else ""
         rows.append([Path(r.path).name, "warn" if r.warnings else "ok", summary])
-    print(f"model {loaded.card.id} on {predictor.device}; {len(results)} input(s)")
+    print(f"model {loaded.card.id} on {predictor.device} ({predictor.backend_name}); {len(results)} input(s)")
     if rows:
         print(table(rows, ["image", "status", "positive findings"]))
     print(f"wrote {out / 'results.json'}")
