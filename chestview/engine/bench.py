@@ -275,7 +275,9 @@ def _model_only(predictor: Predictor, batches: list[torch.Tensor], stage: str, e
         if stop():
             raise ChestviewError("bench: cancelled")
     model_ips = n / (time.perf_counter() - t_model)
-    return model_ips, forward_ms, torch.cat(probs_out).numpy(), torch.cat(maps_out).numpy()
+    # The probabilities as reported (calibrated when the card says so), for the comparison with torch.
+    probs = predictor.calibrate(torch.cat(probs_out).numpy())
+    return model_ips, forward_ms, probs, torch.cat(maps_out).numpy()
 
 
 def _pipeline(predictor: Predictor, paths: list[str], batch_size: int, num_workers: int | None, stage: str,

@@ -82,6 +82,10 @@ def ensure_onnx(loaded: LoadedModel) -> Path:
     path = cache_dir(loaded) / "model.onnx"
     if path.is_file():
         return path
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:  # torch's exporter writes the file with it
+        raise BackendUnavailable(f"{loaded.card.id}: the ONNX export needs the onnx package (pip install onnx)")
     pre = loaded.card.preprocessing
     x = check_input(pre.channels, pre.size)
     wrapped = _Outputs(reference_module(loaded)).eval()
@@ -101,12 +105,23 @@ def ensure_onnx(loaded: LoadedModel) -> Path:
     return path
 
 
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> ParityCheck:
-    """Compare ``run`` with torch on the fixed input, once per (export, backend, version); raise if it fails."""
+    """Compare ``run`` with torch on the fixed input, once per (export file, backend, versions); raise if it fails.
+
+    The record names the export's own SHA-256, so a replaced or foreign file is checked again.
+    """
     record = cache_dir(loaded) / f"check-{backend}.json"
+    key = {"backend": backend, "version": version, "torch": torch.__version__,
+           "onnx_sha256": _file_sha256(cache_dir(loaded) / "model.onnx")}
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
-        if data.get("version") == version and data.get("torch") == torch.__version__:
+        if all(data.get(k) == v for k, v in key.items()):
             result = ParityCheck(data["max_abs_prob_delta"], data["max_abs_map_delta"], data["map_range"])
             if result.passed:
                 return result
@@ -117,11 +132,13 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> Par
     try:
         got = run(x)
     except Exception as exc:
-        raise BackendUnavailable(f"{loaded.card.id}: {backend} failed on the check input ({type(exc).__name__}: {str(exc)[:160]})") from None
+        raise BackendUnavailable(f"{loaded.card.id}: {backend} failed on the check input "
+                                 f"({type(exc).__name__}: {str(exc)[:160]})") from None
     result = parity(torch_reference(loaded, x), got)
-    atomic_write_text(record, json.dumps({"backend": backend, "version": version, "torch": torch.__version__,
-                                          "passed": result.passed, "max_abs_prob_delta": result.max_abs_prob_delta,
-                                          "max_abs_map_delta": result.max_abs_map_delta, "map_range": result.map_range}, indent=2))
+    atomic_write_text(record, json.dumps({**key, "passed": result.passed,
+                                          "max_abs_prob_delta": result.max_abs_prob_delta,
+                                          "max_abs_map_delta": result.max_abs_map_delta,
+                                          "map_range": result.map_range}, indent=2))
     if not result.passed:
         raise BackendUnavailable(
             f"{loaded.card.id}: {backend} differs from torch on the check input (probabilities by "
