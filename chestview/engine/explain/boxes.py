@@ -47,11 +47,17 @@ _PRECISION_BITS = 22  # Pillow's 8-bit resampling: 32 - 8 - 2 fractional bits
 
 
 def _resample_8bit(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Pillow's 8-bit bilinear resize of every map at once: horizontal pass, round to 8 bits, vertical.
+    """Pillow's 8-bit bilinear enlargement of every map at once: horizontal pass, round to 8 bits, vertical.
 
     float64 products of these integers (< 2**53) are exact, so BLAS gives Pillow's integer sums.
+    Only enlargement (the working maps' case) is done by matrices: when shrinking one side, Pillow
+    may run its passes in the other order, so that goes through Pillow itself.
     """
     _, h, w = maps.shape
+    if size[0] < w or size[1] < h:
+        from PIL import Image
+
+        return np.stack([np.asarray(Image.fromarray(m).resize(size, Image.BILINEAR)) for m in maps])
     _, kx = _bilinear_weights(w, size[0])
     _, ky = _bilinear_weights(h, size[1])
     half, unit = float(1 << (_PRECISION_BITS - 1)), 1.0 / (1 << _PRECISION_BITS)
