@@ -37,7 +37,7 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard:
-    """``i/n`` with 1 <= i <= n (one-based, as schedulers number array tasks... and people count)."""
+    """``i/n`` with 1 <= i <= n: one-based, as job schedulers number array tasks."""
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from chestview.engine.backends import CHOICES, CPU_PREFERENCE
-from chestview.engine.backends.base import Backend, BackendUnavailable, ParityCheck
+from chestview.engine.backends.base import Backend, BackendUnavailable
 from chestview.engine.backends.torch_backend import TorchBackend
 from chestview.engine.errors import ChestviewError
 from chestview.engine.zoo.store import LoadedModel
