@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from chestview.cli.common import error, table
+from chestview.cli.common import add_backend_argument, error, table
 from chestview.engine.errors import ChestviewError
 
 
@@ -14,6 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure decode, preprocess, forward, heatmaps, boxes and throughput")
     p.add_argument("--model", help="zoo model id or directory (default: the zoo's default)")
     p.add_argument("--device", default="auto")
+    add_backend_argument(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--images", nargs="+", metavar="PATH", help="images or folders (default: the bundled samples)")
     p.add_argument("-n", "--n-images", type=int, default=32, help="images to time (cycled; default %(default)s)")
@@ -23,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chestview.engine.bench import BenchProgress, run_benchmark
+    from chestview.engine.bench import BACKEND_HEADER, BenchProgress, run_benchmark
     from chestview.engine.io.scan import iter_image_files
     from chestview.engine.paths import samples_dir
     from chestview.engine.zoo import default_model_id, load_model
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_benchmark(
             loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
-            num_workers=args.workers, on_event=progress,
+            num_workers=args.workers, backend=args.backend, on_event=progress,
         )
     except ChestviewError as exc:
         error(str(exc))
@@ -56,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
         return 0
     print(f"model {result.model_id} on {result.device}, batch {result.batch_size}, {result.n_images} images from {result.image_source}")
+    print(table(result.backend_rows(), BACKEND_HEADER))
+    for name, why in result.unavailable_backends.items():
+        print(f"  {name}: not measured ({why})")
+    print(f"\nstages with the default backend ({result.default_backend}):")
     rows = [[s, f"{t.median_ms:.1f}", f"{t.p90_ms:.1f}"] for s, t in result.stages.items()]
     print(table(rows, ["stage (per image)", "median ms", "p90 ms"]))
     print()

@@ -17,3 +17,18 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def add_backend_argument(parser) -> None:
+    from chestview.engine.backends import CHOICES
+
+    parser.add_argument("--backend", choices=CHOICES, default="auto",
+                        help="inference backend (default auto: the fastest exact one for the device, torch off the CPU)")
+
+
+def report_backend(predictor) -> None:
+    """One line when the backend in use is not the one asked for: a warning on a failure, a note on a known limit."""
+    note = predictor.backend_note
+    if note and (predictor.opened.warn or predictor.opened.requested != "auto"):
+        kind = "warning" if predictor.opened.warn else "note"
+        print(f"chestview: {kind}: {note}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from chestview.cli.common import error
+from chestview.cli.common import add_backend_argument, error
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(only for the card's own data and split, --split test)")
     p.add_argument("--out", help="write report.json / report.md here")
     p.add_argument("--device", default="auto")
+    add_backend_argument(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(run=run)
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         heatmap_threshold=args.heatmap_threshold,
         device=args.device,
+        backend=args.backend,
         data_options=parse_pairs(args.data_opt, "--data-opt"),
         split_fractions=fractions,
         split_seed=args.split_seed,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from chestview.cli.common import error, table
+from chestview.cli.common import add_backend_argument, error, report_backend, table
 from chestview.engine.errors import ChestviewError
 
 
@@ -19,11 +20,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boxes", choices=["positive", "all", "none"], default="positive")
     p.add_argument("--tta", choices=["none", "tencrop"], default="none")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    add_backend_argument(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=None, help="decoding workers (default: automatic)")
     p.add_argument("--box-threshold", type=int, default=None,
                    help="heatmap threshold 1-255 for boxes (default: the model card's, chosen on validation)")
     p.add_argument("--no-images", action="store_true", help="write results.json only")
+    p.add_argument("--shard", metavar="I/N", help="take every N-th input from the I-th (1-based) and write a part; "
+                   "the shard that completes the set merges results.json (under torchrun: RANK of WORLD_SIZE)")
     p.set_defaults(run=run)
 
 
@@ -47,18 +51,27 @@ def run(args: argparse.Namespace) -> int:
     if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
         error("--box-threshold must be between 1 and 255")
         return 2
+    from chestview.engine.shard import merge_parts, parse_shard, run_key, shard_device, shard_from_env, write_part
+
+    try:
+        shard = parse_shard(args.shard) if args.shard else shard_from_env()
+    except ChestviewError as exc:
+        error(str(exc))
+        return 2
     model_id = args.model or default_model_id()
     if model_id is None:
         error("no model is installed: the zoo is empty (train one with `chestview train` or import one)")
         return 2
     try:
         loaded = load_model(model_id)
+        device = shard_device(args.device) if shard else args.device
         predictor = Predictor(
-            loaded, device=args.device, tta=args.tta, boxes=args.boxes, box_threshold=args.box_threshold
+            loaded, device=device, tta=args.tta, boxes=args.boxes, box_threshold=args.box_threshold, backend=args.backend
         )
     except ChestviewError as exc:
         error(str(exc))
         return 2
+    report_backend(predictor)
 
     files: list[str] = []
     failures: list[tuple[str, str]] = []
@@ -70,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results = []
     used: set[str] = set()
-    for result in predictor.predict_paths(files, batch_size=args.batch_size, num_workers=args.workers):
+    names = [output_name(f, used) for f in files]  # named from the whole list, so shards name alike
+    mine = shard.take(len(files)) if shard else list(range(len(files)))
+    batches = predictor.predict_paths([files[k] for k in mine], batch_size=args.batch_size, num_workers=args.workers)
+    for k, result in zip(mine, batches):
         results.append(result)
         if result.error:
             print(f"chestview: {result.error}", file=sys.stderr)
@@ -80,17 +96,27 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_images:
             try:
                 image = load_image(result.path)
-                export_annotated(out / output_name(result.path, used), image, result, loaded.card, with_json=False)
+                export_annotated(out / names[k], image, result, loaded.card, with_json=False)
             except ChestviewError as exc:
                 result.error = str(exc)
                 print(f"chestview: {exc}", file=sys.stderr)
     from chestview.engine.results import ImageResult
 
+    if shard and shard.index > 0:
+        failures = []  # the first shard reports the missing paths
     for path, message in failures:
         print(f"chestview: {message}", file=sys.stderr)
         results.append(ImageResult(path=path, error=message))
-    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device)}
-    write_results_json(out / "results.json", results_document(loaded.card, results, settings=settings))
+    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device),
+                "backend": predictor.backend_name}
+    document = results_document(loaded.card, results, settings=settings)
+    if shard is None:
+        written = write_results_json(out / "results.json", document)
+    else:
+        key = run_key(files + list(args.paths), model=loaded.card.id, sha256=loaded.card.sha256,
+                      boxes=args.boxes, tta=args.tta, box_threshold=predictor.box_threshold)
+        written = write_part(out, shard, key, mine + list(range(len(files), len(files) + len(failures))), document)
+        written = merge_parts(out, shard.count, key) or written
 
     rows = []
     for r in results:
@@ -101,11 +127,17 @@ def run(args: argparse.Namespace) -> int:
         top = r.findings[0] if r.findings else None
         summary = ", ".join(pos) if pos else f"none positive (top: {top.label} {top.probability:.2f})" if top else ""
         rows.append([Path(r.path).name, "warn" if r.warnings else "ok", summary])
-    print(f"model {loaded.card.id} on {predictor.device}; {len(results)} input(s)")
+    print(f"model {loaded.card.id} on {predictor.device} ({predictor.backend_name}); {len(results)} input(s)")
     if rows:
         print(table(rows, ["image", "status", "positive findings"]))
-    print(f"wrote {out / 'results.json'}")
+    print(f"wrote {written}" + (f" (shard {shard.index + 1}/{shard.count})" if shard else ""))
     if not files and not failures:
         error("no images found in the given paths")
         return 1
+    if shard is not None and not args.shard:
+        # Under torchrun a rank that exits 1 stops the others: only the rank that merged reports the
+        # failed inputs of the whole run (the others' parts are written by then).
+        if written.name != "results.json":
+            return 0
+        return 1 if any(r.get("error") for r in json.loads(written.read_text(encoding="utf-8"))["results"]) else 0
     return 1 if any(r.error for r in results) else 0

@@ -4,6 +4,10 @@ Per image (median and p90, ms): decode, preprocess, model forward (batched, per 
 for all labels, boxes for all labels. Throughputs (images/s): the end-to-end pipeline from files on
 disk to finished results (``Predictor.predict_paths``, decoding in workers), and the model alone on
 ready tensors at the same batch size. Their ratio says how well decoding overlaps the model.
+
+Every inference backend available for the device is measured in the same run (torch always), on
+the same images, with its largest probability difference from torch; the stage timings are those
+of the default backend (the one ``--backend`` names, ``auto`` by default).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import numpy as np
 import torch
 
 from chestview import __version__
+from chestview.engine.backends import BACKENDS
+from chestview.engine.backends.select import installed
 from chestview.engine.device import describe_device
 from chestview.engine.errors import ChestviewError
-from chestview.engine.explain.boxes import heatmap_to_boxes
+from chestview.engine.explain.boxes import maps_to_boxes
 from chestview.engine.explain.cam import normalise_maps
 from chestview.engine.inference import Predictor
 from chestview.engine.zoo.store import LoadedModel
@@ -44,6 +50,13 @@ class StageTiming:
     n: int
 
 
+@dataclass(frozen=True)
+class BackendTiming:
+    model_images_per_s: float
+    pipeline_images_per_s: float
+    max_abs_prob_delta: float  # against torch, on the benchmark's own images
+
+
 @dataclass
 class BenchResult:
     model_id: str
@@ -57,6 +70,17 @@ class BenchResult:
     peak_memory_mb: float = 0.0
     peak_gpu_memory_mb: float | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    default_backend: str = "torch"
+    backends: dict[str, BackendTiming] = field(default_factory=dict)
+    unavailable_backends: dict[str, str] = field(default_factory=dict)  # name -> why it could not run
+
+    def speedup(self, name: str, kind: str = "model") -> float | None:
+        """A backend's throughput over torch's in this run (``kind`` model or pipeline)."""
+        base, other = self.backends.get("torch"), self.backends.get(name)
+        if base is None or other is None:
+            return None
+        attr = f"{kind}_images_per_s"
+        return getattr(other, attr) / getattr(base, attr) if getattr(base, attr) else None
 
     @property
     def pipeline_to_model_ratio(self) -> float:
@@ -86,7 +110,23 @@ class BenchResult:
         data["pipeline_to_model_ratio"] = self.pipeline_to_model_ratio
         data["explain_cost_fraction"] = self.explain_cost_fraction
         data["cpu_ceiling_ratio"] = self.cpu_ceiling_ratio
+        for name, entry in data["backends"].items():
+            entry["model_speedup_vs_torch"] = self.speedup(name, "model")
+            entry["pipeline_speedup_vs_torch"] = self.speedup(name, "pipeline")
         return data
+
+    def backend_rows(self) -> list[list[str]]:
+        """The side-by-side table (text output and the app's dialog): one row per backend that ran."""
+        rows = []
+        for name, b in self.backends.items():
+            rows.append([name + (" (default)" if name == self.default_backend else ""),
+                         f"{b.model_images_per_s:.1f}", f"{self.speedup(name, 'model') or 0:.2f}x",
+                         f"{b.pipeline_images_per_s:.1f}", f"{self.speedup(name, 'pipeline') or 0:.2f}x",
+                         "-" if name == "torch" else f"{b.max_abs_prob_delta:.1e}"])
+        return rows
+
+
+BACKEND_HEADER = ["backend", "model img/s", "vs torch", "pipeline img/s", "vs torch", "max |dp| vs torch"]
 
 
 def _timing(values_ms: list[float]) -> StageTiming:
@@ -109,6 +149,7 @@ def run_benchmark(
     batch_size: int = 8,
     n_images: int = 32,
     num_workers: int | None = None,
+    backend: str = "auto",
     on_event: Callable[[BenchProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> BenchResult:
@@ -119,8 +160,8 @@ def run_benchmark(
     emit = on_event or (lambda ev: None)
     stop = should_stop or (lambda: False)
     paths = [str(image_paths[i % len(image_paths)]) for i in range(max(n_images, batch_size))]
-    predictor = Predictor(loaded, device=device, boxes="all")
-    labels = predictor.labels
+    default = Predictor(loaded, device=device, boxes="all", backend=backend)
+    labels = default.labels
     timings: dict[str, list[float]] = {s: [] for s in STAGES}
 
     # 1. Decode and preprocess, one image at a time. Images that fail to load are skipped.
@@ -132,7 +173,7 @@ def run_benchmark(
         except ChestviewError:
             continue
         t1 = time.perf_counter()
-        x, _ = predictor.prepare_input(image)
+        x, _ = default.prepare_input(image)
         t2 = time.perf_counter()
         timings["decode"].append((t1 - t0) * 1e3)
         timings["preprocess"].append((t2 - t1) * 1e3)
@@ -143,48 +184,54 @@ def run_benchmark(
             raise ChestviewError("bench: cancelled")
     if not images:
         raise ChestviewError("bench: none of the images could be read")
-
-    # 2. Model alone on ready tensors, same batch size (one warm-up batch first).
     batches = [torch.cat(tensors[i : i + batch_size]) for i in range(0, len(tensors), batch_size)]
-    predictor.forward(batches[0])
-    maps_out = []
-    t_model = time.perf_counter()
-    for j, xb in enumerate(batches):
-        t0 = time.perf_counter()
-        _, maps = predictor.forward(xb)
-        dt = (time.perf_counter() - t0) * 1e3 / xb.shape[0]
-        timings["forward"] += [dt] * xb.shape[0]
-        maps_out.append(maps)
-        emit(BenchProgress("forward", j + 1, len(batches)))
-        if stop():
-            raise ChestviewError("bench: cancelled")
-    model_ips = len(tensors) / (time.perf_counter() - t_model)
+    readable = [im.path for im in images]
 
-    # 3. Heatmaps and boxes for every label of every image.
-    all_maps = torch.cat(maps_out).numpy()
+    # 2. Each backend: the model alone on ready tensors, then end to end from files on disk.
+    predictors = {default.backend_name: default}
+    unavailable: dict[str, str] = {}
+    if default.backend_name != "torch":
+        predictors["torch"] = Predictor(loaded, device=default.device, boxes="all", backend="torch")
+    if default.device.type == "cpu":
+        for name in BACKENDS:
+            if name in predictors:
+                continue
+            if not installed(name):
+                unavailable[name] = "not installed"
+                continue
+            other = Predictor(loaded, device=default.device, boxes="all", backend=name)
+            if other.backend_name == name:
+                predictors[name] = other
+            else:
+                unavailable[name] = other.backend_note or "unavailable"
+    measured: dict[str, tuple[float, float, np.ndarray]] = {}
+    default_maps = None
+    for name, predictor in predictors.items():
+        model_ips, forward_ms, probs, maps = _model_only(predictor, batches, f"forward ({name})", emit, stop)
+        pipeline_ips = _pipeline(predictor, readable, batch_size, num_workers, f"pipeline ({name})", emit, stop)
+        measured[name] = (model_ips, pipeline_ips, probs)
+        if predictor is default:
+            timings["forward"] = forward_ms
+            default_maps = maps
+    reference = measured["torch"][2]
+    backends = {
+        name: BackendTiming(model_ips, pipeline_ips, float(np.abs(probs - reference).max()))
+        for name, (model_ips, pipeline_ips, probs) in measured.items()
+    }
+
+    # 3. Heatmaps and boxes for every label of every image, from the default backend's maps.
     for i, image in enumerate(images):
         t0 = time.perf_counter()
-        heat = normalise_maps(all_maps[i])
+        heat = normalise_maps(default_maps[i])
         t1 = time.perf_counter()
-        for c in range(len(labels)):
-            heatmap_to_boxes(heat[c], image.size)
+        maps_to_boxes(heat, image.size, threshold=default.box_threshold)
         t2 = time.perf_counter()
         timings["heatmaps"].append((t1 - t0) * 1e3)
         timings["boxes"].append((t2 - t1) * 1e3)
     emit(BenchProgress("explain", len(images), len(images)))
 
-    # 4. End to end, from files on disk to finished results.
-    readable = [im.path for im in images]
-    t0 = time.perf_counter()
-    done = 0
-    for _ in predictor.predict_paths(readable, batch_size=batch_size, num_workers=num_workers, should_stop=stop):
-        done += 1
-        emit(BenchProgress("pipeline", done, len(readable)))
-    if stop():
-        raise ChestviewError("bench: cancelled")
-    pipeline_ips = done / (time.perf_counter() - t0)
-
-    dev = predictor.device
+    dev = default.device
+    chosen = backends[default.backend_name]
     return BenchResult(
         model_id=loaded.card.id,
         device=describe_device(dev),
@@ -192,8 +239,8 @@ def run_benchmark(
         n_images=len(images),
         image_source=", ".join(sorted({str(Path(p).parent) for p in readable})),
         stages={s: _timing(v) for s, v in timings.items()},
-        pipeline_images_per_s=pipeline_ips,
-        model_images_per_s=model_ips,
+        pipeline_images_per_s=chosen.pipeline_images_per_s,
+        model_images_per_s=chosen.model_images_per_s,
         peak_memory_mb=_peak_rss_mb(),
         peak_gpu_memory_mb=torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
         environment={
@@ -203,5 +250,57 @@ def run_benchmark(
             "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(),
             "cpu_threads": str(torch.get_num_threads()),
+            **_runtime_versions(predictors),
         },
+        default_backend=default.backend_name,
+        backends=backends,
+        unavailable_backends=unavailable,
     )
+
+
+def _model_only(predictor: Predictor, batches: list[torch.Tensor], stage: str, emit, stop
+                ) -> tuple[float, list[float], np.ndarray, np.ndarray]:
+    """Throughput of the forward pass alone (after one warm-up batch), per-image times, probs, maps."""
+    predictor.forward(batches[0])
+    forward_ms, probs_out, maps_out = [], [], []
+    n = sum(xb.shape[0] for xb in batches)
+    t_model = time.perf_counter()
+    for j, xb in enumerate(batches):
+        t0 = time.perf_counter()
+        probs, maps = predictor.forward(xb)
+        forward_ms += [(time.perf_counter() - t0) * 1e3 / xb.shape[0]] * xb.shape[0]
+        probs_out.append(probs)
+        maps_out.append(maps)
+        emit(BenchProgress(stage, j + 1, len(batches)))
+        if stop():
+            raise ChestviewError("bench: cancelled")
+    model_ips = n / (time.perf_counter() - t_model)
+    # The probabilities as reported (calibrated when the card says so), for the comparison with torch.
+    probs = predictor.calibrate(torch.cat(probs_out).numpy())
+    return model_ips, forward_ms, probs, torch.cat(maps_out).numpy()
+
+
+def _pipeline(predictor: Predictor, paths: list[str], batch_size: int, num_workers: int | None, stage: str,
+              emit, stop) -> float:
+    """End to end, from files on disk to finished results (findings, heatmaps, boxes for all labels)."""
+    t0 = time.perf_counter()
+    done = 0
+    for _ in predictor.predict_paths(paths, batch_size=batch_size, num_workers=num_workers, should_stop=stop):
+        done += 1
+        emit(BenchProgress(stage, done, len(paths)))
+    if stop():
+        raise ChestviewError("bench: cancelled")
+    return done / (time.perf_counter() - t0)
+
+
+def _runtime_versions(predictors: dict[str, Predictor]) -> dict[str, str]:
+    import importlib.metadata
+
+    versions = {}
+    for name in predictors:
+        if name != "torch":
+            try:
+                versions[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+    return versions

@@ -6,7 +6,6 @@ The data walks one way: file -> XrayImage -> tensor -> logits + maps -> findings
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from chestview.engine.backends.select import OpenedBackend, open_backend
 from chestview.engine.device import resolve_device
 from chestview.engine.errors import ChestviewError
-from chestview.engine.explain.boxes import heatmap_to_boxes
+from chestview.engine.explain.boxes import maps_to_boxes
 from chestview.engine.explain.cam import normalise_maps
 from chestview.engine.io.image import XrayImage
 from chestview.engine.preprocess import Preprocessing, merge_crop_maps, prepare, ten_crop
@@ -124,6 +124,7 @@ class Predictor:
         box_threshold: int | None = None,
         boxes: BoxMode = "positive",
         max_boxes: int = 3,
+        backend: str = "auto",
     ) -> None:
         if tta not in ("none", "tencrop"):
             raise ChestviewError(f"unknown test-time augmentation {tta!r} (none, tencrop)")
@@ -132,9 +133,9 @@ class Predictor:
         self.loaded = loaded
         self.card = loaded.card
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        self.model = loaded.module.to(self.device).eval()
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # torch, ONNX Runtime or OpenVINO; ``backend_note`` says why it is not the one asked for.
+        self.opened: OpenedBackend = open_backend(loaded, self.device, backend)
+        self.backend = self.opened.backend
         self.tta = tta
         # None: the level chosen for this model on its validation split (the card's; 180 by default).
         self.box_threshold = int(box_threshold if box_threshold is not None else self.card.box_threshold)
@@ -164,39 +165,34 @@ class Predictor:
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities (B, C) and maps (B, C, h, w), float32 on the CPU, from one forward pass."""
-        x = x.to(self.device, non_blocking=True)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        autocast = (
-            torch.autocast("cuda", dtype=torch.float16) if self.device.type == "cuda" else contextlib.nullcontext()
-        )
-        with torch.inference_mode(), autocast:
-            out = self.model(x)
-        maps = out.maps
-        if maps is None:
-            from chestview.engine.models.gradcam import gradcam
+        logits, maps = self.backend.run(x)
+        return torch.sigmoid(logits), maps
 
-            maps = gradcam(self.model, x)
-        return torch.sigmoid(out.logits.float()).cpu(), maps.float().cpu()
+    @property
+    def backend_name(self) -> str:
+        return self.opened.name
+
+    @property
+    def backend_note(self) -> str | None:
+        """One line when the backend in use is not the one asked for (a failure or a known limit)."""
+        return self.opened.note
 
     def findings_from(
         self, image_size: tuple[int, int], probs: np.ndarray, heat: np.ndarray
     ) -> tuple[list[Finding], float]:
         """Findings with boxes; returns the time spent making boxes (ms)."""
         t0 = _now()
-        findings = []
+        rows = []
         for c, label in enumerate(self.labels):
             p = float(probs[c])
             threshold = self.card.threshold(label)
             reliable = label not in self.unreliable
             positive = reliable and p >= threshold
-            want_boxes = self.boxes == "all" or (self.boxes == "positive" and positive)
-            boxes = (
-                tuple(heatmap_to_boxes(heat[c], image_size, threshold=self.box_threshold, max_boxes=self.max_boxes))
-                if want_boxes
-                else ()
-            )
-            findings.append(Finding(label, p, threshold, positive, reliable, boxes))
+            rows.append((label, p, threshold, positive, reliable))
+        want = [c for c, row in enumerate(rows) if self.boxes == "all" or (self.boxes == "positive" and row[3])]
+        boxes = dict(zip(want, maps_to_boxes(heat[want], image_size, threshold=self.box_threshold,
+                                              max_boxes=self.max_boxes))) if want else {}
+        findings = [Finding(*row, tuple(boxes.get(c, ()))) for c, row in enumerate(rows)]
         findings.sort(key=lambda f: (not f.reliable, -f.probability))
         return findings, (_now() - t0) * 1e3
 

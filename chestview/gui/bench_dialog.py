@@ -27,18 +27,24 @@ from chestview.gui.workers import WorkerManager, create_worker
 
 
 def bench_job(model_id: str, paths: list[str], device: str, batch_size: int, n_images: int, *,
-              on_event=None, should_stop=None):
+              backend: str = "auto", on_event=None, should_stop=None):
     from chestview.engine.bench import run_benchmark
     from chestview.engine.io import iter_image_files
     from chestview.engine.zoo import load_model
 
     files = [str(p) for p in iter_image_files(paths)]
     return run_benchmark(load_model(model_id), files, device=device, batch_size=batch_size, n_images=n_images,
-                         num_workers=0, on_event=on_event, should_stop=should_stop)
+                         num_workers=0, backend=backend, on_event=on_event, should_stop=should_stop)
 
 
 def bench_rows(result) -> list[tuple[str, str, str]]:
+    """Stage timings (of the default backend), the backends side by side, then the summary figures."""
     rows = [(stage, f"{t.median_ms:.2f}", f"{t.p90_ms:.2f}") for stage, t in result.stages.items()]
+    for name, b in result.backends.items():
+        speed = "" if name == "torch" else f"  ({result.speedup(name, 'model'):.2f}x torch, max |Δp| {b.max_abs_prob_delta:.0e})"
+        default = " (default)" if name == result.default_backend else ""
+        rows.append((f"backend {name}{default}: model / pipeline", f"{b.model_images_per_s:.1f} img/s{speed}",
+                     f"{b.pipeline_images_per_s:.1f} img/s"))
     rows += [
         ("pipeline (files → results)", f"{result.pipeline_images_per_s:.1f} img/s", ""),
         ("model alone", f"{result.model_images_per_s:.1f} img/s", ""),
@@ -54,7 +60,7 @@ def bench_rows(result) -> list[tuple[str, str, str]]:
 
 class BenchmarkDialog(QDialog):
     def __init__(self, workers: WorkerManager, model_ids: list[str], paths: list[str], device: str,
-                 parent: QWidget | None = None, *, model: str = "") -> None:
+                 parent: QWidget | None = None, *, model: str = "", backend: str = "auto") -> None:
         super().__init__(parent)
         self.setWindowTitle("Benchmark")
         self.resize(560, 480)
@@ -70,6 +76,12 @@ class BenchmarkDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setCurrentText(device)
+        from chestview.engine.backends import CHOICES
+
+        self.backend = QComboBox()
+        self.backend.addItems(CHOICES)
+        self.backend.setCurrentText(backend)
+        self.backend.setToolTip("The default backend gives the stage timings; every backend available is measured beside torch")
         self.batch = QSpinBox()
         self.batch.setRange(1, 256)
         self.batch.setValue(8)
@@ -79,6 +91,7 @@ class BenchmarkDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("Device", self.device)
+        form.addRow("Backend", self.backend)
         form.addRow("Batch size", self.batch)
         form.addRow("Images", self.n_images)
         form.addRow("Source", QLabel(f"{len(paths)} path(s) of the browser"))
@@ -116,7 +129,8 @@ class BenchmarkDialog(QDialog):
         self.stop_button.setEnabled(True)
         self.status.setText("Loading the model…")
         w = create_worker(bench_job, self.model.currentText(), self.paths, self.device.currentText(),
-                          self.batch.value(), self.n_images.value(), progress=True, name="benchmark")
+                          self.batch.value(), self.n_images.value(), backend=self.backend.currentText(),
+                          progress=True, name="benchmark")
         w.yielded.connect(self._progress)
         w.returned.connect(self._done)
         w.errored.connect(lambda exc: self.status.setText(f"Failed: {exc}"))
@@ -141,7 +155,8 @@ class BenchmarkDialog(QDialog):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
-        self.status.setText(f"{result.model_id} on {result.device}, batch {result.batch_size}, {result.n_images} images")
+        self.status.setText(f"{result.model_id} on {result.device} ({result.default_backend}), "
+                            f"batch {result.batch_size}, {result.n_images} images")
         self.save_button.setEnabled(True)
 
     def _finished(self) -> None:

@@ -6,12 +6,15 @@ Generators yield progress and are stopped between yields by the worker.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from chestview.gui.state import ResultCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,21 +34,28 @@ class ExportProgress:
 
 
 class PredictorCache:
-    """One Predictor per (model id, device), built on first use (in a worker thread)."""
+    """One Predictor per (model id, device, backend), built on first use (in a worker thread).
 
-    def __init__(self) -> None:
+    ``backend`` is the app's setting; a backend that falls back to torch is logged once, as a warning.
+    """
+
+    def __init__(self, backend: str = "auto") -> None:
         self._lock = threading.Lock()
-        self._predictors: dict[tuple[str, str], Any] = {}
+        self._predictors: dict[tuple[str, str, str], Any] = {}
+        self.backend = backend
 
     def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
         from chestview.engine.inference import Predictor
         from chestview.engine.zoo import load_model
 
-        key = (model_id, device)
+        key = (model_id, device, self.backend)
         with self._lock:
             pred = self._predictors.get(key)
             if pred is None:
-                pred = Predictor(load_model(model_id), device=device, boxes="positive", box_threshold=box_threshold)
+                pred = Predictor(load_model(model_id), device=device, boxes="positive", box_threshold=box_threshold,
+                                 backend=self.backend)
+                if pred.backend_note:
+                    (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
                 self._predictors[key] = pred
             pred.box_threshold = box_threshold
             return pred

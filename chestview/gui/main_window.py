@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
         self.findings.colormap.setCurrentText(s.colormap)
         self._apply_box_threshold()
         self.findings.opacity.setValue(round(s.opacity * 100))
+        self.predictors.backend = s.backend
         self.predictors.clear()
         self.model_panel.set_device("…")
         self._start("device", create_worker(jobs.describe_device_job, s.device), pool="io",
@@ -733,7 +734,7 @@ class MainWindow(QMainWindow):
 
         dlg = BenchmarkDialog(self.workers, [e.card.id for e in self.model_panel.entries],
                               self.browser.paths() or [str(samples_dir())], self.settings.device, self,
-                              model=self.model_panel.current_id())
+                              model=self.model_panel.current_id(), backend=self.settings.backend)
         dlg.show()
         self._bench_dialog = dlg
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chestview.engine.backends import CHOICES as BACKENDS
 from chestview.engine.colormaps import COLORMAPS
 from chestview.engine.paths import user_config_dir
 from chestview.engine.util import atomic_write_text
@@ -30,6 +31,7 @@ MAX_RECENT = 10
 class AppSettings:
     default_model: str = ""  # model id; "" = the first model of the zoo
     device: str = "auto"
+    backend: str = "auto"  # inference backend; auto: the fastest exact one for the device
     colormap: str = "jet"
     # 0: each model's own (its card's, chosen on validation). Named apart from the "box_threshold" of
     # earlier builds, which saved Wang's 180 by default and would pin every model to it.
@@ -61,6 +63,8 @@ class AppSettings:
     def sanitise(self) -> None:
         if self.device not in DEVICES:
             self.device = "auto"
+        if self.backend not in BACKENDS:
+            self.backend = "auto"
         if self.colormap not in COLORMAPS:
             self.colormap = "jet"
         self.fixed_box_threshold = int(min(max(int(self.fixed_box_threshold), 0), 255))
@@ -80,7 +84,7 @@ class AppSettings:
 
 
 class SettingsDialog(QDialog):
-    """Default model, device, heatmap colour map and box threshold."""
+    """Default model, device, inference backend, heatmap colour map and box threshold."""
 
     def __init__(self, settings: AppSettings, model_ids: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +104,13 @@ class SettingsDialog(QDialog):
         self.device_combo.addItems(DEVICES)
         self.device_combo.setCurrentText(settings.device)
         form.addRow("Device", self.device_combo)
+
+        self.backend_combo = QComboBox()
+        self.backend_combo.addItems(BACKENDS)
+        self.backend_combo.setCurrentText(settings.backend)
+        self.backend_combo.setToolTip("auto: on the CPU the fastest exact backend installed (OpenVINO, then ONNX "
+                                      "Runtime), checked against torch before first use; torch on a GPU")
+        form.addRow("Inference backend", self.backend_combo)
 
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(COLORMAPS)
@@ -123,6 +134,7 @@ class SettingsDialog(QDialog):
         s = self._settings
         s.default_model = self.model_combo.currentData() or ""
         s.device = self.device_combo.currentText()
+        s.backend = self.backend_combo.currentText()
         s.colormap = self.cmap_combo.currentText()
         s.fixed_box_threshold = self.threshold_spin.value()
         return s

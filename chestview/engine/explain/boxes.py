@@ -2,60 +2,151 @@
 
 Done on the low-resolution map and scaled to image pixels, never on a full-size upsampled map:
 the map holds no more detail than its cells, and a 1024^2 labelling would cost more than the model.
+All labels of an image are labelled in one call (a 3-D labelling whose structure never connects
+two maps), so boxes for 14 labels cost about as much as for one.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from skimage.measure import label as connected_components
-from skimage.measure import regionprops
+from scipy import ndimage
 
 from chestview.engine.results import Box
 
 WANG_THRESHOLD = 180  # Wang et al. 2017: heatmaps scaled to 0..255, boxes around regions >= 180
 
+# 8-connected within a map, never across maps: the middle plane of a 3x3x3 structure.
+_PER_MAP_8_CONNECTED = np.zeros((3, 3, 3), dtype=bool)
+_PER_MAP_8_CONNECTED[1] = True
 
-def _working_map(heat: np.ndarray, work_size: int | None) -> np.ndarray:
-    """A moderately upsampled map so boxes are not whole cells of a 7x7 grid (still low resolution)."""
-    if work_size is None or max(heat.shape) >= work_size:
-        return heat
-    from PIL import Image
 
-    h, w = heat.shape
+@lru_cache(maxsize=64)
+def _bilinear_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's BILINEAR resampling as an (out, in) matrix: float, and the 8-bit path's fixed point.
+
+    The same filter, support, normalisation and fixed-point rounding as Pillow's Resample.c, so an
+    8-bit resize by matrix products gives Pillow's result to the last level (a test checks it).
+    """
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    weights = np.zeros((out_size, in_size), dtype=np.float64)
+    for xx in range(out_size):
+        center = (xx + 0.5) * scale
+        lo = max(int(center - filterscale + 0.5), 0)
+        hi = min(int(center + filterscale + 0.5), in_size)
+        k = np.array([max(0.0, 1.0 - abs((x - center + 0.5) / filterscale)) for x in range(lo, hi)])
+        weights[xx, lo:hi] = k / k.sum() if k.sum() else 0.0
+    scaled = weights * (1 << _PRECISION_BITS)
+    fixed = np.where(weights < 0, np.trunc(scaled - 0.5), np.trunc(scaled + 0.5))
+    return weights, fixed
+
+
+_PRECISION_BITS = 22  # Pillow's 8-bit resampling: 32 - 8 - 2 fractional bits
+
+
+def _resample_8bit(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Pillow's 8-bit bilinear enlargement of every map at once: horizontal pass, round to 8 bits, vertical.
+
+    float64 products of these integers (< 2**53) are exact, so BLAS gives Pillow's integer sums.
+    Only enlargement (the working maps' case) is done by matrices: when shrinking one side, Pillow
+    may run its passes in the other order, so that goes through Pillow itself.
+    """
+    _, h, w = maps.shape
+    if size[0] < w or size[1] < h:
+        from PIL import Image
+
+        return np.stack([np.asarray(Image.fromarray(m).resize(size, Image.BILINEAR)) for m in maps])
+    _, kx = _bilinear_weights(w, size[0])
+    _, ky = _bilinear_weights(h, size[1])
+    half, unit = float(1 << (_PRECISION_BITS - 1)), 1.0 / (1 << _PRECISION_BITS)
+    rows = np.clip(np.floor((maps.astype(np.float64) @ kx.T + half) * unit), 0, 255)
+    return np.clip(np.floor((ky @ rows + half) * unit), 0, 255).astype(np.uint8)
+
+
+def _working_maps(maps: np.ndarray, work_size: int | None) -> np.ndarray:
+    """Moderately upsampled maps so boxes are not whole cells of a 7x7 grid (still low resolution).
+
+    Bilinear, as Pillow resizes: uint8 maps exactly as an 8-bit image, float maps (e.g. fused
+    with a prior before this step) in floating point without rounding.
+    """
+    _, h, w = maps.shape
+    if work_size is None or max(h, w) >= work_size:
+        return maps
     scale = work_size / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(heat.astype(np.uint8)).resize(size, Image.BILINEAR))
+    if maps.dtype == np.uint8:
+        return _resample_8bit(maps, size)
+    wx, _ = _bilinear_weights(w, size[0])
+    wy, _ = _bilinear_weights(h, size[1])
+    return (wy @ (maps.astype(np.float64) @ wx.T)).astype(np.float32)
+
+
+def maps_to_boxes(
+    maps: np.ndarray,
+    image_size: tuple[int, int],
+    *,
+    threshold: float = WANG_THRESHOLD,
+    min_area_frac: float = 0.002,
+    max_boxes: int = 3,
+    work_size: int | None = 64,
+) -> list[list[Box]]:
+    """Boxes per map, in pixels of the image (``image_size`` = (width, height)), around hot regions.
+
+    ``maps`` is (L, h, w), each map covering the whole image on the 0..255 scale (uint8, or float
+    from a step that fuses maps before this one). Per map, pixels >= ``threshold`` form 8-connected
+    components; each gives its bounding box and a score (its peak / 255). Components smaller than
+    ``min_area_frac`` of the map are dropped; the ``max_boxes`` best (score, then area) are kept.
+    """
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or maps.size == 0:
+        raise ValueError(f"maps must be a non-empty (labels, h, w) array, got shape {maps.shape}")
+    if maps.dtype != np.uint8 and not np.issubdtype(maps.dtype, np.floating):
+        maps = maps.astype(np.uint8)
+    work = _working_maps(maps, work_size)
+    n_maps, h, w = work.shape
+    width, height = image_size
+    sx, sy = width / w, height / h
+    out: list[list[Box]] = [[] for _ in range(n_maps)]
+    components, n = ndimage.label(work >= threshold, structure=_PER_MAP_8_CONNECTED)
+    if n == 0:
+        return out
+    # (plane, r0, r1, c0, c1) per component, in labelling (raster) order.
+    spans = np.array([(s[0].start, s[1].start, s[1].stop, s[2].start, s[2].stop)
+                      for s in ndimage.find_objects(components)], dtype=np.int64)
+    plane, r0, r1, c0, c1 = spans.T
+    keep = (r1 - r0) * (c1 - c0) >= min_area_frac * h * w
+    # Peak of each component: its pixels grouped by component id, one maximum per group.
+    ids, values = components.ravel(), work.ravel()
+    hot = np.flatnonzero(ids)
+    grouped = hot[np.argsort(ids[hot], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, np.diff(ids[grouped]) != 0])
+    peaks = np.maximum.reduceat(values[grouped], starts).astype(np.float64)
+    bw, bh = (c1 - c0) * sx, (r1 - r0) * sy
+    score, area = peaks / 255.0, bw * bh
+    order = np.lexsort((np.arange(n), -area, -score, plane))  # per map: best score, then largest
+    order = order[keep[order]]
+    for i in order:
+        boxes = out[plane[i]]
+        if len(boxes) < max_boxes:
+            boxes.append(Box(x=float(c0[i] * sx), y=float(r0[i] * sy), width=float(bw[i]), height=float(bh[i]),
+                             score=float(score[i])))
+    return out
 
 
 def heatmap_to_boxes(
     heat: np.ndarray,
     image_size: tuple[int, int],
     *,
-    threshold: int = WANG_THRESHOLD,
+    threshold: float = WANG_THRESHOLD,
     min_area_frac: float = 0.002,
     max_boxes: int = 3,
     work_size: int | None = 64,
 ) -> list[Box]:
-    """Boxes, in pixels of the image (``image_size`` = (width, height)), around hot regions.
-
-    ``heat`` is a (h, w) uint8 map covering the whole image. Pixels >= ``threshold`` form
-    8-connected components; each gives its bounding box and a score (its peak / 255). Components
-    smaller than ``min_area_frac`` of the image are dropped; the ``max_boxes`` best are kept.
-    """
+    """Boxes of one (h, w) map: :func:`maps_to_boxes` for a single label."""
     heat = np.asarray(heat)
     if heat.ndim != 2 or heat.size == 0:
         raise ValueError(f"heatmap must be a non-empty 2-D array, got shape {heat.shape}")
-    work = _working_map(heat, work_size)
-    h, w = work.shape
-    width, height = image_size
-    sx, sy = width / w, height / h
-    components = connected_components(work >= threshold, connectivity=2)
-    boxes: list[Box] = []
-    for region in regionprops(components, intensity_image=work):
-        r0, c0, r1, c1 = region.bbox
-        if (r1 - r0) * (c1 - c0) < min_area_frac * h * w:
-            continue
-        score = float(region.intensity_max) / 255.0
-        boxes.append(Box(x=c0 * sx, y=r0 * sy, width=(c1 - c0) * sx, height=(r1 - r0) * sy, score=score))
-    boxes.sort(key=lambda b: (-b.score, -b.area))
-    return boxes[:max_boxes]
+    return maps_to_boxes(heat[None], image_size, threshold=threshold, min_area_frac=min_area_frac,
+                         max_boxes=max_boxes, work_size=work_size)[0]

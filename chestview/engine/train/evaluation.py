@@ -116,6 +116,7 @@ def predict_split(
     tta: str = "none",
     heatmap_threshold: int | None = None,
     device: str = "auto",
+    backend: str = "auto",
     batch_size: int = 8,
     num_workers: int | None = None,
     keep_heatmaps: bool = False,
@@ -135,8 +136,11 @@ def predict_split(
     labels = common_labels(loaded.card.labels, ds.labels)
     data_cols = [list(ds.labels).index(lbl) for lbl in labels]
     predictor = Predictor(
-        loaded, device=device, tta=tta, box_threshold=heatmap_threshold, boxes="all" if boxes else "none"
+        loaded, device=device, tta=tta, box_threshold=heatmap_threshold, boxes="all" if boxes else "none",
+        backend=backend,
     )
+    if predictor.backend_note and (predictor.opened.warn or backend != "auto"):
+        emit(on_event, Log(predictor.backend_note, "warning" if predictor.opened.warn else "info"))
     indices = list(indices)
     paths = [ds.samples[i].path for i in indices]
     probs = np.full((len(indices), len(labels)), np.nan, dtype=np.float64)
@@ -518,6 +522,7 @@ def evaluate(
     out_dir: str | Path | None = None,
     heatmap_threshold: int | None = None,
     device: str = "auto",
+    backend: str = "auto",
     data_options: dict[str, Any] | None = None,
     split_fractions: Sequence[float] | None = None,
     split_seed: int | None = None,
@@ -569,7 +574,7 @@ def evaluate(
     if update_card and expected is not None and expected != len(indices):
         raise ChestviewError(f"--update-card refused: the test split now has {len(indices)} images, the card's had "
                              f"{expected} (has the data changed?)")
-    common = dict(tta=tta, device=device, batch_size=batch_size, num_workers=num_workers, on_event=on_event,
+    common = dict(tta=tta, device=device, backend=backend, batch_size=batch_size, num_workers=num_workers, on_event=on_event,
                   should_stop=should_stop)
     empty = EvalResult(card.id, data_spec, split, len(indices), tuple(), None, cancelled=True)
     thresholds: dict[str, float] = {}

@@ -59,3 +59,70 @@ def test_upsampled_working_map_keeps_box_inside_the_hot_cells():
 def test_rejects_bad_shapes():
     with pytest.raises(ValueError):
         heatmap_to_boxes(np.zeros((3,), np.uint8), (10, 10))
+
+
+def _reference_boxes(heat, image_size, *, threshold, min_area_frac, max_boxes, work_size):
+    """The per-label definition, with skimage and Pillow: what maps_to_boxes must reproduce."""
+    from PIL import Image
+    from skimage.measure import label, regionprops
+
+    from chestview.engine.results import Box
+
+    if work_size is not None and max(heat.shape) < work_size:
+        h, w = heat.shape
+        scale = work_size / max(h, w)
+        heat = np.asarray(Image.fromarray(heat).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                       Image.BILINEAR))
+    h, w = heat.shape
+    sx, sy = image_size[0] / w, image_size[1] / h
+    boxes = []
+    for region in regionprops(label(heat >= threshold, connectivity=2), intensity_image=heat):
+        r0, c0, r1, c1 = region.bbox
+        if (r1 - r0) * (c1 - c0) < min_area_frac * h * w:
+            continue
+        boxes.append(Box(c0 * sx, r0 * sy, (c1 - c0) * sx, (r1 - r0) * sy, float(region.intensity_max) / 255.0))
+    boxes.sort(key=lambda b: (-b.score, -b.area))
+    return boxes[:max_boxes]
+
+
+def test_all_labels_at_once_match_the_per_label_definition():
+    from scipy.ndimage import gaussian_filter
+
+    from chestview.engine.explain.boxes import maps_to_boxes
+    from chestview.engine.explain.cam import normalise_maps
+
+    rng = np.random.default_rng(0)
+    for trial in range(150):
+        side = int(rng.choice([5, 7, 10, 14]))
+        raw = rng.normal(size=(14, side, side)).astype(np.float32)
+        if trial % 2:
+            raw = gaussian_filter(raw, (0, 1, 1))  # blob-like, as real maps are
+        heat = normalise_maps(raw)
+        kw = dict(threshold=int(rng.integers(60, 250)), min_area_frac=[0.002, 0.0, 0.05][trial % 3],
+                  max_boxes=int(rng.integers(1, 5)), work_size=[64, None][trial % 2])
+        size = (int(rng.integers(100, 3000)), int(rng.integers(100, 3000)))
+        assert maps_to_boxes(heat, size, **kw) == [_reference_boxes(m, size, **kw) for m in heat]
+
+
+def test_the_8bit_resize_is_pillows_to_the_level():
+    from PIL import Image
+
+    from chestview.engine.explain.boxes import _resample_8bit
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        h, w = int(rng.integers(2, 20)), int(rng.integers(2, 20))
+        maps = rng.integers(0, 256, size=(3, h, w)).astype(np.uint8)
+        size = (int(rng.integers(w, 80)), int(rng.integers(h, 80))) if _ % 4 else (int(rng.integers(1, 80)), 5)
+        ref = np.stack([np.asarray(Image.fromarray(m).resize(size, Image.BILINEAR)) for m in maps])
+        assert np.array_equal(_resample_8bit(maps, size), ref)
+
+
+def test_float_maps_from_a_fusion_step_give_boxes_too():
+    from chestview.engine.explain.boxes import maps_to_boxes
+
+    maps = np.zeros((2, 7, 7), np.float32)
+    maps[0, 2:4, 2:4] = 250.0
+    first, second = maps_to_boxes(maps, (700, 700), threshold=180)
+    assert len(first) == 1 and second == []
+    assert 150 <= first[0].x <= 250 and first[0].score == pytest.approx(maps[0].max() / 255, abs=0.02)

@@ -1,0 +1,147 @@
+"""Exporting a zoo model to ONNX once, into the user cache, for the CPU runtimes.
+
+The cache entry is keyed by the weights' SHA-256 and the input size (the same file serves every
+ONNX runtime); each runtime's check against torch is recorded beside it, keyed by the backend and
+its version. Nothing is written into the zoo: retrained weights get a new SHA-256, hence a new
+entry. Writes are atomic, so two processes exporting at once (sharded prediction) both end with a
+complete file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from chestview.engine.backends.base import BackendUnavailable, ParityCheck, Runner, check_input, parity
+from chestview.engine.paths import user_cache_dir
+from chestview.engine.util import atomic_write_bytes, atomic_write_text
+from chestview.engine.zoo.store import LoadedModel
+
+log = logging.getLogger(__name__)
+OPSET = 17
+
+# Architectures whose maps an export cannot capture exactly: they keep torch, which is not an error.
+TORCH_ONLY = {
+    "alstm_mlc": "its maps come from a greedy label-decoding loop that a static graph cannot follow",
+}
+
+
+class _Outputs(nn.Module):
+    """The model with a plain (logits, maps) tuple as output, which is what ONNX can name."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(x)
+        return out.logits, out.maps
+
+
+def cache_dir(loaded: LoadedModel) -> Path:
+    size = loaded.card.preprocessing.size
+    return user_cache_dir() / "backends" / f"{loaded.card.sha256[:16]}-{size}px"
+
+
+def exportable(loaded: LoadedModel) -> None:
+    """Raise BackendUnavailable (expected) when the model must stay on torch."""
+    arch = loaded.card.architecture
+    if arch in TORCH_ONLY:
+        raise BackendUnavailable(f"{loaded.card.id} keeps torch: {TORCH_ONLY[arch]}", expected=True)
+    if not loaded.card.sha256:
+        raise BackendUnavailable(f"{loaded.card.id} keeps torch: its card has no weights SHA-256 to key an export on")
+
+
+def reference_module(loaded: LoadedModel) -> nn.Module:
+    """A float32 CPU copy of the model in eval mode: the export source and the check's reference."""
+    import copy
+
+    module = loaded.module
+    on_cpu = all(p.device.type == "cpu" for p in module.parameters())
+    module = module if on_cpu else copy.deepcopy(module).cpu()
+    return module.float().eval()
+
+
+def torch_reference(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.inference_mode():
+        out = reference_module(loaded)(x)
+    if out.maps is None:
+        raise BackendUnavailable(f"{loaded.card.id} keeps torch: its maps are Grad-CAM, which needs gradients", expected=True)
+    return out.logits.float(), out.maps.float()
+
+
+def ensure_onnx(loaded: LoadedModel) -> Path:
+    """The model's ONNX file in the cache, exported now if it is not there yet."""
+    exportable(loaded)
+    path = cache_dir(loaded) / "model.onnx"
+    if path.is_file():
+        return path
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:  # torch's exporter writes the file with it
+        raise BackendUnavailable(f"{loaded.card.id}: the ONNX export needs the onnx package (pip install onnx)")
+    pre = loaded.card.preprocessing
+    x = check_input(pre.channels, pre.size)
+    wrapped = _Outputs(reference_module(loaded)).eval()
+    buf = io.BytesIO()
+    log.info("exporting %s to ONNX (once) into %s", loaded.card.id, path.parent)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapped, (x,), buf, input_names=["x"], output_names=["logits", "maps"],
+                dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}, "maps": {0: "batch"}},
+                opset_version=OPSET, dynamo=False,
+            )
+    except Exception as exc:  # an exporter limit is the model's, not the user's, problem: fall back
+        raise BackendUnavailable(f"{loaded.card.id}: ONNX export failed ({type(exc).__name__}: {str(exc)[:160]})") from None
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> ParityCheck:
+    """Compare ``run`` with torch on the fixed input, once per (export file, backend, versions); raise if it fails.
+
+    The record names the export's own SHA-256, so a replaced or foreign file is checked again.
+    """
+    record = cache_dir(loaded) / f"check-{backend}.json"
+    key = {"backend": backend, "version": version, "torch": torch.__version__,
+           "onnx_sha256": _file_sha256(cache_dir(loaded) / "model.onnx")}
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        if all(data.get(k) == v for k, v in key.items()):
+            result = ParityCheck(data["max_abs_prob_delta"], data["max_abs_map_delta"], data["map_range"])
+            if result.passed:
+                return result
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    pre = loaded.card.preprocessing
+    x = check_input(pre.channels, pre.size)
+    try:
+        got = run(x)
+    except Exception as exc:
+        raise BackendUnavailable(f"{loaded.card.id}: {backend} failed on the check input "
+                                 f"({type(exc).__name__}: {str(exc)[:160]})") from None
+    result = parity(torch_reference(loaded, x), got)
+    atomic_write_text(record, json.dumps({**key, "passed": result.passed,
+                                          "max_abs_prob_delta": result.max_abs_prob_delta,
+                                          "max_abs_map_delta": result.max_abs_map_delta,
+                                          "map_range": result.map_range}, indent=2))
+    if not result.passed:
+        raise BackendUnavailable(
+            f"{loaded.card.id}: {backend} differs from torch on the check input (probabilities by "
+            f"{result.max_abs_prob_delta:.2g}, maps by {result.max_abs_map_delta:.2g})"
+        )
+    return result

@@ -1,0 +1,78 @@
+"""Choosing and opening a backend for a model and a device, with a clean fall back to torch."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from chestview.engine.backends import CHOICES, CPU_PREFERENCE
+from chestview.engine.backends.base import Backend, BackendUnavailable
+from chestview.engine.backends.torch_backend import TorchBackend
+from chestview.engine.errors import ChestviewError
+from chestview.engine.zoo.store import LoadedModel
+
+log = logging.getLogger(__name__)
+
+_MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+
+
+@dataclass(frozen=True)
+class OpenedBackend:
+    backend: Backend
+    requested: str
+    note: str | None = None  # why the backend in use is not the one asked for
+    warn: bool = False  # the note reports a failure (True) or a known limit (False)
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+
+def installed(name: str) -> bool:
+    if name == "torch":
+        return True
+    return name in _MODULES and importlib.util.find_spec(_MODULES[name]) is not None
+
+
+def default_backend(device: torch.device) -> str:
+    """What ``auto`` tries first on ``device``: the first installed of CPU_PREFERENCE, or torch."""
+    if device.type != "cpu":
+        return "torch"
+    return next((b for b in CPU_PREFERENCE if installed(b)), "torch")
+
+
+def _open_exported(name: str, loaded: LoadedModel) -> Backend:
+    threads = torch.get_num_threads()
+    if name == "onnxruntime":
+        from chestview.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(loaded, threads)
+    from chestview.engine.backends.openvino_backend import OpenVinoBackend
+
+    return OpenVinoBackend(loaded, threads)
+
+
+def open_backend(loaded: LoadedModel, device: torch.device, name: str = "auto") -> OpenedBackend:
+    if name not in CHOICES:
+        raise ChestviewError(f"unknown backend {name!r} ({', '.join(CHOICES)})")
+    torch_backend = lambda: TorchBackend(loaded.module, device)  # noqa: E731 - built only when needed
+    if name == "torch" or (name == "auto" and device.type != "cpu"):
+        return OpenedBackend(torch_backend(), name)
+    if device.type != "cpu":
+        return OpenedBackend(torch_backend(), name, f"{name} runs on the CPU only; using torch on {device}", True)
+    candidates = [b for b in CPU_PREFERENCE if installed(b)] if name == "auto" else [name]
+    if not candidates:
+        return OpenedBackend(torch_backend(), name, "no ONNX runtime installed (pip install openvino)", False)
+    note, warn = None, False
+    for candidate in candidates:
+        try:
+            return OpenedBackend(_open_exported(candidate, loaded), name)
+        except BackendUnavailable as exc:
+            log.info("%s", exc)
+            note, warn = f"{exc}; using torch", not exc.expected
+            if exc.expected:  # a limit of the model, the same for every exported backend
+                break
+    return OpenedBackend(torch_backend(), name, note, warn)
