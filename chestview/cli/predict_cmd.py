@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chestview.cli.common import error, table
+from chestview.cli.common import error, report, table
 from chestview.engine.errors import ChestviewError
 
 
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
     from chestview.engine.io.scan import iter_image_files
+    from chestview.engine.outputs import open_output_folder
     from chestview.engine.zoo import default_model_id, load_model
 
     from chestview.engine.paths import samples_dir
@@ -60,37 +61,39 @@ def run(args: argparse.Namespace) -> int:
         error(str(exc))
         return 2
 
-    files: list[str] = []
     failures: list[tuple[str, str]] = []
     for raw in args.paths:
-        if not Path(raw).exists():
+        if not Path(raw).exists() and not Path(raw).is_symlink():
             failures.append((raw, f"{raw}: no such file or directory"))
-    existing = [p for p in args.paths if Path(p).exists()]
+    existing = [p for p in args.paths if Path(p).exists() or Path(p).is_symlink()]
+    # Every input is listed, and every output named, before anything is written: outputs are never
+    # read back as inputs and never land on one (exit 2 instead).
     files = [str(p) for p in iter_image_files(existing)]
-    out = Path(args.out)
-    results = []
     used: set[str] = set()
-    for result in predictor.predict_paths(files, batch_size=args.batch_size, num_workers=args.workers):
-        results.append(result)
-        if result.error:
-            print(f"chestview: {result.error}", file=sys.stderr)
-            continue
-        for w in result.warnings:
-            print(f"chestview: warning: {result.path}: {w}", file=sys.stderr)
-        if not args.no_images:
-            try:
-                image = load_image(result.path)
-                export_annotated(out / output_name(result.path, used), image, result, loaded.card, with_json=False)
-            except ChestviewError as exc:
-                result.error = str(exc)
-                print(f"chestview: {exc}", file=sys.stderr)
-    from chestview.engine.results import ImageResult
+    names = {} if args.no_images else {f: output_name(f, used) for f in files}
+    results = []
+    with open_output_folder(args.out, roots=existing, inputs=files, outputs=names, what="chestview predict") as out:
+        for result in predictor.predict_paths(files, batch_size=args.batch_size, num_workers=args.workers):
+            results.append(result)
+            if result.error:
+                report(result.error)
+                continue
+            for w in result.warnings:
+                report(f"warning: {result.path}: {w}")
+            if not args.no_images:
+                try:
+                    image = load_image(result.path)
+                    export_annotated(out / names[result.path], image, result, loaded.card, with_json=False)
+                except ChestviewError as exc:
+                    result.error = str(exc)
+                    report(str(exc))
+        from chestview.engine.results import ImageResult
 
-    for path, message in failures:
-        print(f"chestview: {message}", file=sys.stderr)
-        results.append(ImageResult(path=path, error=message))
-    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device)}
-    write_results_json(out / "results.json", results_document(loaded.card, results, settings=settings))
+        for path, message in failures:
+            report(message)
+            results.append(ImageResult(path=path, error=message))
+        settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device)}
+        write_results_json(out / "results.json", results_document(loaded.card, results, settings=settings))
 
     rows = []
     for r in results:
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {loaded.card.id} on {predictor.device}; {len(results)} input(s)")
     if rows:
         print(table(rows, ["image", "status", "positive findings"]))
-    print(f"wrote {out / 'results.json'}")
+    print(f"wrote {Path(args.out) / 'results.json'}")
     if not files and not failures:
         error("no images found in the given paths")
         return 1

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import ImageLoadError
-from ._common import MAX_PIXELS, short_cause
+from ._common import MAX_PIXELS, file_problem, short_cause
 from .detect import sniff_file
 from .dicom import read_dicom
 from .image import XrayImage
@@ -31,15 +31,10 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
 
 
 def _load(p: Path, max_pixels: int) -> XrayImage:
-    if p.is_dir():
-        raise ImageLoadError(p, "is a directory, not an image file")
-    if not p.exists():
-        raise ImageLoadError(p, "file not found")
-    if not p.is_file():
-        raise ImageLoadError(p, "not a regular file")
+    problem = file_problem(p)
+    if problem is not None:
+        raise ImageLoadError(p, problem)
     try:
-        if p.stat().st_size == 0:
-            raise ImageLoadError(p, "file is empty")
         fmt = sniff_file(p)
     except PermissionError:
         raise ImageLoadError(p, "permission denied") from None
