@@ -15,6 +15,11 @@ import numpy as np
 #: decompression bombs: a tiny file whose header claims a gigapixel image.
 MAX_PIXELS = 100_000_000
 
+#: Pixel budget of a decoded image: larger ones (above every chest detector; 43 cm at 0.1 mm is
+#: 4300 x 4300) are downscaled by an integer factor right after decoding, with a warning, so that
+#: rendering and prefetching stay within a few hundred MB per image.
+DECODE_PIXEL_BUDGET = 36_000_000  # e.g. 6000 x 6000
+
 #: The metadata keys every reader fills (None when unknown), so callers can index them safely.
 METADATA_KEYS = (
     "format",

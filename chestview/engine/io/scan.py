@@ -21,6 +21,7 @@ from ..errors import ImageLoadError
 from ._common import file_problem, short_cause
 from .detect import FileFormat, sniff_file
 from .dicom import read_dataset
+from .library_warnings import captured_warnings
 
 ImageKind = Literal["dicom", "raster"]
 # A file with one of these names that is not an image is broken, not unrelated: report it.
@@ -138,7 +139,8 @@ def scan_paths(
             elif fmt in ("png", "jpeg"):
                 builder.add_raster(path)
             else:
-                builder.add_dicom(path, fmt, explicit, errors)
+                with captured_warnings():  # header warnings: shown when the image itself is loaded
+                    builder.add_dicom(path, fmt, explicit, errors)
         except Exception as exc:  # one odd file must not stop the listing
             errors.append((str(path), f"cannot read ({short_cause(exc)})"))
         done += 1
