@@ -30,7 +30,7 @@ class OutputFolderError(ChestviewError):
 
 
 def _key(path: str | Path) -> Path:
-    return Path(os.path.abspath(path)).resolve()
+    return Path(os.path.realpath(path))  # never raises, even on a symlink loop
 
 
 def _is_within(child: Path, parent: Path) -> bool:
