@@ -398,7 +398,9 @@ class _Run:
             if train_loss is None:
                 self.log(f"stopped during epoch {epoch}; the checkpoint holds epoch {self.state.epoch}")
                 return False, True
-            val_loss, aurocs = self.validate()
+            # The same decisions on every rank: the same BatchNorm statistics, rank 0's numbers.
+            ddp.sync_buffers((self.model, self.eval_module()), self.dist)
+            val_loss, aurocs = ddp.from_main(self.validate, self.dist)
             valid = [v for k, v in aurocs.items() if v is not None and k in self.data.labels]
             # Without a validation split the training loss has to stand in (logged below).
             selection_loss = val_loss if val_loss is not None else train_loss
