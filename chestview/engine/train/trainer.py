@@ -31,6 +31,7 @@ from chestview.engine.train.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
     load_checkpoint,
+    remove_stale_run_temps,
     restore_rng,
     save_best,
     save_checkpoint,
@@ -534,6 +535,8 @@ def train(
     try:
         if run.main:
             out.mkdir(parents=True, exist_ok=True)
+            if removed := remove_stale_run_temps(out):
+                run.log(f"removed {removed} temporary file(s) left in {out} by an interrupted run")
             from chestview.engine.util import atomic_write_text
 
             atomic_write_text(out / "config.toml", config.to_toml())
