@@ -55,6 +55,8 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to FILE (PNG) and exit")
     parser.add_argument("--finding", metavar="LABEL", help="with --screenshot: the finding to select")
     parser.add_argument("--model", help="model to run first (default: the zoo's default)")
+    parser.add_argument("--show-identifiers", action="store_true",
+                        help="with --screenshot: show patient names and IDs (hidden by default)")
     return parser
 
 
@@ -132,4 +134,5 @@ def _main(argv: list[str] | None) -> int:
         return 2
     from chestview.gui.app import run_app
 
-    return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model)
+    return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model,
+                   show_identifiers=args.show_identifiers)

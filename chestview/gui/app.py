@@ -72,7 +72,12 @@ def _model_directory_to_id(model: str | None) -> str | None:
 
 
 def run_app(
-    paths: list[str], *, screenshot: str | None = None, finding: str | None = None, model: str | None = None
+    paths: list[str],
+    *,
+    screenshot: str | None = None,
+    finding: str | None = None,
+    model: str | None = None,
+    show_identifiers: bool = False,
 ) -> int:
     """Open the main window on ``paths`` (default: the bundled samples); returns the exit status.
 
@@ -80,6 +85,7 @@ def run_app(
 
     With ``screenshot``, render the window offscreen once the first image is shown and analysed by the
     default model (``finding`` selected, else the most probable positive one), save it as PNG and return.
+    A screenshot shows no patient name or ID (study tree, tag panel) unless ``show_identifiers``.
     """
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -93,7 +99,9 @@ def run_app(
     if screenshot:
         settings = AppSettings(default_model=settings.default_model, device=settings.device,
                                colormap=settings.colormap, fixed_box_threshold=settings.fixed_box_threshold)
-    window = MainWindow(settings, persist=not screenshot, model=model)
+    window = MainWindow(
+        settings, persist=not screenshot, model=model, hide_identifiers=bool(screenshot) and not show_identifiers
+    )
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
