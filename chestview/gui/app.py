@@ -172,12 +172,30 @@ class Screenshotter:
     def save(self) -> None:
         from PySide6.QtWidgets import QApplication
 
+        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+        from chestview.engine.util import atomic_write_bytes
+
         QApplication.processEvents()
         pix = self.window.grab()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        ok = pix.save(self.path, "PNG")
-        if not ok:
-            print(f"chestview: could not write screenshot {self.path}", file=sys.stderr)
-        self.status = 0 if ok else 1
+        sources = {os.path.realpath(p) for p in self.window.browser.paths()}
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        ok = pix.save(buffer, "PNG")
+        buffer.close()
+        if os.path.realpath(self.path) in sources:
+            print(f"chestview: error: {self.path}: refusing to overwrite a source image", file=sys.stderr)
+            self.status = 2
+        elif not ok:
+            print(f"chestview: {self.path}: could not render the screenshot", file=sys.stderr)
+            self.status = 1
+        else:
+            try:
+                atomic_write_bytes(self.path, bytes(data))  # never a half-written PNG
+                self.status = 0
+            except OSError as exc:
+                print(f"chestview: {self.path}: cannot write the screenshot ({exc.strerror or exc})", file=sys.stderr)
+                self.status = 1
         self.window.close()  # saves nothing here: screenshot mode uses throw-away settings
         QApplication.instance().exit(self.status)
