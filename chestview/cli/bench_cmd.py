@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ChestviewError as exc:
         error(str(exc))
-        return 1
+        return exc.exit_code
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:

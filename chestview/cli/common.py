@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import http.client
+import re
 import sys
 from typing import Sequence
+
+# C0/C1 control characters (a newline in a file name among them) would split a one-line message or
+# a table row; they are shown escaped instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: object) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``…): always exactly one line."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def error(message: str) -> None:
     """One line on stderr, the way argparse reports usage errors."""
-    print(f"chestview: error: {message}", file=sys.stderr)
+    print(f"chestview: error: {one_line(message)}", file=sys.stderr)
+
+
+def report(message: str) -> None:
+    """One ``chestview: PATH: reason`` line on stderr (a file that failed; the rest goes on)."""
+    print(f"chestview: {one_line(message)}", file=sys.stderr)
+
+
+def os_error_text(exc: BaseException) -> str:
+    """``PATH: reason`` for an OSError (``FileExistsError: [Errno 17] ...`` reads as a crash)."""
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        if exc.filename is not None:
+            target = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+            return f"{exc.filename}{target}: {reason.lower() if reason[:1].isupper() else reason}"
+        return str(exc) or reason
+    if isinstance(exc, http.client.HTTPException):
+        return f"connection failed ({type(exc).__name__})"
+    return str(exc)
 
 
 def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    cells = [[one_line(c) for c in header]] + [[one_line(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

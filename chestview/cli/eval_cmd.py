@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from chestview.cli.common import add_backend_argument, error
+from chestview.cli.common import add_backend_argument, error, one_line
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -106,5 +106,6 @@ def run(args: argparse.Namespace) -> int:
     if result.errors:
         print(f"\n{len(result.errors)} image(s) could not be read:", file=sys.stderr)
         for e in result.errors[:10]:
-            print(f"  {e}", file=sys.stderr)
+            print(f"  {one_line(e)}", file=sys.stderr)
+        return 1  # some inputs failed (the metrics are over the others)
     return 0

@@ -1,19 +1,21 @@
 """Entry point of the ``chestview`` command.
 
 ``chestview [PATH...]`` opens the app; ``chestview predict|models|bench|train|eval ...`` are the
-scriptable commands. Bad input gives one line on stderr and exit code 1 or 2, never a traceback.
+scriptable commands. Bad input gives one line on stderr, never a traceback. Exit codes, the same
+for every command: 0 done, 1 some inputs (or the run) failed, 2 usage or configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib
 import logging
 import os
 import sys
 
 from chestview import __version__
-from chestview.cli.common import error
+from chestview.cli.common import error, os_error_text, report
 from chestview.engine.errors import ChestviewError
 
 # name -> module under chestview.cli with add_parser(sub) setting args.run
@@ -53,6 +55,8 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="FILE", help="render the window offscreen to FILE (PNG) and exit")
     parser.add_argument("--finding", metavar="LABEL", help="with --screenshot: the finding to select")
     parser.add_argument("--model", help="model to run first (default: the zoo's default)")
+    parser.add_argument("--show-identifiers", action="store_true",
+                        help="with --screenshot: show patient names and IDs (hidden by default)")
     return parser
 
 
@@ -68,6 +72,32 @@ def no_display() -> bool:
     if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
         return False
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """The command line's boundary: whatever escapes a command becomes one line and an exit code."""
+    log = logging.getLogger("chestview")
+    try:
+        return int(args.run(args) or 0)
+    except ChestviewError as exc:
+        log.debug("error", exc_info=True)
+        error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except BrokenPipeError:
+        raise  # main() ends quietly with 141
+    except (OSError, http.client.HTTPException) as exc:
+        log.debug("error", exc_info=True)
+        report(os_error_text(exc))
+        return 1
+    except Exception as exc:  # a bug: still one line (with -v the traceback is logged as well)
+        if args.verbose:
+            log.exception("unexpected error")
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        error(f"unexpected error ({type(exc).__name__}{': ' + first if first else ''}); run with -v for details")
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,14 +122,7 @@ def _main(argv: list[str] | None) -> int:
         args = parser.parse_args(argv)
         args.argv = argv  # the exact command, for provenance (cards record how a model was trained)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        try:
-            return int(args.run(args) or 0)
-        except ChestviewError as exc:
-            error(str(exc))
-            return 1
-        except KeyboardInterrupt:
-            error("interrupted")
-            return 130
+        return _run_command(args)
     if argv and argv[0] in ("-h", "--help"):
         _app_parser().print_help()
         print("\ncommands:")
@@ -111,4 +134,5 @@ def _main(argv: list[str] | None) -> int:
         return 2
     from chestview.gui.app import run_app
 
-    return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model)
+    return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model,
+                   show_identifiers=args.show_identifiers)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from chestview.cli.common import add_backend_argument, error, report_backend, table
+from chestview.cli.common import add_backend_argument, error, report, report_backend, table
 from chestview.engine.errors import ChestviewError
 
 
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
     from chestview.engine.io.scan import iter_image_files
+    from chestview.engine.outputs import open_output_folder
     from chestview.engine.zoo import default_model_id, load_model
 
     from chestview.engine.paths import samples_dir
@@ -73,63 +74,70 @@ def run(args: argparse.Namespace) -> int:
         return 2
     report_backend(predictor)
 
-    files: list[str] = []
     failures: list[tuple[str, str]] = []
     for raw in args.paths:
-        if not Path(raw).exists():
+        if not Path(raw).exists() and not Path(raw).is_symlink():
             failures.append((raw, f"{raw}: no such file or directory"))
-    existing = [p for p in args.paths if Path(p).exists()]
+    existing = [p for p in args.paths if Path(p).exists() or Path(p).is_symlink()]
+    # Every input is listed, and every output named, before anything is written: outputs are never
+    # read back as inputs and never land on one (exit 2 instead).
     files = [str(p) for p in iter_image_files(existing)]
-    out = Path(args.out)
-    results = []
     used: set[str] = set()
-    names = [output_name(f, used) for f in files]  # named from the whole list, so shards name alike
+    name_list = [output_name(f, used) for f in files]  # named from the whole list, so shards name alike
     mine = shard.take(len(files)) if shard else list(range(len(files)))
-    batches = predictor.predict_paths([files[k] for k in mine], batch_size=args.batch_size, num_workers=args.workers)
-    for k, result in zip(mine, batches):
-        results.append(result)
-        if result.error:
-            print(f"chestview: {result.error}", file=sys.stderr)
-            continue
-        for w in result.warnings:
-            print(f"chestview: warning: {result.path}: {w}", file=sys.stderr)
-        if not args.no_images:
-            try:
-                image = load_image(result.path)
-                export_annotated(out / names[k], image, result, loaded.card, with_json=False)
-            except ChestviewError as exc:
-                result.error = str(exc)
-                print(f"chestview: {exc}", file=sys.stderr)
+    names = {} if args.no_images else {files[k]: name_list[k] for k in mine}
+    results = []
     from chestview.engine.results import ImageResult
 
-    if shard and shard.index > 0:
-        failures = []  # the first shard reports the missing paths
-    for path, message in failures:
-        print(f"chestview: {message}", file=sys.stderr)
-        results.append(ImageResult(path=path, error=message))
-    settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold, "device": str(predictor.device),
-                "backend": predictor.backend_name}
-    document = results_document(loaded.card, results, settings=settings)
-    if shard is None:
-        written = write_results_json(out / "results.json", document)
-    else:
-        key = run_key(files + list(args.paths), model=loaded.card.id, sha256=loaded.card.sha256,
-                      boxes=args.boxes, tta=args.tta, box_threshold=predictor.box_threshold)
-        written = write_part(out, shard, key, mine + list(range(len(files), len(files) + len(failures))), document)
-        written = merge_parts(out, shard.count, key) or written
+    shard_name = f"{shard.index + 1}-of-{shard.count}" if shard else ""
+    with open_output_folder(args.out, roots=existing, inputs=files, outputs=names, what="chestview predict",
+                            shard=shard_name) as out:
+        batches = predictor.predict_paths([files[k] for k in mine], batch_size=args.batch_size,
+                                          num_workers=args.workers)
+        for k, result in zip(mine, batches):
+            results.append(result)
+            if result.error:
+                report(result.error)
+                continue
+            for w in result.warnings:
+                report(f"warning: {result.path}: {w}")
+            if not args.no_images:
+                try:
+                    image = load_image(result.path)
+                    export_annotated(out / name_list[k], image, result, loaded.card, with_json=False)
+                except ChestviewError as exc:
+                    result.error = str(exc)
+                    report(str(exc))
+        if shard and shard.index > 0:
+            failures = []  # the first shard reports the missing paths
+        for path, message in failures:
+            report(message)
+            results.append(ImageResult(path=path, error=message))
+        settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold,
+                    "device": str(predictor.device), "backend": predictor.backend_name}
+        document = results_document(loaded.card, results, settings=settings)
+        if shard is None:
+            written = write_results_json(out / "results.json", document)
+        else:
+            key = run_key(files + list(args.paths), model=loaded.card.id, sha256=loaded.card.sha256,
+                          boxes=args.boxes, tta=args.tta, box_threshold=predictor.box_threshold)
+            written = write_part(out, shard, key, mine + list(range(len(files), len(files) + len(failures))), document)
+            written = merge_parts(out, shard.count, key) or written
 
     rows = []
     for r in results:
         if r.error:
-            rows.append([Path(r.path).name, "ERROR", r.error.split(": ", 1)[-1][:60]])
+            rows.append([Path(r.path).name, "ERROR", "", r.error.split(": ", 1)[-1][:60]])
             continue
         pos = [f"{f.label} {f.probability:.2f}" for f in r.findings if f.positive]
         top = r.findings[0] if r.findings else None
         summary = ", ".join(pos) if pos else f"none positive (top: {top.label} {top.probability:.2f})" if top else ""
-        rows.append([Path(r.path).name, "warn" if r.warnings else "ok", summary])
+        ab = r.abnormality
+        abnormal = "" if ab is None else f"{ab.probability:.2f}" + (" (positive)" if ab.positive else "")
+        rows.append([Path(r.path).name, "warn" if r.warnings else "ok", abnormal, summary])
     print(f"model {loaded.card.id} on {predictor.device} ({predictor.backend_name}); {len(results)} input(s)")
     if rows:
-        print(table(rows, ["image", "status", "positive findings"]))
+        print(table(rows, ["image", "status", "abnormality", "positive findings"]))
     print(f"wrote {written}" + (f" (shard {shard.index + 1}/{shard.count})" if shard else ""))
     if not files and not failures:
         error("no images found in the given paths")

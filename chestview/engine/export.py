@@ -7,6 +7,8 @@ findings, not DICOM patient tags; output names are derived from file names, not 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -59,6 +61,20 @@ def write_results_json(path: str | Path, document: dict[str, Any]) -> Path:
     path = Path(path)
     atomic_write_text(path, json.dumps(document, indent=2) + "\n")
     return path
+
+
+def public_error(message: str, path: str) -> str:
+    """An error text for a report without paths: the file named by its base name only, and no
+    other path (the folders may name the patient, as in ``DOE^JANE_MRN123456/``) left in it,
+    not even one cut short inside a library's message."""
+    name = Path(path).name
+    for form in sorted({path, os.path.abspath(path), os.path.realpath(path)}, key=len, reverse=True):
+        message = message.replace(form, name)
+
+    def strip(m: re.Match) -> str:
+        return name if Path(m.group()).name == name else "…"
+
+    return re.sub(r"(?:[A-Za-z]:)?[/\\][^\s'\")]+", strip, message)
 
 
 def output_name(source: str | Path, used: set[str], suffix: str = ".png") -> str:

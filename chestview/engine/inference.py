@@ -84,12 +84,28 @@ class _PreparedImages(Dataset):
         }
 
 
-def _prefetched_batches(items: _PreparedImages, batch_size: int, num_workers: int) -> Iterator[list[dict]]:
+#: Decoded images held ahead of the model, at most (besides the batch being run and the images
+#: the decode threads are working on): with images near the decode pixel budget, a count alone
+#: would hold gigabytes.
+PREFETCH_BYTES = 1 << 30
+
+
+def _item_bytes(item: dict) -> int:
+    image = item.get("image")
+    x = item.get("x")
+    return (image.pixels.nbytes if image is not None else 0) + (x.numel() * x.element_size() if x is not None else 0)
+
+
+def _prefetched_batches(
+    items: _PreparedImages, batch_size: int, num_workers: int, max_bytes: int = PREFETCH_BYTES
+) -> Iterator[list[dict]]:
     """Batches of decoded, preprocessed images, in order, prepared ahead by a thread pool.
 
     Threads, not DataLoader processes: PNG/JPEG/DICOM decoding and resizing release the GIL, and
     threads neither pay a process start per call nor pickle full-size images back to the model.
-    At most two batches are prepared ahead, so memory stays bounded on a folder of thousands.
+    Prepared ahead: at most two batches, and no more once those waiting would hold ``max_bytes``
+    (images not decoded yet counted as the largest so far; the next batch is always queued), so
+    memory stays bounded on a folder of thousands.
     """
     n = len(items)
     if num_workers <= 0:
@@ -102,11 +118,21 @@ def _prefetched_batches(items: _PreparedImages, batch_size: int, num_workers: in
         ahead = 2 * batch_size
         futures = [pool.submit(items.__getitem__, i) for i in range(min(ahead, n))]
         submitted = len(futures)
+
+        largest = 0  # an image not decoded yet is assumed as large as the largest one so far
+
+        def waiting_bytes(first: int) -> int:
+            return sum(_item_bytes(f.result()) if f.done() else largest for f in futures[first:submitted])
+
         for start in range(0, n, batch_size):
             batch = [futures[i].result() for i in range(start, min(start + batch_size, n))]
+            largest = max([largest, *map(_item_bytes, batch)])
             for i in range(start, min(start + batch_size, n)):
                 futures[i] = None  # release the decoded image once it is in the batch
-            while submitted < n and submitted < start + batch_size + ahead:
+            following = start + batch_size
+            while submitted < n and submitted < following + ahead:
+                if submitted >= following + batch_size and waiting_bytes(following) >= max_bytes:
+                    break
                 futures.append(pool.submit(items.__getitem__, submitted))
                 submitted += 1
             yield batch

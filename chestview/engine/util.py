@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -54,3 +55,32 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+# The name atomic_write gives its temporary files: "." + target name + "." + mkstemp's 8 characters + ".tmp".
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def stale_temp_target(name: str) -> str | None:
+    """The target file name of one of atomic_write's temporary files, else None."""
+    m = _TEMP_NAME.match(name)
+    return m.group("target") if m else None
+
+
+def remove_stale_temps(folder: str | Path, is_ours: Callable[[str], bool]) -> int:
+    """Delete temporary files that an interrupted atomic_write left in ``folder`` (a killed run
+    never reaches its clean-up); only those whose target name ``is_ours`` accepts. Call it only
+    while no other writer uses the folder (a locked output folder, a run folder at its start)."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        target = stale_temp_target(entry.name)
+        if target is None or not is_ours(target) or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += 1
+    return removed

@@ -72,7 +72,12 @@ def _model_directory_to_id(model: str | None) -> str | None:
 
 
 def run_app(
-    paths: list[str], *, screenshot: str | None = None, finding: str | None = None, model: str | None = None
+    paths: list[str],
+    *,
+    screenshot: str | None = None,
+    finding: str | None = None,
+    model: str | None = None,
+    show_identifiers: bool = False,
 ) -> int:
     """Open the main window on ``paths`` (default: the bundled samples); returns the exit status.
 
@@ -80,6 +85,7 @@ def run_app(
 
     With ``screenshot``, render the window offscreen once the first image is shown and analysed by the
     default model (``finding`` selected, else the most probable positive one), save it as PNG and return.
+    A screenshot shows no patient name or ID (study tree, tag panel) unless ``show_identifiers``.
     """
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -93,7 +99,9 @@ def run_app(
     if screenshot:
         settings = AppSettings(default_model=settings.default_model, device=settings.device,
                                colormap=settings.colormap, fixed_box_threshold=settings.fixed_box_threshold)
-    window = MainWindow(settings, persist=not screenshot, model=model)
+    window = MainWindow(
+        settings, persist=not screenshot, model=model, hide_identifiers=bool(screenshot) and not show_identifiers
+    )
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
@@ -164,12 +172,30 @@ class Screenshotter:
     def save(self) -> None:
         from PySide6.QtWidgets import QApplication
 
+        from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+        from chestview.engine.util import atomic_write_bytes
+
         QApplication.processEvents()
         pix = self.window.grab()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        ok = pix.save(self.path, "PNG")
-        if not ok:
-            print(f"chestview: could not write screenshot {self.path}", file=sys.stderr)
-        self.status = 0 if ok else 1
+        sources = {os.path.realpath(p) for p in self.window.browser.paths()}
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        ok = pix.save(buffer, "PNG")
+        buffer.close()
+        if os.path.realpath(self.path) in sources:
+            print(f"chestview: error: {self.path}: refusing to overwrite a source image", file=sys.stderr)
+            self.status = 2
+        elif not ok:
+            print(f"chestview: {self.path}: could not render the screenshot", file=sys.stderr)
+            self.status = 1
+        else:
+            try:
+                atomic_write_bytes(self.path, bytes(data))  # never a half-written PNG
+                self.status = 0
+            except OSError as exc:
+                print(f"chestview: {self.path}: cannot write the screenshot ({exc.strerror or exc})", file=sys.stderr)
+                self.status = 1
         self.window.close()  # saves nothing here: screenshot mode uses throw-away settings
         QApplication.instance().exit(self.status)

@@ -92,8 +92,12 @@ class StudyBrowser(QWidget):
     image_selected = Signal(str)
     paths_dropped = Signal(list)
 
-    def __init__(self, actions: list[QAction] | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, actions: list[QAction] | None = None, parent: QWidget | None = None, *, hide_identifiers: bool = False
+    ) -> None:
         super().__init__(parent)
+        # Screenshots and window captures: patients shown as "Patient 1", "Patient 2"…, not by name and ID.
+        self.hide_identifiers = hide_identifiers
         self.catalog = Catalog()
         self._items: dict[str, QTreeWidgetItem] = {}
         self.setAcceptDrops(True)
@@ -136,12 +140,15 @@ class StudyBrowser(QWidget):
                 groups[key] = item
             return groups[key]
 
+        pseudonyms: dict[str, int] = {}
         for im in catalog.images:
             item = QTreeWidgetItem([im.title])
             item.setData(0, PATH_ROLE, im.path)
             item.setToolTip(0, f"{im.path}\n{im.info}".strip())
             if im.is_dicom:
-                p = group(("p", im.patient), None, f"Patient {im.patient}")
+                number = pseudonyms.setdefault(im.patient, len(pseudonyms) + 1)
+                label = f"Patient {number} (identifiers hidden)" if self.hide_identifiers else f"Patient {im.patient}"
+                p = group(("p", im.patient), None, label)
                 s = group(("s", im.patient, im.study), p, im.study)
                 se = group(("se", im.patient, im.study, im.series), s, im.series)
                 se.addChild(item)

@@ -163,30 +163,34 @@ def export_batch_job(
 ) -> Iterator[ExportProgress]:
     """Annotated images of every study (positive findings drawn) + one results.json for all of them."""
     from chestview.engine.errors import ChestviewError
-    from chestview.engine.export import results_document, write_results_json
+    from chestview.engine.export import public_error, results_document, write_results_json
     from chestview.engine.io import load_image
+    from chestview.engine.outputs import open_output_folder
     from chestview.engine.render import render_annotated, save_image_atomic
     from chestview.engine.results import ImageResult
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     predictor = cache.get(model_id, device, box_threshold)
     used: set[str] = set()
+    names = {path: output_paths(Path(out_dir), path, fmt, used).name for path in paths}
     written: list[Any] = []
-    for i, path in enumerate(paths, 1):
-        try:
-            image = load_image(path)
-            result = results.result(path, model_id)
-            if result is None:
-                result = predictor.predict_image(image)
-                results.store(path, model_id, result)
-            rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap)
-            target = save_image_atomic(output_paths(out, path, fmt, used), rgb, protect=paths)
-            written.append(result if include_paths else _public(result))
-            yield ExportProgress(i, len(paths), str(target))
-        except (ChestviewError, OSError, ValueError) as exc:
-            written.append(ImageResult(path=path if include_paths else Path(path).name, error=str(exc)))
-            yield ExportProgress(i, len(paths), path, error=str(exc))
-    report = out / "results.json"
-    write_results_json(report, results_document(predictor.card, written, settings={"source": "chestview app"}))
+    # Refused (nothing written) when an output would land on a source; locked while it writes.
+    with open_output_folder(out_dir, roots=paths, inputs=paths, outputs=names, what="batch export") as out:
+        for i, path in enumerate(paths, 1):
+            try:
+                image = load_image(path)
+                result = results.result(path, model_id)
+                if result is None:
+                    result = predictor.predict_image(image)
+                    results.store(path, model_id, result)
+                rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap)
+                target = save_image_atomic(out / names[path], rgb, protect=paths)
+                written.append(result if include_paths else _public(result))
+                yield ExportProgress(i, len(paths), str(target))
+            except (ChestviewError, OSError, ValueError) as exc:
+                message = str(exc)
+                public = message if include_paths else public_error(message, path)
+                written.append(ImageResult(path=path if include_paths else Path(path).name, error=public))
+                yield ExportProgress(i, len(paths), path, error=message)
+        report = out / "results.json"
+        write_results_json(report, results_document(predictor.card, written, settings={"source": "chestview app"}))
     return str(report)

@@ -50,10 +50,18 @@ class MainWindow(QMainWindow):
     result_shown = Signal(str)  # path whose findings are now in the table
     catalog_loaded = Signal(int)  # number of images
 
-    def __init__(self, settings: AppSettings | None = None, *, persist: bool = True, model: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings | None = None,
+        *,
+        persist: bool = True,
+        model: str | None = None,
+        hide_identifiers: bool = False,
+    ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else AppSettings.load()
         self.persist = persist  # False: never write the settings file (screenshot mode)
+        self.hide_identifiers = hide_identifiers  # screenshots: no patient name or ID in the pixels
         self.setWindowTitle(f"chestview {chestview.__version__} — not for clinical use")
         self.setAcceptDrops(True)
         self.workers = WorkerManager(self)
@@ -239,9 +247,9 @@ class MainWindow(QMainWindow):
 
     def _create_docks(self) -> None:
         L, R, B = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-        self.browser = StudyBrowser([self.act_open_file, self.act_open_folder])
+        self.browser = StudyBrowser([self.act_open_file, self.act_open_folder], hide_identifiers=self.hide_identifiers)
         self.browser_dock = self._dock("Studies", "dock-studies", self.browser, L)
-        self.tags = TagPanel()
+        self.tags = TagPanel(hide_identifiers=self.hide_identifiers)
         self.info = ImageInfoPanel()
         self.info_dock = self._dock("Image info", "dock-info", self.info, L)
         self.tags_dock = self._dock("DICOM tags", "dock-tags", self.tags, L)

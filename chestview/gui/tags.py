@@ -20,6 +20,15 @@ from PySide6.QtWidgets import (
 from chestview.engine.io.image import XrayImage
 
 COLUMNS = ("Keyword", "Value", "Tag", "VR")
+# Values hidden when identifiers are (screenshots): what names or points to the patient (after the
+# DICOM basic de-identification profile, PS3.15 E.1-1).
+IDENTIFYING_KEYWORDS = frozenset({
+    "PatientName", "PatientID", "OtherPatientIDs", "OtherPatientNames", "OtherPatientIDsSequence",
+    "PatientBirthDate", "PatientBirthName", "PatientMotherBirthName", "PatientAddress",
+    "PatientTelephoneNumbers", "IssuerOfPatientID", "AccessionNumber", "InstitutionName",
+    "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
+    "MedicalRecordLocator", "StudyID",
+})
 
 
 def tags_job(path: str) -> tuple[str, list]:
@@ -37,8 +46,9 @@ def tags_job(path: str) -> tuple[str, list]:
 
 
 class TagPanel(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, hide_identifiers: bool = False) -> None:
         super().__init__(parent)
+        self.hide_identifiers = hide_identifiers
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.proxy = QSortFilterProxyModel(self)
@@ -72,9 +82,10 @@ class TagPanel(QWidget):
     def set_tags(self, tags: list, *, note: str = "") -> None:
         self.model.removeRows(0, self.model.rowCount())
         for t in tags:
-            row = [QStandardItem(str(v)) for v in (t.keyword or t.name, t.value, t.tag, t.vr)]
+            value = "(hidden)" if self.hide_identifiers and t.keyword in IDENTIFYING_KEYWORDS else t.value
+            row = [QStandardItem(str(v)) for v in (t.keyword or t.name, value, t.tag, t.vr)]
             row[0].setToolTip(f"{t.name} {t.tag} {t.vr}")
-            row[1].setToolTip(t.value)
+            row[1].setToolTip(value)
             self.model.appendRow(row)
         self.note.setText(note or (f"{len(tags)} elements" if tags else "Not a DICOM file: no tags"))
 

@@ -65,12 +65,12 @@ def test_eval_writes_validation_thresholds_into_the_card(trained, tmp_path, test
 def test_errors_are_one_line(tmp_path, capsys):
     code = main(["train", "--arch", "chexnet", "--data", f"nih:{tmp_path / 'nothing'}", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("chestview: error:") and "Traceback" not in err
+    assert code == 2 and err.startswith("chestview: error:") and "Traceback" not in err  # a usage error
     with pytest.raises(SystemExit) as exc:
         main(["train", "--loss", "nope"])
     assert exc.value.code == 2
     code = main(["eval", "--model", str(tmp_path / "nomodel"), "--data", "nih:x"])
-    assert code == 1
+    assert code == 2
 
 
 @pytest.mark.parametrize(
@@ -139,10 +139,10 @@ def test_eval_update_card_rewrites_the_test_metrics_only(trained, tmp_path, test
         ["--split", "test", "--bootstrap", "50"],
     ]
     for extra in refused:
-        assert main(["eval", "--model", str(model_dir), "--data", spec, *extra, "--update-card", "--device", "cpu"]) == 1
+        assert main(["eval", "--model", str(model_dir), "--data", spec, *extra, "--update-card", "--device", "cpu"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("chestview: error: --update-card refused:") and len(err.strip().splitlines()) == 1
-    assert main(["eval", "--model", str(model_dir), "--data", f"nih:{test_data / 'nih'}", "--update-card"]) == 1
+    assert main(["eval", "--model", str(model_dir), "--data", f"nih:{test_data / 'nih'}", "--update-card"]) == 2
     assert "chestview: error: --update-card refused: the card's numbers are on" in capsys.readouterr().err
     assert json.loads((model_dir / "card.json").read_text()) == before  # nothing written by a refusal
 

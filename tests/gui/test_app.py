@@ -99,3 +99,17 @@ def test_settings_of_earlier_builds_do_not_pin_the_box_threshold():
     path.write_text(json.dumps({"colormap": "viridis", "box_threshold": 180}))
     loaded = AppSettings.load()
     assert loaded.colormap == "viridis" and loaded.fixed_box_threshold == 0
+
+
+def test_screenshot_never_overwrites_a_source(qtbot, monkeypatch, samples_dir, tmp_path, capsys):
+    import shutil
+
+    import chestview.engine.zoo.store as store
+
+    monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(store, "bundled_zoo_dir", lambda: tmp_path / "none")
+    src = shutil.copy(samples_dir / "00000661_000.png", tmp_path / "x.png")
+    before = src.read_bytes()
+    assert run_app([str(src)], screenshot=str(src)) == 2
+    assert src.read_bytes() == before
+    assert "x.png: refusing to overwrite a source image" in capsys.readouterr().err

@@ -257,3 +257,29 @@ def test_box_slider_starts_at_each_models_own_threshold(qtbot, tiny_zoo_dir, tmp
     w.apply_settings()
     assert w.findings.threshold_value == 150
     w.workers.wait(10_000)
+
+
+def test_hidden_identifiers_leave_no_patient_name_or_id_in_the_window(qtbot, tiny_zoo, test_data):
+    """What `chestview --screenshot` renders (without --show-identifiers): pseudonyms, hidden tags."""
+    from PySide6.QtWidgets import QTreeWidgetItemIterator
+
+    w = MainWindow(AppSettings(), model=tiny_zoo, hide_identifiers=True)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    dcm = test_data / "dicom" / "cr_mono1_rg1_jpeg2000.dcm"  # PatientName CompressedSamples^RG1, ID 9RG1
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([str(dcm)])
+    qtbot.waitUntil(lambda: w.tags.model.rowCount() > 0, timeout=TIMEOUT)
+    texts = []
+    it = QTreeWidgetItemIterator(w.browser.tree)
+    while it.value():
+        texts.append(it.value().text(0))
+        it += 1
+    model = w.tags.model
+    texts += [model.item(r, c).text() for r in range(model.rowCount()) for c in range(model.columnCount())]
+    assert "Patient 1 (identifiers hidden)" in texts
+    assert not any("RG1" in t and "CompressedSamples" in t or t == "9RG1" for t in texts), texts
+    assert "(hidden)" in texts
+    w.workers.wait(10_000)

@@ -51,13 +51,27 @@ def _pick_image_root(root: Path, images: str | Path | None) -> Path:
 
 
 def _read_entries(csv_path: Path) -> list[dict[str, str]]:
+    required = ("Image Index", "Finding Labels")
+    rows: list[dict[str, str]] = []
     try:
         with _open_text(csv_path) as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not set(required) <= set(reader.fieldnames):
+                raise DatasetError(f"{csv_path}: not an NIH Data_Entry file (needs 'Image Index' and 'Finding Labels')")
+            for row in reader:
+                if not any((v or "").strip() for k, v in row.items() if k is not None):
+                    continue  # a blank line
+                if any(row.get(k) is None for k in required):
+                    # DictReader fills the fields of a short row with None
+                    raise DatasetError(
+                        f"{csv_path}: line {reader.line_num}: the row has too few fields "
+                        f"(no {', '.join(repr(k) for k in required if row.get(k) is None)})"
+                    )
+                rows.append(row)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{csv_path}: cannot read the NIH label file ({exc})") from exc
-    if not rows or not {"Image Index", "Finding Labels"} <= set(rows[0]):
-        raise DatasetError(f"{csv_path}: not an NIH Data_Entry file (needs 'Image Index' and 'Finding Labels')")
+    if not rows:
+        raise DatasetError(f"{csv_path}: the NIH Data_Entry file lists no images")
     return rows
 
 

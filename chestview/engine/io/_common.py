@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +14,11 @@ import numpy as np
 #: Largest image we agree to decode (width * height * frames). Protects against
 #: decompression bombs: a tiny file whose header claims a gigapixel image.
 MAX_PIXELS = 100_000_000
+
+#: Pixel budget of a decoded image: larger ones (above every chest detector; 43 cm at 0.1 mm is
+#: 4300 x 4300) are downscaled by an integer factor right after decoding, with a warning, so that
+#: rendering and prefetching stay within a few hundred MB per image.
+DECODE_PIXEL_BUDGET = 36_000_000  # e.g. 6000 x 6000
 
 #: The metadata keys every reader fills (None when unknown), so callers can index them safely.
 METADATA_KEYS = (
@@ -70,3 +79,32 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma of an (H, W, 3) array as float32, the weights PIL uses for mode "L"."""
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return np.asarray(rgb[..., :3], dtype=np.float32) @ weights
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot be read as an image file (a folder, a FIFO, a symlink loop, an empty
+    file…), or None for a non-empty regular file. Never opens it: opening a FIFO would block."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "broken symbolic link" if os.path.islink(path) else "file not found"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"cannot read file ({short_cause(exc)})"
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an image file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if st.st_size == 0:
+        return "file is empty"
+    return None

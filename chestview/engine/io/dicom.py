@@ -43,7 +43,13 @@ def read_dicom(path: str | Path, *, force: bool = False, max_pixels: int = MAX_P
         raise ImageLoadError(path, "not enough memory to decode the pixel data") from None
     except Exception as exc:  # pydicom and codec errors come in many types; one clear line instead
         raise ImageLoadError(path, f"cannot decode the pixel data ({short_cause(exc)})") from None
-    return _to_xray(path, ds, np.asarray(arr), frames)
+    arr = np.asarray(arr)
+    rows, cols = _int(ds.get("Rows")), _int(ds.get("Columns"))
+    if arr.shape[:2] != (rows, cols):  # a compressed frame of another size than the header says
+        raise ImageLoadError(
+            path, f"decoded pixel data is {'x'.join(map(str, arr.shape))}, not the header's {cols}x{rows}"
+        )
+    return _to_xray(path, ds, arr, frames)
 
 
 def read_dataset(path: Path, *, force: bool = False, **kwargs: Any) -> Dataset:
@@ -110,6 +116,13 @@ def _check_pixels_readable(path: Path, ds: Dataset, max_pixels: int) -> int:
         actual = len(ds.PixelData or b"")
         if actual < expected:
             raise ImageLoadError(path, f"pixel data is truncated ({actual:,} of {expected:,} bytes)")
+        if actual > expected + (expected % 2):  # odd lengths are padded to even: one byte more is fine
+            # pydicom would return the surplus as extra frames: a guessed shape, never the image.
+            shape = f"{cols}x{rows}" + (f"x{frames} frames" if frames > 1 else "") + (f"x{samples}" if samples > 1 else "")
+            raise ImageLoadError(
+                path, f"pixel data does not match the header: {actual:,} bytes where {shape} at {bits} bits "
+                f"needs {expected:,} (wrong Rows/Columns?)"
+            )
     if ts.is_compressed:
         try:
             decoder = get_decoder(ts)

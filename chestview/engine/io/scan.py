@@ -3,8 +3,10 @@
 Only headers are read (``stop_before_pixels`` and a short tag list), so listing a thousand DICOM
 files takes a second or two, not the time to decode them. PNG/JPEG files are one-image studies.
 A non-image file found while walking a folder is skipped silently (folders hold reports, DICOMDIRs
-and thumbnails) unless its name claims an image (``.png``, ``.jpg``, ``.dcm``, …); one the user
-named explicitly is reported, as is any unreadable DICOM and a named folder without any image.
+and thumbnails) unless its name claims an image (``.png``, ``.jpg``, ``.dcm``, …): then it is
+reported, as is an entry so named that is no readable regular file (a FIFO, a socket, a broken link
+or symlink loop, a folder ``x.png/`` without images; never opened). One the user named explicitly
+is reported, as is any unreadable DICOM and a named folder without any image.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ImageLoadError
-from ._common import short_cause
+from ._common import file_problem, short_cause
 from .detect import FileFormat, sniff_file
 from .dicom import read_dataset
+from .library_warnings import captured_warnings
 
 ImageKind = Literal["dicom", "raster"]
 # A file with one of these names that is not an image is broken, not unrelated: report it.
@@ -136,7 +139,8 @@ def scan_paths(
             elif fmt in ("png", "jpeg"):
                 builder.add_raster(path)
             else:
-                builder.add_dicom(path, fmt, explicit, errors)
+                with captured_warnings():  # header warnings: shown when the image itself is loaded
+                    builder.add_dicom(path, fmt, explicit, errors)
         except Exception as exc:  # one odd file must not stop the listing
             errors.append((str(path), f"cannot read ({short_cause(exc)})"))
         done += 1
@@ -146,18 +150,11 @@ def scan_paths(
 
 
 def _explicit_reason(path: Path) -> str:
-    if not path.exists():
-        return "file not found"
     if path.is_dir():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return "is a folder named like an image, holding no PNG, JPEG or DICOM image"
         return "folder holds no PNG, JPEG or DICOM image"
-    if not path.is_file():
-        return "not a regular file"
-    try:
-        if path.stat().st_size == 0:
-            return "file is empty"
-    except OSError as exc:
-        return f"cannot read file ({short_cause(exc)})"
-    return "not a PNG, JPEG or DICOM image"
+    return file_problem(path) or "not a PNG, JPEG or DICOM image"
 
 
 def _sniff(path: Path) -> FileFormat | None:
@@ -171,34 +168,55 @@ def _walk(paths: PathLike | Iterable[PathLike]) -> Iterator[tuple[Path, FileForm
     """(path, format, named explicitly) for every candidate file, each file once."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
     def once(p: Path) -> bool:
-        key = p.resolve()
+        key = os.path.realpath(p)  # never raises, even on a symlink loop
         if key in seen:
             return False
         seen.add(key)
         return True
 
+    def named_like_image(name: str) -> bool:
+        return Path(name).suffix.lower() in IMAGE_SUFFIXES
+
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
             found = 0
+            # Folders named like an image (x.png/) are reported when they hold no image themselves.
+            image_named_dirs: dict[Path, int] = {}
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for d in dirnames:
+                    if named_like_image(d):
+                        image_named_dirs[Path(dirpath, d)] = 0
                 for name in sorted(filenames):
                     if name.startswith("."):
                         continue
                     p = Path(dirpath, name)
-                    if not p.is_file():
+                    if file_problem(p) is not None and not (p.is_file() and named_like_image(name)):
+                        # Not a readable regular file (FIFO, socket, broken link, symlink loop, a
+                        # link to a folder): never opened; reported when its name claims an image.
+                        if named_like_image(name) and once(p):
+                            found += 1
+                            yield p, None, True
                         continue
                     fmt = _sniff(p)
-                    if fmt is not None and once(p):
+                    if fmt is None and not named_like_image(name):
+                        continue
+                    if once(p):
                         found += 1
-                        yield p, fmt, False
-                    elif fmt is None and p.suffix.lower() in IMAGE_SUFFIXES and once(p):
-                        found += 1
-                        yield p, None, True  # named like an image: say why it is not one
+                        if image_named_dirs:
+                            for folder in p.parents:
+                                if folder in image_named_dirs:
+                                    image_named_dirs[folder] += 1
+                        # named like an image but not one (fmt None): say why
+                        yield p, fmt, fmt is None
+            for folder, count in image_named_dirs.items():
+                if count == 0 and once(folder):
+                    found += 1
+                    yield folder, None, True
             if not found and once(root):
                 yield root, None, True
         elif once(root):

@@ -16,11 +16,23 @@ import numpy as np
 import torch
 
 from chestview.engine.errors import ChestviewError
-from chestview.engine.util import atomic_write_bytes
+from chestview.engine.util import atomic_write_bytes, remove_stale_temps
 
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.safetensors"
 FORMAT_VERSION = 1
+
+
+# What a run folder holds (checkpoint, best weights, metrics, config, command; model/ and eval/ at the end).
+_RUN_SUFFIXES = (".pt", ".safetensors", ".jsonl", ".json", ".toml", ".txt", ".md", ".png")
+
+
+def remove_stale_run_temps(out: str | Path) -> int:
+    """Delete the temporary files (``.checkpoint.pt.*.tmp``: up to a checkpoint's size each) that
+    runs killed in the middle of a write left in the run folder ``out``; call it at a run's start."""
+    out = Path(out)
+    ours = lambda name: name.endswith(_RUN_SUFFIXES)  # noqa: E731
+    return sum(remove_stale_temps(folder, ours) for folder in (out, out / "model", out / "eval"))
 
 
 def capture_rng() -> dict[str, Any]:

@@ -87,6 +87,9 @@ class TrainConfig:
             p.append(f"methodology must be one of {', '.join(METHODOLOGIES)}, not {self.methodology!r}")
         if self.epochs < 0 or self.batch_size < 1 or self.num_workers < 0:
             p.append("epochs >= 0, batch_size >= 1 and num_workers >= 0 are required")
+        elif self.epochs == 0 and self.methodology != "untrained":
+            # zero epochs would publish the initial weights as a trained model
+            p.append("epochs must be at least 1 (to evaluate a model as built, use methodology 'untrained')")
         if self.size < 16:
             p.append(f"size {self.size} is too small")
         if self.channels not in (1, 3):

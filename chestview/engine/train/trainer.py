@@ -31,6 +31,7 @@ from chestview.engine.train.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
     load_checkpoint,
+    remove_stale_run_temps,
     restore_rng,
     save_best,
     save_checkpoint,
@@ -398,7 +399,9 @@ class _Run:
             if train_loss is None:
                 self.log(f"stopped during epoch {epoch}; the checkpoint holds epoch {self.state.epoch}")
                 return False, True
-            val_loss, aurocs = self.validate()
+            # The same decisions on every rank: the same BatchNorm statistics, rank 0's numbers.
+            ddp.sync_buffers((self.model, self.eval_module()), self.dist)
+            val_loss, aurocs = ddp.from_main(self.validate, self.dist)
             valid = [v for k, v in aurocs.items() if v is not None and k in self.data.labels]
             # Without a validation split the training loss has to stand in (logged below).
             selection_loss = val_loss if val_loss is not None else train_loss
@@ -532,6 +535,8 @@ def train(
     try:
         if run.main:
             out.mkdir(parents=True, exist_ok=True)
+            if removed := remove_stale_run_temps(out):
+                run.log(f"removed {removed} temporary file(s) left in {out} by an interrupted run")
             from chestview.engine.util import atomic_write_text
 
             atomic_write_text(out / "config.toml", config.to_toml())

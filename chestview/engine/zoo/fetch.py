@@ -9,6 +9,7 @@ by the checkpoints' authors, so none is trusted on first use. urllib only (no ex
 from __future__ import annotations
 
 import hashlib
+import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from chestview import __version__
-from chestview.engine.errors import ChestviewError
+from chestview.engine.errors import ChestviewError, RunError
 from chestview.engine.paths import user_cache_dir
 from chestview.engine.util import atomic_write, sha256_file
 from chestview.engine.zoo.importers import FORMATS, TXRV_WEIGHT_SETS
@@ -96,6 +97,19 @@ def _check_hex(sha256: str) -> str:
     return sha
 
 
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed to http(s) only (urllib's default also follows ftp://)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 (urllib's signature)
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if urllib.parse.urlparse(target).scheme not in ("http", "https"):
+            raise RunError(f"{req.full_url}: redirected to {target}; only http(s) URLs are fetched")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+
+
 def download(
     url: str,
     dest: Path,
@@ -111,12 +125,12 @@ def download(
         raise ChestviewError(f"{url}: only http(s) URLs are fetched")
     request = urllib.request.Request(url, headers={"User-Agent": f"chestview/{__version__}"})
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        raise ChestviewError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ChestviewError(f"{url}: cannot download ({reason})") from None
+        raise RunError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}".rstrip(": ")
+        raise RunError(f"{url}: cannot download ({reason})") from None
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
@@ -131,12 +145,13 @@ def download(
                     done += len(block)
                     if on_progress:
                         on_progress(DownloadProgress(url, done, total))
-            except OSError as exc:
-                raise ChestviewError(f"{url}: download interrupted ({exc})") from None
+            except (OSError, http.client.HTTPException) as exc:
+                # a chunked response cut off mid-transfer raises IncompleteRead, an HTTPException
+                raise RunError(f"{url}: download interrupted after {done:,} bytes ({type(exc).__name__})") from None
             if total is not None and done != total:
-                raise ChestviewError(f"{url}: download incomplete ({done} of {total} bytes)")
+                raise RunError(f"{url}: download incomplete ({done} of {total} bytes)")
             if digest.hexdigest() != expected:
-                raise ChestviewError(
+                raise RunError(
                     f"{url}: SHA-256 mismatch (expected {expected[:12]}…, got {digest.hexdigest()[:12]}…); "
                     "the download was discarded"
                 )

@@ -284,6 +284,23 @@ def test_truncated_dicom(tmp_path: Path) -> None:
     _assert_error(cut_j2k, "truncated")
 
 
+def test_pixel_data_not_matching_the_header_is_an_error(tmp_path: Path) -> None:
+    """Rows/Columns 100x100 over 1024x1024 pixel data: an error, never a 104-frame guess."""
+    ds = pydicom.dcmread(DICOM_DIR / "dx_nih_google_uncompressed.dcm")
+    ds.Rows = ds.Columns = 100
+    small_header = tmp_path / "small_header.dcm"
+    ds.save_as(small_header)
+    _assert_error(small_header, "does not match the header", "1,048,576 bytes", "100x100", "needs 10,000")
+    ds.Rows = ds.Columns = 1100
+    big_header = tmp_path / "big_header.dcm"
+    ds.save_as(big_header)
+    _assert_error(big_header, "truncated", "1,048,576 of 1,210,000 bytes")
+    ds.Rows, ds.Columns = 1023, 1025  # 1,048,575 bytes + the pad byte to an even length: fine
+    ok = tmp_path / "padded.dcm"
+    ds.save_as(ok)
+    assert load_image(ok).pixels.shape == (1023, 1025)
+
+
 def test_read_dicom_tags() -> None:
     tags = read_dicom_tags(RG1_J2K)
     by_keyword = {t.keyword: t for t in tags}

@@ -175,3 +175,54 @@ def test_thumbnail_fits_and_keeps_aspect() -> None:
     assert th[0, 0] < 10 and th[-1, -1] > 245  # windowed gradient kept
     small = XrayImage(path="y", pixels=np.zeros((40, 30), np.float32), window=(0.5, 1.0))
     assert thumbnail(small, 128).shape == (40, 30)  # never enlarged
+
+
+def test_images_above_the_pixel_budget_are_downscaled_at_decode(gray8: np.ndarray) -> None:
+    full = load_image(NIH_PNG)
+    small = load_image(NIH_PNG, pixel_budget=50_000)  # 512 x 512 -> 3x smaller: 170 x 170
+    assert small.pixels.shape == (170, 170) and small.size == (170, 170)
+    expected = gray8[:510, :510].astype(np.float32).reshape(170, 3, 170, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(small.pixels, expected, rtol=0, atol=1e-3)
+    assert small.window == full.window and small.metadata["downscaled_from"] == (512, 512)
+    assert any("downscaled 3x at decode" in w and "512x512" in w for w in small.warnings)
+    assert full.pixels.shape == (512, 512) and not full.warnings
+
+
+def _vr_mismatch_dicom(path: Path) -> Path:
+    """An implicit-VR data set under an explicit-VR transfer syntax: pydicom warns while reading it."""
+    import pydicom
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds = pydicom.dcmread(DICOM_DIR / "sc_nih_udacity_test1_quarter.dcm")
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    with open(path, "wb") as fh:
+        fh.write(b"\0" * 128 + b"DICM")
+        write_file_meta_info(fh, ds.file_meta, enforce_standard=True)
+        fp = DicomFileLike(fh)
+        fp.is_little_endian, fp.is_implicit_VR = True, True
+        write_dataset(fp, ds)
+    return path
+
+
+def test_library_warnings_become_the_files_warnings(tmp_path: Path, monkeypatch, capfd) -> None:
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = _vr_mismatch_dicom(tmp_path / "vr.dcm")
+    clean = DICOM_DIR / "sc_nih_udacity_test1_quarter.dcm"
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("default")
+        # each file its own copy, also when decoded concurrently (the predict pipeline's threads)
+        with ThreadPoolExecutor(4) as pool:
+            images = list(pool.map(load_image, [path, clean] * 4))
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200_000)  # 512 x 512 = 0.26 MP: Pillow warns
+        bomb = load_image(NIH_PNG)
+    message = "Expected explicit VR, but found implicit VR - using implicit VR for reading"
+    assert all(message in im.warnings for im in images[0::2])
+    assert not any(message in im.warnings for im in images[1::2])
+    assert any("decompression bomb" in w for w in bomb.warnings)
+    assert escaped == []  # nothing went to the warnings machinery
+    err = capfd.readouterr().err
+    assert "VR" not in err and "pydicom" not in err  # nor pydicom's log lines to stderr

@@ -53,12 +53,16 @@ def test_walk_finds_images_by_content(tree: Path) -> None:
         "patient_a/series1/IM0007",
         "pngs/00000001_000.png",
         "pngs/00000002_000.png",
+        "x.png",  # a folder named like an image, without images: reported after the walk
     ]
 
 
 def test_scan_groups_patient_study_series(tree: Path) -> None:
     result = scan_paths([tree])
-    assert [(Path(p).name, why) for p, why in result.errors] == [("empty.dcm", "file is empty")]
+    assert [(Path(p).name, why) for p, why in result.errors] == [
+        ("empty.dcm", "file is empty"),
+        ("x.png", "is a folder named like an image, holding no PNG, JPEG or DICOM image"),
+    ]
     assert not result.cancelled
     assert [p.id for p in result.patients] == ["2", "9RG1", None]
     rg1 = result.patients[1]
@@ -99,7 +103,7 @@ def test_unreadable_and_non_image_dicoms(tree: Path, build_ds: Callable[..., Dat
     del ds.PixelData, ds.Rows, ds.Columns  # e.g. a structured report next to the images
     ds.save_as(tree / "report.dcm")
     result = scan_paths(tree)
-    assert [Path(p).name for p, _ in result.errors] == ["broken.dcm", "empty.dcm"]
+    assert [Path(p).name for p, _ in result.errors] == ["broken.dcm", "empty.dcm", "x.png"]
     assert "\n" not in result.errors[0][1]
     assert len(result.images) == 8  # the report is skipped silently while walking
     named = scan_paths([tree / "report.dcm"])
@@ -164,3 +168,26 @@ def test_a_named_folder_without_images_is_reported(tmp_path: Path) -> None:
     (tmp_path / "empty_study" / "notes.txt").write_text("nothing here")
     result = scan_paths([tmp_path / "empty_study"])
     assert result.errors == [(str(tmp_path / "empty_study"), "folder holds no PNG, JPEG or DICOM image")]
+
+
+def test_entries_named_like_images_that_are_no_regular_files_are_reported(tmp_path: Path) -> None:
+    """A FIFO, a symlink loop, a broken link and a folder named x.png: reported, never opened."""
+    import os
+
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(NIH_DIR / "00000001_000.png", root / "good.png")
+    os.mkfifo(root / "pipe.png")  # opening it would block the scan forever
+    os.symlink(root / "loop.png", root / "loop.png")
+    os.symlink(root / "gone.png", root / "dangling.dcm")
+    (root / "x.png").mkdir()
+    os.mkfifo(root / "pipe.txt")  # not named like an image: skipped, as any non-image
+    result = scan_paths(root)
+    assert [im.path.name for im in result.images] == ["good.png"]
+    assert sorted((Path(p).name, why) for p, why in result.errors) == [
+        ("dangling.dcm", "broken symbolic link"),
+        ("loop.png", "symbolic link loop"),
+        ("pipe.png", "is a named pipe (FIFO), not a regular file"),
+        ("x.png", "is a folder named like an image, holding no PNG, JPEG or DICOM image"),
+    ]
+    assert sorted(p.name for p in iter_image_files(root)) == ["dangling.dcm", "good.png", "loop.png", "pipe.png", "x.png"]

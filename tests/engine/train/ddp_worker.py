@@ -1,5 +1,7 @@
-"""Run by test_ddp.py under torchrun: one DDP epoch of the tiny model; each rank saves its weights."""
+"""Run by test_ddp.py under torchrun: DDP epochs of the tiny model; each rank saves its weights
+and every decision it took (per-epoch validation numbers, best epoch, early stop, learning rate)."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,12 +23,19 @@ def main() -> None:
         built.append(TinyNet())
         return built[-1]
 
-    cfg = TrainConfig(arch="tiny", size=16, channels=1, epochs=1, batch_size=4, num_workers=0, lr=1e-2,
-                      device="cpu", out=str(out / "run"), seed=5)
-    result = train(cfg, data=fake_data(16, 4), model_factory=factory, progress=False)
+    epochs = int(sys.argv[2])
+    cfg = TrainConfig(arch="tiny", size=16, channels=1, epochs=epochs, batch_size=4, num_workers=0, lr=1e-2,
+                      device="cpu", out=str(out / "run"), seed=5, schedule="plateau", early_stop_patience=2)
+    result = train(cfg, data=fake_data(16, 8), model_factory=factory, progress=False)
     rank = int(os.environ["RANK"])
     torch.save({k: v.clone() for k, v in built[0].state_dict().items()}, out / f"rank{rank}.pt")
-    assert result.epochs_run == 1
+    decisions = {
+        "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+        "history": [{k: m[k] for k in ("epoch", "train_loss", "val_loss", "val_auroc", "lr", "best")}
+                    for m in result.history],
+    }
+    (out / f"rank{rank}.json").write_text(json.dumps(decisions))
 
 
 if __name__ == "__main__":

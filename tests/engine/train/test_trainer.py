@@ -40,6 +40,22 @@ def test_resume_is_exact(tmp_path):
     assert (tmp_path / "split" / "best.safetensors").is_file()
 
 
+def test_resume_removes_the_temporaries_of_a_run_killed_while_writing(tmp_path):
+    _train(_config(tmp_path, "split", epochs=1))
+    run = tmp_path / "split"
+    data = (run / "checkpoint.pt").read_bytes()
+    # what a kill -9 during atomic writes leaves: half-written temporaries beside their targets
+    stale = [run / ".checkpoint.pt.q1w2e3r4.tmp", run / ".best.safetensors.a_b_c_d_.tmp", run / ".metrics.jsonl.zzzzzzzz.tmp"]
+    for p in stale:
+        p.write_bytes(data[: len(data) // 2])
+    foreign = run / ".notes.a1b2c3d4.tmp"  # not a name a run writes: left alone
+    foreign.write_text("mine")
+    events = Collector()
+    _train(_config(tmp_path, "split", epochs=2), resume=True, on_event=events)
+    assert not any(p.exists() for p in stale) and foreign.exists()
+    assert any("removed 3 temporary file(s)" in getattr(e, "message", "") for e in events.events)
+
+
 def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
     _train(_config(tmp_path, epochs=1))
     with pytest.raises(ChestviewError, match="--resume"):
