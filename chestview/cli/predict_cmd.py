@@ -23,10 +23,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--box-threshold", type=int, default=None,
                    help="heatmap threshold 1-255 for boxes (default: the model card's, chosen on validation)")
     p.add_argument("--no-images", action="store_true", help="write results.json only")
+    p.add_argument("--dicom-out", metavar="DIR",
+                   help="also write a DICOM SR and presentation state per DICOM input into DIR (for a PACS or viewer)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from chestview.cli.dicom_out import export_dicom
+    from chestview.engine.dicom_export import DicomExporter
     from chestview.engine.export import export_annotated, output_name, results_document, write_results_json
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results = []
     used: set[str] = set()
+    dicom_out = DicomExporter(args.dicom_out, loaded.card) if args.dicom_out else None
     for result in predictor.predict_paths(files, batch_size=args.batch_size, num_workers=args.workers):
         results.append(result)
         if result.error:
@@ -69,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         for w in result.warnings:
             print(f"chestview: warning: {result.path}: {w}", file=sys.stderr)
+        image = None
         if not args.no_images:
             try:
                 image = load_image(result.path)
@@ -76,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             except ChestviewError as exc:
                 result.error = str(exc)
                 print(f"chestview: {exc}", file=sys.stderr)
+        if dicom_out is not None and not result.error:
+            export_dicom(dicom_out, result, image)
     from chestview.engine.results import ImageResult
 
     for path, message in failures:
@@ -97,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         print(table(rows, ["image", "status", "positive findings"]))
     print(f"wrote {out / 'results.json'}")
+    if dicom_out is not None:
+        print(f"wrote {len(dicom_out.written)} DICOM object(s) in {dicom_out.out_dir}")
     if not files and not failures:
         error("no images found in the given paths")
         return 1
