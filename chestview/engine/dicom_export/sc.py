@@ -54,6 +54,7 @@ def build_sc(
     # Type 2C: the source's orientation, or empty when the source does not say.
     sc.PatientOrientation = source.get("PatientOrientation", "")
     sc.SeriesDescription = SC_SERIES_DESCRIPTION
+    sc.Laterality = source.get("Laterality", "")  # Type 2C in General Series: the source's, or empty
     sc.ConversionType = "WSD"  # made on a workstation, not digitised
     sc.BurnedInAnnotation = "YES"
     sc.ImageComments = f"{NOT_FOR_CLINICAL_USE}: chestview {algorithm.model_id} findings burned in"
