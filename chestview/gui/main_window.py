@@ -679,9 +679,15 @@ class MainWindow(QMainWindow):
         if packed is None:
             self.statusBar().showMessage("Nothing to export yet: run a model on this image first", 4000)
             return
-        dlg = ExportDialog(self, self.current_image.path, self._last_export_dir())
+        from chestview.engine.dicom_export import is_dicom_file
+
+        dlg = ExportDialog(self, self.current_image.path, self._last_export_dir(),
+                           dicom_source=is_dicom_file(self.current_image.path))
         if dlg.exec():
-            self.start_export(dlg.output_path(), with_json=dlg.with_json())
+            if dlg.is_dicom():
+                self.start_dicom_export(dlg.output_path(), secondary_capture=dlg.secondary_capture())
+            else:
+                self.start_export(dlg.output_path(), with_json=dlg.with_json())
 
     def _last_export_dir(self) -> str:
         return str(Path(self.current_path).parent) if self.current_path else str(Path.home())
@@ -699,6 +705,20 @@ class MainWindow(QMainWindow):
             protect=self.browser.paths(), name="export",
         )
         w.returned.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 6000))
+        return self._start("export", w, pool="compute")
+
+    def start_dicom_export(self, out_dir: str, *, secondary_capture: bool = False) -> Worker | None:
+        """The current result as DICOM objects (SR, presentation state with this window, optional SC) in ``out_dir``."""
+        packed = self.result_for_export()
+        card = self.model_panel.card()
+        if packed is None or card is None or self.current_image is None:
+            return None
+        result, labels = packed
+        w = create_worker(
+            jobs.export_dicom_job, out_dir, self.current_image, result, card, labels=labels,
+            window=self.viewer.window, secondary_capture=secondary_capture, name="export",
+        )
+        w.returned.connect(lambda message: self.statusBar().showMessage(message, 8000))
         return self._start("export", w, pool="compute")
 
     def export_batch(self) -> None:
