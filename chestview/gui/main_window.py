@@ -693,32 +693,28 @@ class MainWindow(QMainWindow):
         return str(Path(self.current_path).parent) if self.current_path else str(Path.home())
 
     def start_export(self, out_path: str, *, with_json: bool = True) -> Worker | None:
-        packed = self.result_for_export()
-        card = self.model_panel.card()
-        if packed is None or card is None or self.current_image is None:
-            return None
-        result, labels = packed
-        w = create_worker(
-            jobs.export_one_job, out_path, self.current_image, result, card, labels=labels,
+        return self._start_export_job(
+            jobs.export_one_job, out_path, lambda p: f"Saved {p}",
             opacity=self.findings.opacity_value if self.findings.show_heatmap.isChecked() else 0.0,
-            colormap=self.findings.colormap_name, window=self.viewer.window, with_json=with_json,
-            protect=self.browser.paths(), name="export",
+            colormap=self.findings.colormap_name, with_json=with_json, protect=self.browser.paths(),
         )
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 6000))
-        return self._start("export", w, pool="compute")
 
     def start_dicom_export(self, out_dir: str, *, secondary_capture: bool = False) -> Worker | None:
         """The current result as DICOM objects (SR, presentation state with this window, optional SC) in ``out_dir``."""
+        return self._start_export_job(jobs.export_dicom_job, out_dir, str, secondary_capture=secondary_capture)
+
+    def _start_export_job(self, job, target: str, message, **options) -> Worker | None:
+        """``job(target, image, result, card, labels=, window=, **options)`` on the current view, as drawn now."""
         packed = self.result_for_export()
         card = self.model_panel.card()
         if packed is None or card is None or self.current_image is None:
             return None
         result, labels = packed
         w = create_worker(
-            jobs.export_dicom_job, out_dir, self.current_image, result, card, labels=labels,
-            window=self.viewer.window, secondary_capture=secondary_capture, name="export",
+            job, target, self.current_image, result, card, labels=labels, window=self.viewer.window,
+            name="export", **options,
         )
-        w.returned.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        w.returned.connect(lambda r: self.statusBar().showMessage(message(r), 6000))
         return self._start("export", w, pool="compute")
 
     def export_batch(self) -> None:
