@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from types import SimpleNamespace
 
 import highdicom as hd
 import numpy as np
@@ -16,6 +15,7 @@ from chestview.engine.dicom_export import codes
 from chestview.engine.dicom_export.source import Algorithm, read_source_header
 from chestview.engine.dicom_export.sr import build_sr
 from chestview.engine.dicom_export.writer import dicom_bytes
+from chestview.engine.results import Abnormality
 
 from .conftest import SOURCES
 
@@ -117,9 +117,10 @@ def test_sr_reports_abnormality_and_input_check_when_the_result_has_them(predict
     card, results = predicted
     # No boxes: this test is about the two extra groups, and every region costs parsing time.
     dx = results["dx_nih_google_uncompressed.dcm"]
-    result = replace(dx, findings=[replace(f, boxes=()) for f in dx.findings])
-    # Attributes as the shared results land them (issue 16 and the input-check issue).
-    result.abnormality = SimpleNamespace(probability=0.83, threshold=0.4, positive=True)
+    result = replace(
+        dx, findings=[replace(f, boxes=()) for f in dx.findings], abnormality=Abnormality(0.83, 0.4, True)
+    )
+    # The input check as results.json will carry it (a mapping or an object with these fields).
     result.input_check = {"score": 2.5, "threshold": 1.0, "flagged": True, "reason": "colour photograph"}
     source = read_source_header(samples_dir / "dx_nih_google_uncompressed.dcm")
     built = build_sr(source, result, Algorithm.from_card(card), series_uid="1.2.3", series_number=1, instance_number=1)
