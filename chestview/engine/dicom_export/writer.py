@@ -39,7 +39,7 @@ def write_new(directory: str | Path, stem: str, ds: Dataset, *, protect: tuple[s
             if path.resolve() in protected:
                 continue
             try:
-                os.link(tmp, path)
+                _place(tmp, path)
             except FileExistsError:
                 continue
             return path
@@ -49,3 +49,16 @@ def write_new(directory: str | Path, stem: str, ds: Dataset, *, protect: tuple[s
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _place(tmp: str, path: Path) -> None:
+    """Give the complete temporary file the name ``path`` unless it exists (FileExistsError)."""
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: claim the name exclusively, then swap the content in
+        pass
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    os.replace(tmp, path)

@@ -104,3 +104,25 @@ def test_size_mismatch_is_one_clear_error(predicted, samples_dir, tmp_path):
     with pytest.raises(ChestviewError, match="512x512 image but the DICOM file is 1024x1024"):
         DicomExporter(tmp_path, card).export(result)
     assert not list(Path(tmp_path).iterdir())
+
+
+def test_writer_without_hard_links_still_never_clobbers(tmp_path, monkeypatch):
+    """Some file systems (FAT, SMB) refuse hard links: the name is then claimed exclusively first."""
+    from pydicom.dataset import Dataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    from chestview.engine.dicom_export.writer import write_new
+
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    ds = Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    (tmp_path / "x_sr.dcm").write_bytes(b"earlier result")
+    path = write_new(tmp_path, "x_sr", ds)
+    assert path.name == "x_sr_2.dcm" and pydicom.dcmread(path).SOPInstanceUID == ds.SOPInstanceUID
+    assert (tmp_path / "x_sr.dcm").read_bytes() == b"earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_sr.dcm", "x_sr_2.dcm"]
