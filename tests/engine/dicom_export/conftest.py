@@ -3,6 +3,8 @@ exported once per session: the tests read the objects back and check them agains
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +12,17 @@ import pytest
 
 SOURCES = ("cr_mono1_rg1_jpeg2000.dcm", "cr_siim_jpeg_baseline.dcm", "dx_nih_google_uncompressed.dcm")
 POSITIVE_LABELS = ("Effusion", "Nodule", "Cardiomegaly")  # marked positive so the GSPS has boxes to draw
+
+
+def require_tool(executable: str, debian_package: str) -> str:
+    """The tool's path; skipped with the reason when it is missing here, but a failure in CI
+    (CI=true), so that CI cannot pass by skipping the check."""
+    exe = shutil.which(executable)
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{executable} is missing in CI: install the Debian package {debian_package}")
+        pytest.skip(f"{executable} not installed (apt-get install {debian_package}); CI runs this check")
+    return exe
 
 
 @pytest.fixture(scope="session")

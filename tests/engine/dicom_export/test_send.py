@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +16,8 @@ import pytest
 from chestview.cli.main import main
 from chestview.engine.dicom_export.send import dicom_files, send_files
 from chestview.engine.errors import ChestviewError
+
+from .conftest import require_tool
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*person name:UserWarning")
 
@@ -79,17 +80,8 @@ def test_send_cli_usage_errors(objects, capsys):
         dicom_files([objects / "missing"])
 
 
-def _orthanc() -> str:
-    exe = shutil.which("Orthanc")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Orthanc is missing in CI: install the Debian package orthanc")
-        pytest.skip("Orthanc not installed (apt-get install orthanc); CI runs this check")
-    return exe
-
-
 def test_send_to_a_local_orthanc(objects, tmp_path, capsys):
-    exe = _orthanc()
+    exe = require_tool("Orthanc", "orthanc")
     dicom_port, http_port = _free_port(), _free_port()
     config = {
         "Name": "chestview-test", "StorageDirectory": str(tmp_path / "db"), "IndexDirectory": str(tmp_path / "db"),

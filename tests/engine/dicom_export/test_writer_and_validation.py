@@ -13,24 +13,15 @@ import pytest
 from chestview.engine.dicom_export import DicomExporter, NotDicomSource
 from chestview.engine.errors import ChestviewError
 
-from .conftest import SOURCES
+from .conftest import SOURCES, require_tool
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*person name:UserWarning")
-
-
-def _dciodvfy() -> str:
-    exe = shutil.which("dciodvfy")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("dciodvfy is missing in CI: install the Debian package dicom3tools")
-        pytest.skip("dciodvfy not installed (apt-get install dicom3tools); CI runs this check")
-    return exe
 
 
 @pytest.mark.parametrize("kind", ["sr", "pr", "sc"])
 @pytest.mark.parametrize("name", SOURCES)
 def test_dciodvfy_finds_no_errors(exported, name, kind):
-    exe = _dciodvfy()
+    exe = require_tool("dciodvfy", "dicom3tools")
     path = exported[name][kind]
     run = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=120)
     report = (run.stdout + run.stderr).splitlines()
