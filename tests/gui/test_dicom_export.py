@@ -10,7 +10,7 @@ from chestview.gui.export_dialog import DICOM_FORMAT, ExportDialog
 from chestview.gui.main_window import MainWindow
 from chestview.gui.settings import AppSettings
 
-TIMEOUT = 60_000
+TIMEOUT = 120_000
 pytestmark = pytest.mark.filterwarnings("ignore:.*person name:UserWarning")
 
 
@@ -32,11 +32,18 @@ def test_dialog_offers_dicom_objects_only_for_dicom_sources(qtbot, samples_dir, 
     assert dlg.output_path().endswith("cr_siim_jpeg_baseline_annotated.png")
 
 
-def test_app_exports_dicom_objects_of_the_current_view(qtbot, tiny_zoo, samples_dir, tmp_path):
+@pytest.fixture
+def window(qtbot, tiny_zoo):
     w = MainWindow(AppSettings(), model=tiny_zoo)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    yield w
+    w.workers.wait(30_000)  # even after a failure: no worker may outlive the window into the next test
+
+
+def test_app_exports_dicom_objects_of_the_current_view(qtbot, window, samples_dir, tmp_path):
+    w = window
     source = samples_dir / "cr_siim_jpeg_baseline.dcm"
     with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
         w.open_paths([str(source)])
@@ -56,4 +63,3 @@ def test_app_exports_dicom_objects_of_the_current_view(qtbot, tiny_zoo, samples_
     assert pr.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
     positives = [f for f in w.current_result.findings if f.positive]
     assert len(pr.GraphicAnnotationSequence[0].get("GraphicObjectSequence", [])) == sum(len(f.boxes) for f in positives)
-    w.workers.wait(10_000)
