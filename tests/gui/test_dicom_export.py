@@ -61,5 +61,6 @@ def test_app_exports_dicom_objects_of_the_current_view(qtbot, window, samples_di
     voi = pr.SoftcopyVOILUTSequence[0]
     assert (float(voi.WindowCenter), float(voi.WindowWidth)) == pytest.approx(w.viewer.window)  # the window shown
     assert pr.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == src.SOPInstanceUID
-    positives = [f for f in w.current_result.findings if f.positive]
+    exported, _ = w.result_for_export()  # the result as drawn now: its positive findings' boxes
+    positives = [f for f in exported.findings if f.positive]
     assert len(pr.GraphicAnnotationSequence[0].get("GraphicObjectSequence", [])) == sum(len(f.boxes) for f in positives)
