@@ -88,3 +88,9 @@ def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Hide the bundled models so that the tiny one is the zoo's default.
     monkeypatch.setenv("CHESTVIEW_BUNDLED_ZOO", str(tmp_path / "no-bundled-models"))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny untrained model as a directory (for module-scoped fixtures; load it by path)."""
+    return make_tiny_zoo_entry(tmp_path_factory.mktemp("tiny-zoo"))

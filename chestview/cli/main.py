@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "bench": "bench_cmd",
     "train": "train_cmd",
     "eval": "eval_cmd",
+    "send": "send_cmd",
 }
 
 

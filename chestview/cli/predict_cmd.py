@@ -28,10 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-images", action="store_true", help="write results.json only")
     p.add_argument("--shard", metavar="I/N", help="take every N-th input from the I-th (1-based) and write a part; "
                    "the shard that completes the set merges results.json (under torchrun: RANK of WORLD_SIZE)")
+    p.add_argument("--dicom-out", metavar="DIR",
+                   help="also write a DICOM SR and presentation state per DICOM input into DIR (for a PACS or viewer)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from chestview.cli.dicom_out import export_dicom
+    from chestview.engine.dicom_export import DicomExporter
     from chestview.engine.export import export_annotated, output_name, results_document, write_results_json
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
@@ -87,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     mine = shard.take(len(files)) if shard else list(range(len(files)))
     names = {} if args.no_images else {files[k]: name_list[k] for k in mine}
     results = []
+    dicom_out = DicomExporter(args.dicom_out, loaded.card) if args.dicom_out else None
     from chestview.engine.results import ImageResult
 
     shard_name = f"{shard.index + 1}-of-{shard.count}" if shard else ""
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             for w in result.warnings:
                 report(f"warning: {result.path}: {w}")
+            image = None
             if not args.no_images:
                 try:
                     image = load_image(result.path)
@@ -108,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
                 except ChestviewError as exc:
                     result.error = str(exc)
                     report(str(exc))
+            if dicom_out is not None and not result.error:
+                export_dicom(dicom_out, result, image)
         if shard and shard.index > 0:
             failures = []  # the first shard reports the missing paths
         for path, message in failures:
@@ -139,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         print(table(rows, ["image", "status", "abnormality", "positive findings"]))
     print(f"wrote {written}" + (f" (shard {shard.index + 1}/{shard.count})" if shard else ""))
+    if dicom_out is not None:
+        print(f"wrote {len(dicom_out.written)} DICOM object(s) in {dicom_out.out_dir}")
     if not files and not failures:
         error("no images found in the given paths")
         return 1

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 FORMATS = ("png", "jpg")
+DICOM_FORMAT = "DICOM objects"  # an SR and a presentation state (+ optional secondary capture) in a folder
 
 
 def default_export_path(source: str, folder: str, fmt: str = "png") -> str:
@@ -41,24 +42,39 @@ class _PathRow(QWidget):
         row.addWidget(button)
 
 
-class ExportDialog(QDialog):
-    """Where to save the annotated image of the current view; a JSON report is written beside it."""
+_IMAGE_NOTE = ("Full image resolution; heatmap, boxes, findings, model id, date and “not for clinical use”."
+               " No patient identifiers are written.")
+_DICOM_NOTE = ("A structured report (every finding, its probability, the boxes) and a presentation state (the"
+               " positive findings’ boxes and labels, this window) referencing the source image, for a PACS or"
+               " viewer. They carry the source’s patient and study identity: that is how a PACS files them.")
 
-    def __init__(self, parent: QWidget | None, source: str, folder: str) -> None:
+
+class ExportDialog(QDialog):
+    """Where to save the annotated image of the current view (a JSON report beside it), or its DICOM objects."""
+
+    def __init__(self, parent: QWidget | None, source: str, folder: str, *, dicom_source: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export annotated image")
         self.source = source
+        self._folder = folder
         form = QFormLayout(self)
         self.format = QComboBox()
-        self.format.addItems(FORMATS)
+        self.format.addItems([*FORMATS, DICOM_FORMAT])
+        if not dicom_source:  # PNG/JPEG have no patient or study identity to file DICOM objects under
+            item = self.format.model().item(len(FORMATS))
+            item.setEnabled(False)
+            item.setToolTip("Only for DICOM source images")
         self.path_row = _PathRow(default_export_path(source, folder), self._pick)
         self.json = QCheckBox("JSON report beside the image (same schema as `chestview predict`)")
         self.json.setChecked(True)
+        self.secondary = QCheckBox("Also a secondary capture (the annotated image, marked not for clinical use)")
+        self.secondary.setVisible(False)
         form.addRow("Format", self.format)
-        form.addRow("File", self.path_row)
+        self.path_label = QLabel("File")
+        form.addRow(self.path_label, self.path_row)
         form.addRow(self.json)
-        note = QLabel("Full image resolution; heatmap, boxes, findings, model id, date and “not for clinical use”."
-                      " No patient identifiers are written.")
+        form.addRow(self.secondary)
+        self.note = note = QLabel(_IMAGE_NOTE)
         note.setWordWrap(True)
         note.setStyleSheet("color: #9a9a9a;")
         form.addRow(note)
@@ -72,15 +88,35 @@ class ExportDialog(QDialog):
         form.addRow(self.error)
 
     def _pick(self, edit: QLineEdit) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export annotated image", edit.text(), "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        if self.is_dicom():
+            path = QFileDialog.getExistingDirectory(self, "Folder for the DICOM objects", edit.text())
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export annotated image", edit.text(), "PNG (*.png);;JPEG (*.jpg *.jpeg)")
         if path:
             edit.setText(path)
 
     def _format_changed(self, fmt: str) -> None:
-        p = Path(self.path_row.edit.text())
-        self.path_row.edit.setText(str(p.with_suffix("." + fmt)))
+        dicom = fmt == DICOM_FORMAT
+        self.json.setVisible(not dicom)
+        self.secondary.setVisible(dicom)
+        self.note.setText(_DICOM_NOTE if dicom else _IMAGE_NOTE)
+        self.path_label.setText("Folder" if dicom else "File")
+        if dicom:
+            self.path_row.edit.setText(str(Path(self._folder) / "chestview-dicom"))
+        else:
+            p = Path(self.path_row.edit.text())
+            if p.suffix.lower() in (".png", ".jpg", ".jpeg"):
+                self.path_row.edit.setText(str(p.with_suffix("." + fmt)))
+            else:
+                self.path_row.edit.setText(default_export_path(self.source, self._folder, fmt))
 
     def _accept(self) -> None:
+        if self.is_dicom():
+            if not self.output_path():
+                self.error.setText("Choose a folder for the DICOM objects")
+                return
+            self.accept()
+            return
         p = Path(self.output_path())
         if p.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             self.error.setText("Use a .png, .jpg or .jpeg file name")
@@ -95,6 +131,12 @@ class ExportDialog(QDialog):
 
     def with_json(self) -> bool:
         return self.json.isChecked()
+
+    def is_dicom(self) -> bool:
+        return self.format.currentText() == DICOM_FORMAT
+
+    def secondary_capture(self) -> bool:
+        return self.secondary.isChecked()
 
 
 class BatchExportDialog(QDialog):

@@ -140,6 +140,25 @@ def export_one_job(
     return str(out)
 
 
+def export_dicom_job(
+    out_dir: str,
+    image,
+    result,
+    card,
+    *,
+    labels: list[str] | None,
+    window: tuple[float, float] | None,
+    secondary_capture: bool = False,
+) -> str:
+    """The DICOM objects of the current view (SR, GSPS with this window, optional SC); a status line."""
+    from chestview.engine.dicom_export import DicomExporter
+
+    paths = DicomExporter(out_dir, card, secondary_capture=secondary_capture).export(
+        result, image=image, window=window, labels=labels
+    )
+    return f"Saved {len(paths)} DICOM objects in {out_dir}"
+
+
 def _public(result):
     """The result as written to reports: the file name only, not a path that may name the patient."""
     from dataclasses import replace

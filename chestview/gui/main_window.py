@@ -685,26 +685,42 @@ class MainWindow(QMainWindow):
         if packed is None:
             self.statusBar().showMessage("Nothing to export yet: run a model on this image first", 4000)
             return
-        dlg = ExportDialog(self, self.current_image.path, self._last_export_dir())
+        from chestview.engine.dicom_export import is_dicom_file
+
+        dlg = ExportDialog(self, self.current_image.path, self._last_export_dir(),
+                           dicom_source=is_dicom_file(self.current_image.path))
         if dlg.exec():
-            self.start_export(dlg.output_path(), with_json=dlg.with_json())
+            if dlg.is_dicom():
+                self.start_dicom_export(dlg.output_path(), secondary_capture=dlg.secondary_capture())
+            else:
+                self.start_export(dlg.output_path(), with_json=dlg.with_json())
 
     def _last_export_dir(self) -> str:
         return str(Path(self.current_path).parent) if self.current_path else str(Path.home())
 
     def start_export(self, out_path: str, *, with_json: bool = True) -> Worker | None:
+        return self._start_export_job(
+            jobs.export_one_job, out_path, lambda p: f"Saved {p}",
+            opacity=self.findings.opacity_value if self.findings.show_heatmap.isChecked() else 0.0,
+            colormap=self.findings.colormap_name, with_json=with_json, protect=self.browser.paths(),
+        )
+
+    def start_dicom_export(self, out_dir: str, *, secondary_capture: bool = False) -> Worker | None:
+        """The current result as DICOM objects (SR, presentation state with this window, optional SC) in ``out_dir``."""
+        return self._start_export_job(jobs.export_dicom_job, out_dir, str, secondary_capture=secondary_capture)
+
+    def _start_export_job(self, job, target: str, message, **options) -> Worker | None:
+        """``job(target, image, result, card, labels=, window=, **options)`` on the current view, as drawn now."""
         packed = self.result_for_export()
         card = self.model_panel.card()
         if packed is None or card is None or self.current_image is None:
             return None
         result, labels = packed
         w = create_worker(
-            jobs.export_one_job, out_path, self.current_image, result, card, labels=labels,
-            opacity=self.findings.opacity_value if self.findings.show_heatmap.isChecked() else 0.0,
-            colormap=self.findings.colormap_name, window=self.viewer.window, with_json=with_json,
-            protect=self.browser.paths(), name="export",
+            job, target, self.current_image, result, card, labels=labels, window=self.viewer.window,
+            name="export", **options,
         )
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 6000))
+        w.returned.connect(lambda r: self.statusBar().showMessage(message(r), 6000))
         return self._start("export", w, pool="compute")
 
     def export_batch(self) -> None:

@@ -152,7 +152,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
         if photometric == "MONOCHROME1":
             # Mirror around the middle of the possible output range, so values stay in that range and
             # the window inverts consistently with the pixels.
-            pivot = _output_range_sum(ds, pixels, bits_stored)
+            pivot = output_range_sum(ds, pixels, bits_stored)
             pixels = np.subtract(np.float32(pivot), pixels, dtype=np.float32)
             window = (pivot - window[0], window[1])
 
@@ -222,7 +222,12 @@ def _stored_range(ds: Dataset, bits_stored: int) -> tuple[float, float]:
     return min(a, b), max(a, b)
 
 
-def _output_range_sum(ds: Dataset, pixels: np.ndarray, bits_stored: int) -> float:
+def output_range_sum(ds: Dataset, pixels: np.ndarray, bits_stored: int) -> float:
+    """The MONOCHROME1 mirror's pivot: low + high of the modality output range.
+
+    With a modality LUT it is the data's min + max, which mirroring leaves unchanged: the same
+    call on the mirrored pixels gives the same pivot (presentation states map windows back with it).
+    """
     if "ModalityLUTSequence" in ds:  # LUT output range is not derivable from bits: use the data
         return float(pixels.min()) + float(pixels.max())
     low, high = _stored_range(ds, bits_stored)

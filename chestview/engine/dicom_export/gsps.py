@@ -1,0 +1,106 @@
+"""A Grayscale Softcopy Presentation State: the positive findings drawn on the source image.
+
+A viewer applies it to the source image unchanged: each positive finding's boxes as graphic
+polylines with a text label, a findings summary and "not for clinical use" as text, and the VOI
+window chestview displayed (mapped back to the source's modality units; MONOCHROME1 sources get
+an INVERSE presentation LUT, so they look as they do in chestview).
+"""
+
+from __future__ import annotations
+
+import highdicom as hd
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from chestview.engine.dicom_export import codes
+from chestview.engine.dicom_export.source import Algorithm, is_monochrome1
+from chestview.engine.dicom_export.sr import rectangle
+from chestview.engine.results import ImageResult
+from chestview.engine.render import NOT_FOR_CLINICAL_USE
+
+PR_SERIES_DESCRIPTION = "chestview AI annotations (not for clinical use)"
+CONTENT_LABEL = "CHESTVIEW"
+
+
+def build_gsps(
+    source: Dataset,
+    result: ImageResult,
+    algorithm: Algorithm,
+    window: tuple[float, float],
+    *,
+    series_uid: str,
+    series_number: int,
+    instance_number: int,
+) -> hd.pr.GrayscaleSoftcopyPresentationState:
+    """``window``: (centre, width) in the source's modality units (see ``source.source_window``)."""
+    columns, rows = int(source.Columns), int(source.Rows)
+    layer = hd.pr.GraphicLayer(layer_name="FINDINGS", order=1, description="chestview positive findings")
+    text_height = max(12.0, rows / 45)
+    graphics: list[hd.pr.GraphicObject] = []
+    texts: list[hd.pr.TextObject] = []
+    positives = [f for f in result.findings if f.positive]
+    for finding in positives:
+        for box in finding.boxes:
+            points = rectangle(box, columns, rows)
+            graphics.append(hd.pr.GraphicObject(hd.pr.GraphicTypeValues.POLYLINE, points, hd.pr.AnnotationUnitsValues.PIXEL))
+            x1, y1 = float(points[0][0]), float(points[0][1])
+            label = f"{finding.label} {finding.probability:.2f}"
+            # Above the box, or just inside its top edge when the box touches the image's top.
+            top = y1 - text_height if y1 >= text_height else y1
+            texts.append(_text(label, x1, top, text_height, columns, rows))
+    summary = ", ".join(f"{f.label} {f.probability:.2f}" for f in positives) or "no positive finding"
+    abnormality = getattr(result, "abnormality", None)
+    if abnormality is not None:
+        summary = f"abnormality {float(getattr(abnormality, 'probability', 0.0)):.2f}; " + summary
+    texts.append(_text(f"chestview {algorithm.model_id}: {summary}", 0.0, 0.0, text_height, columns, rows))
+    texts.append(_text(NOT_FOR_CLINICAL_USE, 0.0, rows - text_height, text_height, columns, rows))
+    annotation = hd.pr.GraphicAnnotation(
+        referenced_images=[source],
+        graphic_layer=layer,
+        graphic_objects=graphics or None,
+        text_objects=texts,
+    )
+    centre, width = window
+    pr = hd.pr.GrayscaleSoftcopyPresentationState(
+        referenced_images=[source],
+        series_instance_uid=series_uid,
+        series_number=series_number,
+        sop_instance_uid=generate_uid(),
+        instance_number=instance_number,
+        manufacturer="chestview",
+        manufacturer_model_name=algorithm.model_id[:64],
+        software_versions=algorithm.software_version,
+        device_serial_number=algorithm.weights_sha256 or "unknown",
+        content_label=CONTENT_LABEL,
+        content_description=f"chestview {algorithm.model_id} findings"[:64],
+        graphic_annotations=[annotation],
+        graphic_layers=[layer],
+        voi_lut_transformations=[
+            hd.pr.SoftcopyVOILUTTransformation(
+                window_center=float(centre), window_width=max(float(width), 1.0), window_explanation="chestview window"
+            )
+        ],
+        presentation_lut_transformation=hd.PresentationLUTTransformation(
+            presentation_lut_shape=hd.PresentationLUTShapeValues.INVERSE
+            if is_monochrome1(source)
+            else hd.PresentationLUTShapeValues.IDENTITY
+        ),
+    )
+    pr.SeriesDescription = PR_SERIES_DESCRIPTION
+    # General Series Laterality is Type 2C: the source's value, or empty (a chest is not a paired part).
+    pr.Laterality = source.get("Laterality", "")
+    pr.CodingSchemeIdentificationSequence = codes.coding_scheme_identification()
+    return pr
+
+
+def _text(value: str, x: float, y: float, height: float, columns: int, rows: int) -> hd.pr.TextObject:
+    # The viewer picks the font; the box only says where. Roughly 0.6 em per character, clipped to the image.
+    width = min(float(columns), max(height, 0.6 * height * len(value)))
+    x = min(max(0.0, x), columns - width)
+    y = min(max(0.0, y), rows - height)
+    return hd.pr.TextObject(
+        text_value=value[:1024],
+        units=hd.pr.AnnotationUnitsValues.PIXEL,
+        bounding_box=(x, y, x + width, y + height),
+        text_justification=hd.pr.TextJustificationValues.LEFT,
+    )
