@@ -1,23 +1,21 @@
 """The main window. It builds itself in named steps (actions, menus, tool bars, status bar, docks)
-and connects the panels; every long job runs in a worker (see :mod:`chestview.gui.workers`)."""
+and connects the panels; every long job runs in a worker (see :mod:`chestview.gui.workers`).
+
+The behaviour is split by concern into mixins (:mod:`chestview.gui.window`): opening and browsing,
+analysis (models, inference, findings, overlays), export, and job bookkeeping. New docks are built
+in :meth:`MainWindow._create_docks` (or a helper it calls) with :meth:`MainWindow._dock`."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
-import os
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -29,23 +27,27 @@ from PySide6.QtWidgets import (
 )
 
 import chestview
-from chestview.engine.paths import samples_dir
 from chestview.engine.results import ImageResult
-from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
-from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths, scan_job, thumbnails_job
-from chestview.gui.findings import FindingsPanel, default_label
+from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths
+from chestview.gui.findings import FindingsPanel
 from chestview.gui.model_panel import ModelPanel
 from chestview.gui.settings import AppSettings, SettingsDialog
-from chestview.gui.state import Catalog, LRUCache, ResultCache
-from chestview.gui.tags import ImageInfoPanel, TagPanel, tags_job
-from chestview.gui.viewer import PRESETS, ImageViewer, box_colour
+from chestview.gui.state import LRUCache, ResultCache
+from chestview.gui.tags import ImageInfoPanel, TagPanel
+from chestview.gui.viewer import PRESETS, ImageViewer
+from chestview.gui.window.analysis import AnalysisMixin
+from chestview.gui.window.browsing import BrowsingMixin, samples_dir
+from chestview.gui.window.exporting import ExportMixin
+from chestview.gui.window.jobs import JobsMixin
 from chestview.gui.workers import Worker, WorkerManager, create_worker
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MainWindow", "about_text", "samples_dir"]
 
-class MainWindow(QMainWindow):
+
+class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWindow):
     image_shown = Signal(str)  # path of the image now in the viewer
     result_shown = Signal(str)  # path whose findings are now in the table
     catalog_loaded = Signal(int)  # number of images
@@ -325,422 +327,10 @@ class MainWindow(QMainWindow):
                 if idx >= 0:
                     self.model_panel.combo.setCurrentIndex(idx)
 
-    # ============================================================================ jobs
-    def _start(self, kind: str, worker: Worker, *, pool: str = "io", returned=None, yielded=None,
-               finished=None, cancel_previous: bool = True) -> Worker:
-        """Start a job of ``kind``; a previous job of the same kind is asked to stop."""
-        old = self._running.get(kind)
-        if cancel_previous and old is not None and not old.is_done:
-            old.quit()
-        self._running[kind] = worker
-        # Results of a superseded job (another job of the same kind started since) are dropped.
-        if returned is not None:
-            worker.returned.connect(lambda r, k=kind, w=worker: self._running.get(k) is w and returned(r))
-        if yielded is not None:
-            worker.yielded.connect(lambda v, k=kind, w=worker: self._running.get(k) is w and yielded(v))
-        worker.finished.connect(lambda k=kind, w=worker: self._job_done(k, w))
-        if finished is not None:
-            worker.finished.connect(finished)
-        return self.workers.start(worker, pool=pool)
-
-    def _job_done(self, kind: str, worker: Worker) -> None:
-        if self._running.get(kind) is worker:
-            del self._running[kind]
-        if kind in ("infer", "batch", "export"):
-            self.model_panel.set_busy(self._compute_busy())
-
-    def job(self, kind: str) -> Worker | None:
-        return self._running.get(kind)
-
-    def busy(self) -> bool:
-        return bool(self.workers.running)
-
-    def _jobs_changed(self, n: int) -> None:
-        self.jobs_bar.setVisible(n > 0)
-        self.jobs_label.setText(f"{n} job{'s' if n != 1 else ''}" if n else "")
-
-    def cancel_jobs(self) -> None:
-        for kind in ("scan", "thumbs", "infer", "batch", "export"):
-            w = self._running.get(kind)
-            if w is not None:
-                w.quit()
-        self.statusBar().showMessage("Cancelling…", 3000)
-
-    def notify_error(self, job: str, exc: object) -> None:
-        """One place for every error: the Messages panel and the status bar (never a modal storm)."""
-        text = str(exc) or type(exc).__name__
-        stamp = _dt.datetime.now().strftime("%H:%M:%S")
-        item = QListWidgetItem(f"{stamp}  {job}: {text}")
-        tb = getattr(exc, "__chestview_traceback__", "")
-        item.setToolTip(tb or text)
-        self.messages.addItem(item)
-        self.messages.scrollToBottom()
-        n = self.messages.count()
-        self.messages_button.setText(f"⚠ {n} problem{'s' if n != 1 else ''}")
-        self.messages_button.setStyleSheet("color: #ff8080;")
-        self.statusBar().showMessage(f"{job}: {text}", 8000)
-
-    # ============================================================================ opening
-    def open_file_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Open images", self._last_dir(), "Images (*.dcm *.dicom *.png *.jpg *.jpeg *);;All files (*)"
-        )
-        if files:
-            self.open_paths(files)
-
-    def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
-        if folder:
-            self.open_paths([folder])
-
-    def _last_dir(self) -> str:
-        return self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
-
-    def _update_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.settings.recent_folders:
-            a = self.recent_menu.addAction(folder)
-            a.triggered.connect(lambda _=False, f=folder: self.open_paths([f]))
-        self.recent_menu.setEnabled(bool(self.settings.recent_folders))
-
-    def open_paths(self, paths: list[str], *, select: str | None = None) -> Worker:
-        """List the studies under ``paths`` (in a worker) and show the first image."""
-        paths = [os.path.abspath(p) for p in paths]
-        for p in paths:
-            folder = Path(p) if Path(p).is_dir() else Path(p).parent
-            if folder.is_dir() and Path(p).resolve() != samples_dir().resolve():
-                self.settings.add_recent(folder)
-        self.save_settings()
-        self._update_recent_menu()
-        self._pending_select = select
-        self.statusBar().showMessage(f"Listing {', '.join(Path(p).name for p in paths)}…")
-        return self._start("scan", create_worker(scan_job, paths, progress=True, name="open"),
-                           returned=self._catalog_ready, yielded=self._scan_progress)
-
-    def _scan_progress(self, ev) -> None:
-        self.statusBar().showMessage(f"Listing… {ev.files_done} files")
-
-    def _catalog_ready(self, catalog: Catalog) -> None:
-        self.browser.set_catalog(catalog)
-        n, e = len(catalog.images), len(catalog.errors)
-        self.statusBar().showMessage(f"{n} image{'s' if n != 1 else ''}" + (f", {e} could not be opened" if e else ""), 5000)
-        for path, reason in catalog.errors[:50]:
-            self.notify_error("open", f"{Path(path).name}: {reason}")
-        paths = catalog.paths()
-        if paths:
-            self._start("thumbs", create_worker(thumbnails_job, paths, name="thumbnails"),
-                        yielded=lambda pa: self.browser.set_thumbnail(*pa))
-            target = self._pending_select if self._pending_select in paths else paths[0]
-            self.browser.select_path(target)
-        self._pending_select = None
-        self.catalog_loaded.emit(n)
-
-    # ============================================================================ current image
-    def show_path(self, path: str) -> None:
-        if path == self.current_path and self.current_image is not None:
-            return
-        self.current_path = path
-        self.current_result = None
-        image = self.images.get(path)
-        if image is not None:
-            self._display_image(image)
-        else:
-            self.statusBar().showMessage(f"Loading {Path(path).name}…")
-            self._start("load", create_worker(_load_job, path, name="load image"), returned=self._image_loaded)
-        self._start("tags", create_worker(tags_job, path, name="DICOM tags"), returned=self._tags_ready)
-
-    def _image_loaded(self, image) -> None:
-        self.images.put(image.path, image)
-        if image.path == self.current_path:
-            self._display_image(image)
-
-    def _tags_ready(self, pt) -> None:
-        path, tags = pt
-        if path == self.current_path:
-            self.tags.set_tags(tags)
-
-    def _display_image(self, image) -> None:
-        self.current_image = image
-        self.viewer.set_image(image)
-        self.act_invert.blockSignals(True)
-        self.act_invert.setChecked(False)
-        self.act_invert.blockSignals(False)
-        self.info.set_image(image, self.viewer.window)
-        self.statusBar().showMessage(f"{Path(image.path).name}: {image.width}×{image.height}", 4000)
-        for w in image.warnings:
-            self.notify_error("image", f"{Path(image.path).name}: {w}")
-        self.image_shown.emit(image.path)
-        self._refresh_findings()
-
-    def _reset_view(self) -> None:
-        self.viewer.reset()
-        self.act_invert.setChecked(False)
-
-    # ============================================================================ models
-    def refresh_zoo(self, select: str = "") -> None:
-        self._start("zoo", create_worker(jobs.list_zoo_job, name="model zoo"),
-                    returned=lambda r, s=select: self._zoo_ready(r, s))
-
-    def _zoo_ready(self, entries_problems, select: str = "") -> None:
-        entries, problems = entries_problems
-        for p in problems:
-            self.notify_error("model zoo", p)
-        ids = [e.card.id for e in entries]
-        if select and select not in ids:
-            self.notify_error("model zoo", f"{select}: no such model (known: {', '.join(ids) or 'none installed'})")
-            select = ""
-        if not select:
-            select = self.settings.default_model if self.settings.default_model in ids else self._zoo_default(entries)
-        self.zoo_loaded = True
-        self.model_panel.set_entries(entries, select=select)
-        if self.training_tab is not None:
-            self.training_tab.set_models([e.card.id for e in entries])
-
-    @staticmethod
-    def _zoo_default(entries) -> str:
-        try:
-            from chestview.engine.zoo import default_model_id
-
-            return default_model_id() or ""
-        except Exception:  # noqa: BLE001
-            return entries[0].card.id if entries else ""
-
-    def _model_trained(self, model_id: str) -> None:
-        self.statusBar().showMessage(f"New model in the zoo: {model_id}", 8000)
-        self.refresh_zoo(select=model_id)
-
-    def _model_changed(self, _model_id: str) -> None:
-        self._apply_box_threshold()
-        self._refresh_findings()
-
-    def _apply_box_threshold(self) -> None:
-        """The box slider starts at the user's fixed threshold, else at the model's own (its card's)."""
-        card = self.model_panel.card() if self.zoo_loaded else None
-        value = self.settings.fixed_box_threshold or (card.box_threshold if card is not None else DEFAULT_BOX_THRESHOLD)
-        self.findings.threshold.setValue(int(value))
-
-    def _refresh_findings(self) -> None:
-        """Show the cached result of (image, model), run the model (auto-run), or say why not."""
-        model_id = self.model_panel.current_id()
-        if self.current_image is None:
-            return
-        if not model_id:
-            self.current_result = None
-            self.viewer.clear_overlays()
-            self.findings.show_message(
-                "No model installed.\n\nThe model zoo is empty: train a model in the "
-                "Training & evaluation tab (or with `chestview train`), or import one."
-                if self.zoo_loaded else "Loading the model zoo…"
-            )
-            return
-        cached = self.results.result(self.current_image.path, model_id)
-        if cached is not None:
-            self._show_result(cached)
-        elif self.model_panel.auto_run.isChecked():
-            self.run_current()
-        else:
-            self.current_result = None
-            self.viewer.clear_overlays()
-            self.findings.show_message("Press Run (Ctrl+R) to analyse this image.")
-
-    def run_current(self) -> None:
-        model_id = self.model_panel.current_id()
-        if self.current_image is None or not model_id:
-            return
-        image = self.current_image
-        cached = self.results.result(image.path, model_id)
-        if cached is not None:
-            self._show_result(cached)
-            return
-        running = self._running.get("infer")
-        if running is not None and getattr(running, "key", None) == (image.path, model_id):
-            return
-        self.current_result = None  # the shown result is another model's: never draw or export it now
-        self.viewer.clear_overlays()
-        self.findings.show_message(f"Running {model_id}…")
-        self.model_panel.set_busy(True, f"Running {model_id} on {Path(image.path).name}")
-        w = create_worker(jobs.predict_image_job, self.predictors, model_id, self.settings.device, image,
-                          self.findings.threshold_value, name="inference")
-        w.key = (image.path, model_id)  # type: ignore[attr-defined]
-        w.returned.connect(lambda r, m=model_id: self._result_ready(r, m))
-        w.errored.connect(lambda exc: self.findings.show_message(f"Inference failed:\n{exc}"))
-        self._start("infer", w, pool="compute")
-
-    def _compute_busy(self) -> bool:
-        return any(k in self._running for k in ("infer", "batch", "export"))
-
-    def run_all(self) -> None:
-        model_id = self.model_panel.current_id()
-        paths = self.browser.paths()
-        if not model_id or not paths:
-            return
-        self.model_panel.set_progress(0, len(paths), f"Running {model_id} on {len(paths)} images")
-        self.model_panel.cancel_button.setEnabled(True)
-        w = create_worker(jobs.predict_paths_job, self.predictors, model_id, self.settings.device, paths,
-                          self.results, self.findings.threshold_value, name="inference (all)")
-        w.yielded.connect(lambda ev, m=model_id: self._batch_progress(ev, m))
-        w.finished.connect(lambda: self.statusBar().showMessage("Inference on all images finished", 4000))
-        self._start("batch", w, pool="compute")
-
-    def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
-        self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
-        if ev.result.error:
-            self.notify_error("inference", ev.result.error)
-            return
-        self.results.store(ev.path, model_id, ev.result)
-        if ev.path == self.current_path and self.current_result is None:
-            self._show_result(ev.result)
-
-    def _result_ready(self, result: ImageResult, model_id: str) -> None:
-        self.results.store(result.path, model_id, result)
-        if result.path == self.current_path and model_id == self.model_panel.current_id():
-            self._show_result(result)
-
-    def _show_result(self, result: ImageResult) -> None:
-        self.current_result = result
-        # Keep the selected finding across images; else the most probable positive one.
-        keep = self.findings.selected_label()
-        self.findings.set_result(result, select=keep if result.finding(keep) else default_label(result.findings))
-        self.update_overlay()
-        self.result_shown.emit(result.path)
-
-    # ============================================================================ overlays
-    def _toggle_heat(self, on: bool) -> None:
-        if self.findings.show_heatmap.isChecked() != on:
-            self.findings.show_heatmap.setChecked(on)
-
-    def _toggle_all_positive(self, on: bool) -> None:
-        if self.findings.all_positive.isChecked() != on:
-            self.findings.all_positive.setChecked(on)
-
-    def overlay_labels(self) -> list[str]:
-        """The findings drawn now: every positive one ("all positive" mode) or the selected one."""
-        r = self.current_result
-        if r is None or r.error:
-            return []
-        if self.findings.all_positive.isChecked():
-            return [f.label for f in r.findings if f.positive]
-        label = self.findings.selected_label()
-        return [label] if label and label in r.heatmaps else []
-
-    def live_boxes(self, label: str) -> list:
-        """Boxes of ``label`` regenerated from the cached low-resolution map at the slider's threshold."""
-        from chestview.engine.explain.boxes import heatmap_to_boxes
-
-        r, image = self.current_result, self.current_image
-        if r is None or image is None or label not in r.heatmaps:
-            return []
-        return heatmap_to_boxes(r.heatmaps[label], image.size, threshold=self.findings.threshold_value)
-
-    def update_overlay(self) -> None:
-        r, image = self.current_result, self.current_image
-        if r is None or image is None or r.path != image.path:
-            self.viewer.clear_overlays()
-            self.findings.box_count.setText("")
-            return
-        labels = self.overlay_labels()
-        heats = [r.heatmaps[lbl] for lbl in labels if lbl in r.heatmaps]
-        if heats and self.findings.show_heatmap.isChecked():
-            self.viewer.set_heatmap(np.maximum.reduce(heats), colormap=self.findings.colormap_name,
-                                    opacity=self.findings.opacity_value)
-        else:
-            self.viewer.set_heatmap(None)
-        drawn = []
-        for i, label in enumerate(labels):
-            f = r.finding(label)
-            for box in self.live_boxes(label):
-                drawn.append((label, box, f"{label.replace('_', ' ')} {f.probability:.2f}", box_colour(i)))
-        self.viewer.set_boxes(drawn)
-        self.findings.box_count.setText(
-            f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {self.findings.threshold_value}"
-            if labels else "Select a finding to see its heatmap and boxes"
-        )
-
-    def result_for_export(self) -> tuple[ImageResult, list[str]] | None:
-        """The current result with the boxes as drawn now (live threshold), and the labels drawn."""
-        r = self.current_result
-        if r is None or r.error:
-            return None
-        labels = self.overlay_labels()
-        findings = [replace(f, boxes=tuple(self.live_boxes(f.label))) if f.label in labels else f for f in r.findings]
-        return replace(r, findings=findings), labels
-
-    # ============================================================================ export, tools
-    def export_current(self) -> None:
-        from chestview.gui.export_dialog import ExportDialog
-
-        if self.current_image is None:
-            self.statusBar().showMessage("Nothing to export: open an image first", 4000)
-            return
-        packed = self.result_for_export()
-        if packed is None:
-            self.statusBar().showMessage("Nothing to export yet: run a model on this image first", 4000)
-            return
-        dlg = ExportDialog(self, self.current_image.path, self._last_export_dir())
-        if dlg.exec():
-            self.start_export(dlg.output_path(), with_json=dlg.with_json())
-
-    def _last_export_dir(self) -> str:
-        return str(Path(self.current_path).parent) if self.current_path else str(Path.home())
-
-    def start_export(self, out_path: str, *, with_json: bool = True) -> Worker | None:
-        packed = self.result_for_export()
-        card = self.model_panel.card()
-        if packed is None or card is None or self.current_image is None:
-            return None
-        result, labels = packed
-        w = create_worker(
-            jobs.export_one_job, out_path, self.current_image, result, card, labels=labels,
-            opacity=self.findings.opacity_value if self.findings.show_heatmap.isChecked() else 0.0,
-            colormap=self.findings.colormap_name, window=self.viewer.window, with_json=with_json,
-            protect=self.browser.paths(), name="export",
-        )
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 6000))
-        return self._start("export", w, pool="compute")
-
-    def export_batch(self) -> None:
-        from chestview.gui.export_dialog import BatchExportDialog
-
-        model_id = self.model_panel.current_id()
-        if not model_id or not self.browser.paths():
-            self.statusBar().showMessage("Batch export needs a model and at least one study", 4000)
-            return
-        dlg = BatchExportDialog(self, self._last_export_dir())
-        if dlg.exec():
-            self.start_batch_export(dlg.output_dir(), fmt=dlg.fmt(), include_paths=dlg.include_identifiers())
-
-    def start_batch_export(self, out_dir: str, *, fmt: str = "png", include_paths: bool = False) -> Worker:
-        model_id = self.model_panel.current_id()
-        paths = self.browser.paths()
-        self.model_panel.set_progress(0, len(paths), "Exporting…")
-        self.model_panel.cancel_button.setEnabled(True)
-        w = create_worker(
-            jobs.export_batch_job, self.predictors, model_id, self.settings.device, paths, self.results, out_dir,
-            fmt=fmt, opacity=self.findings.opacity_value, colormap=self.findings.colormap_name,
-            box_threshold=self.findings.threshold_value, include_paths=include_paths, name="batch export",
-        )
-        w.yielded.connect(self._export_progress)
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Exported; report {p}", 8000))
-        return self._start("batch", w, pool="compute")
-
-    def _export_progress(self, ev: jobs.ExportProgress) -> None:
-        self.model_panel.set_progress(ev.done, ev.total, f"Export {ev.done}/{ev.total}")
-        if ev.error:
-            self.notify_error("export", ev.error)
-
-    def open_benchmark(self) -> None:
-        from chestview.gui.bench_dialog import BenchmarkDialog
-
-        dlg = BenchmarkDialog(self.workers, [e.card.id for e in self.model_panel.entries],
-                              self.browser.paths() or [str(samples_dir())], self.settings.device, self,
-                              model=self.model_panel.current_id())
-        dlg.show()
-        self._bench_dialog = dlg
-
+    # ============================================================================ about, drag and drop
     def show_about(self) -> None:
         QMessageBox.about(self, "About chestview", about_text())
 
-    # ============================================================================ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         accept_file_drag(event)
 
@@ -748,12 +338,6 @@ class MainWindow(QMainWindow):
         paths = dropped_paths(event)
         if paths:
             self.open_paths(paths)
-
-
-def _load_job(path: str):
-    from chestview.engine.io import load_image
-
-    return load_image(path)
 
 
 def about_text() -> str:
