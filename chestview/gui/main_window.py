@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MainWindow", "about_text", "samples_dir"]
 
+QUIT_WAIT_MS = 300  # how long closing waits for cancelled jobs before the process ends anyway
+
 
 class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWindow):
     image_shown = Signal(str)  # path of the image now in the viewer
@@ -136,6 +138,12 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         for i, name in enumerate(PRESETS, 1):
             self.act_presets.append(A(name, lambda _=False, n=name: self.viewer.apply_preset(n), f"Alt+{i}",
                                       f"Window preset: {name}"))
+        self.act_ruler = A("&Ruler", lambda on: self._set_tool("ruler", on), "R",
+                           "Distance ruler: left-drag on the image (mm when the pixel spacing is known)", checkable=True)
+        self.act_ctr = A("&Cardiothoracic Ratio", lambda on: self._set_tool("ctr", on), "T",
+                         "Cardiothoracic ratio: drag across the heart's widest diameter, then the chest's", checkable=True)
+        self.act_clear_measure = A("Clear &Measurements", lambda: self.viewer.measure.clear(), "Shift+Del",
+                                   "Remove the ruler and the cardiothoracic ratio")
         self.act_heatmap = A("Show &Heatmap", self._toggle_heat,
                              "H", "Show the heatmap of the selected finding", checkable=True)
         self.act_all_positive = A("&All Positive Findings", self._toggle_all_positive, "A",
@@ -167,6 +175,9 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         wm = m.addMenu("&Window Presets")
         for a in self.act_presets:
             wm.addAction(a)
+        m.addSeparator()
+        for a in (self.act_ruler, self.act_ctr, self.act_clear_measure):
+            m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_heatmap)
         m.addAction(self.act_all_positive)
@@ -202,6 +213,8 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         for a in self.act_presets:
             presets.addAction(a)
         tb.addWidget(presets)
+        tb.addAction(self.act_ruler)
+        tb.addAction(self.act_ctr)
         tb.addSeparator()
         for a in (self.act_run, self.act_run_all, self.act_heatmap, self.act_all_positive, self.act_export):
             tb.addAction(a)
@@ -267,6 +280,8 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.browser.image_selected.connect(self.show_path)
         self.browser.paths_dropped.connect(self.open_paths)
         self.viewer.cursor_info.connect(self.cursor_label.setText)
+        self.viewer.page_requested.connect(self.browser.select_offset)
+        self.viewer.measure.changed.connect(self._measurement_changed)
         self.viewer.window_changed.connect(lambda c, w: self.info.set_window((c, w)))
         self.model_panel.model_changed.connect(self._model_changed)
         self.model_panel.run_requested.connect(self.run_current)
@@ -280,12 +295,34 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         if self.training_tab is not None:
             self.training_tab.model_trained.connect(self._model_trained)
 
+    # ============================================================================ measurement tools
+    def _set_tool(self, tool: str, on: bool) -> None:
+        """One tool at a time: turning one on turns the other off; none = left-drag pans."""
+        for name, act in (("ruler", self.act_ruler), ("ctr", self.act_ctr)):
+            if name != tool and on and act.isChecked():
+                act.blockSignals(True)
+                act.setChecked(False)
+                act.blockSignals(False)
+        self.viewer.set_tool(tool if on else "")
+        if on and tool == "ctr":
+            self.statusBar().showMessage(self.viewer.measure.ctr_text(), 8000)
+
+    def _measurement_changed(self) -> None:
+        m = self.viewer.measure
+        parts = []
+        if m.ruler is not None:
+            parts.append(f"Distance {m.ruler.text}")
+        if m.cardiac is not None or m.thoracic is not None:
+            parts.append(m.ctr_text())
+        self.statusBar().showMessage("   ".join(parts), 15000)
+
     # ============================================================================ settings
     def apply_settings(self) -> None:
         s = self.settings
-        self.findings.colormap.setCurrentText(s.colormap)
+        self.viewer.view.wheel_pages = s.wheel_pages
+        self.findings.colormap.setCurrentText(s.heat_colormap)
         self._apply_box_threshold()
-        self.findings.opacity.setValue(round(s.opacity * 100))
+        self.findings.opacity.setValue(round(s.heat_opacity * 100))
         self.predictors.clear()
         self.model_panel.set_device("…")
         self._start("device", create_worker(jobs.describe_device_job, s.device), pool="io",
@@ -303,7 +340,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
     def save_layout(self) -> None:
         self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
-        self.settings.opacity = self.findings.opacity_value
+        self.settings.heat_opacity = self.findings.opacity_value
         self.save_settings()
 
     def save_settings(self) -> None:
@@ -311,13 +348,16 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
             self.settings.save()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # Quit at once: ask every job to stop and give them a moment, never wait on a long model run
+        # (run_app ends the process when some are still busy; nothing they write is half-written:
+        # every write is atomic).
         self.save_layout()
-        self.workers.wait(3000)
+        self.workers.wait(QUIT_WAIT_MS)
         super().closeEvent(event)
 
     def open_settings(self) -> None:
         ids = [e.card.id for e in self.model_panel.entries]
-        dlg = SettingsDialog(self.settings, ids, self)
+        dlg = SettingsDialog(self.settings, ids, self, zoo_default=self._zoo_default(self.model_panel.entries))
         if dlg.exec():
             dlg.apply()
             self.save_settings()

@@ -34,10 +34,14 @@ def test_samples_run_model_heatmap_and_boxes(qtbot, window, samples_dir):
     open_and_analyse(qtbot, w, [str(samples_dir)])
     assert len(w.browser.paths()) >= 4
     assert w.current_image is not None and w.current_result is not None
-    # Every label is listed, the unreliable one greyed at the bottom.
+    # A short list: every positive finding, then the three most probable negatives; "Show all" lists
+    # every label, the unreliable one greyed at the bottom.
+    n_pos = sum(f.positive for f in w.current_result.findings if f.reliable)
+    assert len(w.findings.labels()) == min(13, n_pos + 3)
+    w.findings.show_all.setChecked(True)
     labels = w.findings.labels()
     assert len(labels) == 14 and labels[-1] == "Hernia"
-    assert w.findings.table.item(13, 2).text() == "not reliable"
+    assert w.findings.table.item(w.findings.row_of("Hernia"), 2).text() == "not reliable"
 
     # Click a positive finding: its heatmap covers the whole image and its boxes are drawn.
     positive = next(f.label for f in w.current_result.findings if f.positive)
@@ -178,7 +182,7 @@ def test_window_geometry_and_settings_restored(qtbot, tiny_zoo):
     w.findings.opacity.setValue(70)
     w.close()
     saved = AppSettings.load()
-    assert saved.geometry and saved.window_state and abs(saved.opacity - 0.7) < 1e-6
+    assert saved.geometry and saved.window_state and abs(saved.heat_opacity - 0.7) < 1e-6
     w2 = MainWindow(saved)
     qtbot.addWidget(w2)
     w2.show()

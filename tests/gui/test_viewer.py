@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF, Qt
 
 from chestview.engine.io import load_image
 from chestview.engine.io.image import XrayImage
 from chestview.engine.results import Box
-from chestview.gui.viewer import PRESETS, ImageViewer, preset_window
+from chestview.gui.viewer import NEGATIVE_COLOUR, PRESETS, DrawnBox, ImageViewer, preset_window
 
 
 def gradient_image(spacing=None) -> XrayImage:
@@ -33,8 +33,12 @@ def test_image_is_upright_and_row_major(viewer, qtbot):
     assert viewer.view.state["yInverted"]  # y down: row 0 at the top
     # The bright band (rows 0-9) is drawn at the top of the widget.
     img = viewer.graphics.grab().toImage()
-    top = img.pixelColor(img.width() // 2, int(img.height() * 0.5 - 0.45 * img.width() / 2)).lightness()
-    mid = img.pixelColor(img.width() // 2, img.height() // 2).lightness()
+
+    def at(x: float, y: float) -> int:  # lightness of the widget pixel showing image pixel (x, y)
+        p = viewer.graphics.mapFromScene(viewer.view.mapViewToScene(QPointF(x, y)))
+        return img.pixelColor(p.x(), p.y()).lightness()
+
+    top, mid = at(100, 5), at(100, 50)
     assert top > mid
 
 
@@ -69,15 +73,20 @@ def test_readout_in_pixels_and_mm(viewer):
 
 def test_heatmap_covers_the_whole_image_and_boxes_drawn(viewer):
     viewer.set_image(gradient_image())
-    heat = np.zeros((7, 7), np.uint8)
-    heat[2:4, 3:5] = 255
+    heat = np.zeros((7, 7), np.float32)
+    heat[2:4, 3:5] = 1.0
     viewer.set_heatmap(heat, colormap="inferno", opacity=0.3)
     rect = viewer.heat_item.mapRectToParent(viewer.heat_item.boundingRect())
     assert rect == QRectF(0, 0, 200, 100)
     assert viewer.heat_item.opacity() == pytest.approx(0.3)
-    viewer.set_boxes([("Mass", Box(10, 20, 30, 40, 0.9), "Mass 0.90", (255, 0, 0))])
-    assert len(viewer.box_overlays) == 1
-    assert viewer.box_overlays[0].rect.rect() == QRectF(10, 20, 30, 40)
+    viewer.set_boxes([DrawnBox("Mass", Box(10, 20, 30, 40, 0.9), "Mass 0.90", (255, 0, 0)),
+                      DrawnBox("Nodule", Box(50, 20, 10, 10, 0.5), None, NEGATIVE_COLOUR, positive=False)])
+    assert len(viewer.box_overlays) == 2
+    pos, neg = viewer.box_overlays
+    assert pos.rect.rect() == QRectF(10, 20, 30, 40)
+    # Positive: at least 2 px over a wider dark halo; negative: thin, dashed, grey, no caption.
+    assert pos.rect.pen().widthF() >= 2 and pos.halo is not None and pos.halo.pen().widthF() > pos.rect.pen().widthF()
+    assert neg.rect.pen().style() == Qt.PenStyle.DashLine and neg.rect.pen().widthF() < 2 and neg.text is None
     viewer.clear_overlays()
     assert not viewer.box_overlays and not viewer.heatmap_visible
 

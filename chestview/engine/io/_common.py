@@ -41,6 +41,7 @@ METADATA_KEYS = (
     "rows",
     "columns",
     "spacing_source",
+    "inversion_pivot",  # MONOCHROME1: displayed = pivot - stored (None otherwise)
 )
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from chestview.engine.results import ImageResult
 from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
 from chestview.gui.findings import default_label
-from chestview.gui.viewer import box_colour
+from chestview.gui.viewer import NEGATIVE_COLOUR, DrawnBox, box_colour
 from chestview.gui.workers import create_worker
 
 
@@ -46,18 +44,26 @@ class AnalysisMixin:
             return entries[0].card.id if entries else ""
 
     def _model_trained(self, model_id: str) -> None:
-        self.statusBar().showMessage(f"New model in the zoo: {model_id}", 8000)
-        self.refresh_zoo(select=model_id)
+        # The reader keeps the model they were reading with: the new one joins the picker only.
+        self.statusBar().showMessage(f"New model in the zoo: {model_id} (choose it in the model picker)", 8000)
+        self.refresh_zoo(select=self.model_panel.current_id())
 
-    def _model_changed(self, _model_id: str) -> None:
+    def _model_changed(self, model_id: str) -> None:
         self._apply_box_threshold()
+        self._refresh_browser_flags(model_id)
         self._refresh_findings()
 
+    def _refresh_browser_flags(self, model_id: str) -> None:
+        """The browser's flags and scores are the current model's (those it has results for)."""
+        for path in self.browser.paths():
+            self.browser.set_result(path, self.results.result(path, model_id) if model_id else None)
+
     def _apply_box_threshold(self) -> None:
-        """The box slider starts at the user's fixed threshold, else at the model's own (its card's)."""
+        """The box slider starts at the user's fixed threshold, else at the model's own (its card's),
+        for every model and image: a manual change on one image does not carry over to the next."""
         card = self.model_panel.card() if self.zoo_loaded else None
         value = self.settings.fixed_box_threshold or (card.box_threshold if card is not None else DEFAULT_BOX_THRESHOLD)
-        self.findings.threshold.setValue(int(value))
+        self.findings.set_model_threshold(int(value))
 
     def _refresh_findings(self) -> None:
         """Show the cached result of (image, model), run the model (auto-run), or say why not."""
@@ -119,7 +125,8 @@ class AnalysisMixin:
         w = create_worker(jobs.predict_paths_job, self.predictors, model_id, self.settings.device, paths,
                           self.results, self.findings.threshold_value, name="inference (all)")
         w.yielded.connect(lambda ev, m=model_id: self._batch_progress(ev, m))
-        w.finished.connect(lambda: self.statusBar().showMessage("Inference on all images finished", 4000))
+        w.returned.connect(lambda _n: self.statusBar().showMessage("Inference on all images finished", 6000))
+        w.aborted.connect(lambda: self.statusBar().showMessage("Inference on all images cancelled", 6000))
         self._start("batch", w, pool="compute")
 
     def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
@@ -128,11 +135,14 @@ class AnalysisMixin:
             self.notify_error("inference", ev.result.error)
             return
         self.results.store(ev.path, model_id, ev.result)
+        self.browser.set_result(ev.path, ev.result)
         if ev.path == self.current_path and self.current_result is None:
             self._show_result(ev.result)
 
     def _result_ready(self, result: ImageResult, model_id: str) -> None:
         self.results.store(result.path, model_id, result)
+        if model_id == self.model_panel.current_id():
+            self.browser.set_result(result.path, result)
         if result.path == self.current_path and model_id == self.model_panel.current_id():
             self._show_result(result)
 
@@ -163,6 +173,12 @@ class AnalysisMixin:
         label = self.findings.selected_label()
         return [label] if label and label in r.heatmaps else []
 
+    def box_labels(self) -> list[str]:
+        """The drawn findings that get boxes: positive ones; a negative one only on request."""
+        r = self.current_result
+        want_negative = self.findings.negative_boxes.isChecked()
+        return [lbl for lbl in self.overlay_labels() if (f := r.finding(lbl)) is not None and (f.positive or want_negative)]
+
     def live_boxes(self, label: str) -> list:
         """Boxes of ``label`` regenerated from the cached low-resolution map at the slider's threshold."""
         from chestview.engine.explain.boxes import heatmap_to_boxes
@@ -173,25 +189,34 @@ class AnalysisMixin:
         return heatmap_to_boxes(r.heatmaps[label], image.size, threshold=self.findings.threshold_value)
 
     def update_overlay(self) -> None:
+        from chestview.engine.explain.display import combined_heatmap
+
         r, image = self.current_result, self.current_image
         if r is None or image is None or r.path != image.path:
             self.viewer.clear_overlays()
             self.findings.box_count.setText("")
             return
         labels = self.overlay_labels()
-        heats = [r.heatmaps[lbl] for lbl in labels if lbl in r.heatmaps]
-        if heats and self.findings.show_heatmap.isChecked():
-            self.viewer.set_heatmap(np.maximum.reduce(heats), colormap=self.findings.colormap_name,
-                                    opacity=self.findings.opacity_value)
-        else:
-            self.viewer.set_heatmap(None)
+        heat = combined_heatmap(r, labels) if self.findings.show_heatmap.isChecked() else None
+        single = r.finding(labels[0]) if len(labels) == 1 else None
+        self.viewer.set_heatmap(heat, colormap=self.findings.colormap_name, opacity=self.findings.opacity_value,
+                                threshold=single.threshold if single is not None else None)
         drawn = []
-        for i, label in enumerate(labels):
+        colour_index = 0
+        for label in self.box_labels():
             f = r.finding(label)
-            for box in self.live_boxes(label):
-                drawn.append((label, box, f"{label.replace('_', ' ')} {f.probability:.2f}", box_colour(i)))
+            colour = box_colour(colour_index) if f.positive else NEGATIVE_COLOUR
+            colour_index += bool(f.positive)
+            boxes = self.live_boxes(label)
+            best = max(range(len(boxes)), key=lambda i: boxes[i].score) if boxes else -1
+            caption = f"{label.replace('_', ' ')} {f.probability:.2f}" + ("" if f.positive else " (negative)")
+            # One caption per finding (on its best box): "all positive findings" does not pile labels.
+            drawn += [DrawnBox(label, b, caption if i == best else None, colour, f.positive) for i, b in enumerate(boxes)]
         self.viewer.set_boxes(drawn)
-        self.findings.box_count.setText(
-            f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {self.findings.threshold_value}"
-            if labels else "Select a finding to see its heatmap and boxes"
-        )
+        if not labels:
+            text = "Select a finding to see its heatmap and boxes"
+        elif not drawn and single is not None and not single.positive and not self.findings.negative_boxes.isChecked():
+            text = "Negative finding: no boxes (tick “Boxes of negatives” to draw them)"
+        else:
+            text = f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {self.findings.threshold_value}"
+        self.findings.box_count.setText(text)

@@ -49,6 +49,7 @@ class BrowsingMixin:
         self.save_settings()
         self._update_recent_menu()
         self._pending_select = select
+        self.browser.roots = list(paths)
         self.statusBar().showMessage(f"Listing {', '.join(Path(p).name for p in paths)}…")
         return self._start("scan", create_worker(scan_job, paths, progress=True, name="open"),
                            returned=self._catalog_ready, yielded=self._scan_progress)
@@ -58,6 +59,7 @@ class BrowsingMixin:
 
     def _catalog_ready(self, catalog: Catalog) -> None:
         self.browser.set_catalog(catalog)
+        self._refresh_browser_flags(self.model_panel.current_id())  # results cached from before
         n, e = len(catalog.images), len(catalog.errors)
         self.statusBar().showMessage(f"{n} image{'s' if n != 1 else ''}" + (f", {e} could not be opened" if e else ""), 5000)
         for path, reason in catalog.errors[:50]:
@@ -102,6 +104,8 @@ class BrowsingMixin:
         self.act_invert.setChecked(False)
         self.act_invert.blockSignals(False)
         self.info.set_image(image, self.viewer.window)
+        self.browser.add_warnings(image.path, image.warnings)
+        self._apply_box_threshold()  # a manual box threshold belongs to the image it was set on
         self.statusBar().showMessage(f"{Path(image.path).name}: {image.width}×{image.height}", 4000)
         for w in image.warnings:
             self.notify_error("image", f"{Path(image.path).name}: {w}")

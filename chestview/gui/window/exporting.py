@@ -19,9 +19,38 @@ class ExportMixin:
         r = self.current_result
         if r is None or r.error:
             return None
-        labels = self.overlay_labels()
-        findings = [replace(f, boxes=tuple(self.live_boxes(f.label))) if f.label in labels else f for f in r.findings]
+        labels, boxed = self.overlay_labels(), set(self.box_labels())
+        findings = [
+            replace(f, boxes=tuple(self.live_boxes(f.label)) if f.label in boxed else ()) if f.label in labels else f
+            for f in r.findings
+        ]
         return replace(r, findings=findings), labels
+
+    def view_settings(self) -> dict:
+        """Every setting that shaped the exported image, for its JSON report."""
+        f = self.findings
+        device = self.model_panel.device_label.text().removeprefix("Device: ")
+        doc = {
+            "source": "chestview app",
+            "model": self.model_panel.current_id(),
+            "device": self.settings.device,
+            "backend": device,
+            "box_threshold": f.threshold_value,
+            "box_threshold_source": "manual" if f.threshold_is_manual else (
+                "settings" if self.settings.fixed_box_threshold else "model"),
+            "heatmap": f.show_heatmap.isChecked(),
+            "heatmap_scale": "level = sigmoid(1.5 * (logit p - logit operating point)); shown map = "
+                             "image-relative map * level (engine.explain.display)",
+            "colormap": f.colormap_name,
+            "opacity": f.opacity_value,
+            "drawn": self.overlay_labels(),
+            "all_positive": f.all_positive.isChecked(),
+            "negative_boxes": f.negative_boxes.isChecked(),
+            "window": list(self.current_image.stored_window(self.viewer.window)) if self.current_image else None,
+            "inverted": self.viewer.inverted,
+        }
+        doc.update(self.viewer.measure.to_json())
+        return doc
 
     # ============================================================================ export, tools
     def export_current(self) -> None:
@@ -39,7 +68,15 @@ class ExportMixin:
             self.start_export(dlg.output_path(), with_json=dlg.with_json())
 
     def _last_export_dir(self) -> str:
-        return str(Path(self.current_path).parent) if self.current_path else str(Path.home())
+        """The last export folder, else the documents folder; never one holding the open studies."""
+        from chestview.gui.export_dialog import default_export_dir
+
+        sources = [*self.browser.roots, *([self.current_path] if self.current_path else [])]
+        return default_export_dir(self.settings.last_export_dir, sources)
+
+    def _remember_export_dir(self, folder: Path) -> None:
+        self.settings.last_export_dir = str(folder)
+        self.save_settings()
 
     def start_export(self, out_path: str, *, with_json: bool = True) -> Worker | None:
         packed = self.result_for_export()
@@ -51,9 +88,11 @@ class ExportMixin:
             jobs.export_one_job, out_path, self.current_image, result, card, labels=labels,
             opacity=self.findings.opacity_value if self.findings.show_heatmap.isChecked() else 0.0,
             colormap=self.findings.colormap_name, window=self.viewer.window, with_json=with_json,
-            protect=self.browser.paths(), name="export",
+            protect=self.browser.paths(), settings=self.view_settings(),
+            measurements=self.viewer.measure.lines(), name="export",
         )
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Saved {p}", 6000))
+        w.returned.connect(lambda p: (self.statusBar().showMessage(f"Saved {p}", 6000),
+                                      self._remember_export_dir(Path(p).parent)))
         return self._start("export", w, pool="compute")
 
     def export_batch(self) -> None:
@@ -63,7 +102,7 @@ class ExportMixin:
         if not model_id or not self.browser.paths():
             self.statusBar().showMessage("Batch export needs a model and at least one study", 4000)
             return
-        dlg = BatchExportDialog(self, self._last_export_dir())
+        dlg = BatchExportDialog(self, self._last_export_dir(), self.browser.roots)
         if dlg.exec():
             self.start_batch_export(dlg.output_dir(), fmt=dlg.fmt(), include_paths=dlg.include_identifiers())
 
@@ -75,10 +114,16 @@ class ExportMixin:
         w = create_worker(
             jobs.export_batch_job, self.predictors, model_id, self.settings.device, paths, self.results, out_dir,
             fmt=fmt, opacity=self.findings.opacity_value, colormap=self.findings.colormap_name,
-            box_threshold=self.findings.threshold_value, include_paths=include_paths, name="batch export",
+            box_threshold=self.findings.threshold_value, include_paths=include_paths,
+            settings={k: v for k, v in self.view_settings().items()
+                      if k not in ("drawn", "all_positive", "negative_boxes", "window", "inverted", "ruler",
+                                   "cardiothoracic_ratio")},
+            name="batch export",
         )
         w.yielded.connect(self._export_progress)
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Exported; report {p}", 8000))
+        w.returned.connect(lambda p: (self.statusBar().showMessage(f"Exported; report {p}", 8000),
+                                      self._remember_export_dir(Path(p).parent.parent)))
+        w.aborted.connect(lambda: self.statusBar().showMessage("Batch export cancelled", 6000))
         return self._start("batch", w, pool="compute")
 
     def _export_progress(self, ev: jobs.ExportProgress) -> None:
