@@ -135,6 +135,7 @@ def test_cancel_running_inference(qtbot, window, test_data):
         w.act_cancel.trigger()
     assert worker.abort_requested
     assert len(w.results.for_model("tiny-test-resnet18")) < len(w.browser.paths())
+    assert "cancelled" in w.statusBar().currentMessage()  # not "finished"
 
 
 def test_event_loop_never_stalls_during_folder_inference(qtbot, window, test_data):
@@ -261,3 +262,137 @@ def test_box_slider_starts_at_each_models_own_threshold(qtbot, tiny_zoo_dir, tmp
     w.apply_settings()
     assert w.findings.threshold_value == 150
     w.workers.wait(10_000)
+
+
+def test_export_default_folder_is_never_beside_or_inside_the_sources(qtbot, window, samples_dir, tmp_path):
+    from pathlib import Path
+
+    from chestview.engine.paths import user_documents_dir
+    from chestview.gui.export_dialog import default_export_dir
+
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir)])
+    proposed = Path(w._last_export_dir())
+    assert proposed == user_documents_dir()
+    assert samples_dir.resolve() not in (proposed.resolve(), *proposed.resolve().parents)
+    # A last export folder inside the studies (chosen once by hand) is not proposed again.
+    assert default_export_dir(str(samples_dir / "out"), [str(samples_dir)]) == str(user_documents_dir())
+    assert default_export_dir(str(tmp_path), [str(samples_dir / "00000661_000.png")]) == str(tmp_path)
+    # An export remembers its folder for the next one.
+    worker = w.start_export(str(tmp_path / "mine" / "a.png"))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    assert w._last_export_dir() == str(tmp_path / "mine")
+
+
+def test_exported_json_records_every_setting_and_the_measurements(qtbot, window, samples_dir, tmp_path):
+    from PySide6.QtCore import QPointF
+
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
+    w.findings.threshold.setValue(150)
+    w.act_ctr.setChecked(True)
+    w.viewer.measure.drag(QPointF(400, 600), QPointF(640, 600), True, w.current_image)
+    w.viewer.measure.drag(QPointF(150, 550), QPointF(900, 550), True, w.current_image)
+    worker = w.start_export(str(tmp_path / "view.png"))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    doc = json.loads((tmp_path / "view.json").read_text())
+    s = doc["settings"]
+    assert s["model"] == "tiny-test-resnet18" and s["backend"] and s["device"] == "auto"
+    assert s["box_threshold"] == 150 and s["box_threshold_source"] == "manual"
+    assert s["colormap"] == w.findings.colormap_name and s["opacity"] == w.findings.opacity_value
+    assert s["cardiothoracic_ratio"]["ratio"] == pytest.approx(240 / 750, abs=1e-3)
+
+
+def test_box_threshold_change_does_not_carry_over_to_the_next_image(qtbot, window, test_data):
+    w = window
+    open_and_analyse(qtbot, w, [str(test_data / "nih" / "images")])
+    model_value = w.findings.threshold_value
+    w.findings.threshold.setValue(model_value - 40)
+    assert w.findings.threshold_is_manual and "manual" in w.findings.threshold_label.text()
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.act_next.trigger()
+    assert w.findings.threshold_value == model_value and not w.findings.threshold_is_manual
+
+
+def test_filter_says_what_it_hides_and_is_cleared_by_a_new_folder(qtbot, window, test_data, samples_dir):
+    w = window
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([str(test_data / "nih" / "images")])
+    w.browser.filter_edit.setText("00000001")
+    hidden = w.browser.hidden_count
+    assert hidden > 0 and f"hides {hidden} of 13" in w.browser.filter_status.text()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([str(samples_dir)])
+    assert w.browser.filter_edit.text() == "" and w.browser.hidden_count == 0
+    assert not w.browser.filter_status.text()
+
+
+def test_run_on_all_flags_every_image(qtbot, window, test_data):
+    w = window
+    files = sorted(str(p) for p in (test_data / "nih" / "images").glob("*.png"))[:3]
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths(files)
+    w.run_all()
+    with qtbot.waitSignal(w.job("batch").finished, timeout=TIMEOUT):
+        pass
+    for path in files:
+        text = w.browser._items[path].text(1)
+        assert text and float(text.lstrip("+ ")) >= 0  # "+ 0.62" (abnormal) or "0.12"
+
+
+def test_a_newly_trained_model_does_not_replace_the_one_being_read(qtbot, window):
+    w = window
+    w._model_trained("some-new-model")
+    qtbot.waitUntil(lambda: w.job("zoo") is None, timeout=TIMEOUT)
+    assert w.model_panel.current_id() == "tiny-test-resnet18"
+
+
+def test_negative_findings_do_not_look_hot_and_get_boxes_only_on_request(qtbot, window, samples_dir):
+    from chestview.engine.explain.display import display_level
+
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
+    from dataclasses import replace
+
+    # The untrained test model calls most findings positive here: make its two most probable ones a
+    # clear negative (operating point far above) and a positive, to see both styles on one film.
+    ranked = sorted((f for f in w.current_result.findings if f.reliable), key=lambda f: -f.probability)
+    neg_label, pos_label = ranked[0].label, ranked[1].label
+    findings = [replace(f, threshold=min(0.999, f.probability * 4), positive=False) if f.label == neg_label
+                else replace(f, threshold=f.probability / 2, positive=True) if f.label == pos_label else f
+                for f in w.current_result.findings]
+    w._show_result(replace(w.current_result, findings=findings))
+    r = w.current_result
+    w.findings.show_all.setChecked(True)
+    neg, pos = r.finding(neg_label), r.finding(pos_label)
+    geometry = w.viewer.view.sceneBoundingRect()
+    w.findings.select_label(neg.label)
+    shown = w.viewer.heat_item.image
+    # The map is the image-relative map times the finding's level: it peaks below the operating point's 0.5.
+    assert shown.max() == pytest.approx(display_level(neg.probability, neg.threshold), abs=0.02) and shown.max() < 0.5
+    assert not w.viewer.box_overlays and "Negative finding" in w.findings.box_count.text()
+    w.findings.negative_boxes.setChecked(True)
+    assert w.viewer.box_overlays and all(not o.positive for o in w.viewer.box_overlays)
+    w.findings.select_label(pos.label)
+    assert w.viewer.heat_item.image.max() > 0.5
+    assert w.viewer.box_overlays and all(o.positive for o in w.viewer.box_overlays)
+    # All positive findings: one caption per finding, not one per box.
+    w.findings.all_positive.setChecked(True)
+    captions = [o for o in w.viewer.box_overlays if o.text is not None]
+    assert len(captions) == len({o.label for o in w.viewer.box_overlays})
+    # Toggling the heatmap never moves the image (the colour bar keeps its place).
+    w.findings.show_heatmap.setChecked(False)
+    assert not w.viewer.heatmap_visible and w.viewer.view.sceneBoundingRect() == geometry
+    w.findings.show_heatmap.setChecked(True)
+    assert w.viewer.view.sceneBoundingRect() == geometry
+
+
+def test_wheel_on_the_image_pages_through_the_browser(qtbot, window, test_data):
+    w = window
+    open_and_analyse(qtbot, w, [str(test_data / "nih" / "images")])
+    first = w.current_path
+    with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
+        w.viewer.view.page_requested.emit(+1)  # what a wheel notch down on the image sends
+    assert w.current_path == w.browser.paths()[1] != first
