@@ -151,9 +151,13 @@ def render_annotated(
     for (x1, y1, x2, y2), caption in measurements or []:
         draw.line([(x1, y1), (x2, y2)], fill=HALO, width=line + 2)
         draw.line([(x1, y1), (x2, y2)], fill=(0, 230, 230), width=max(1, line // 2 + 1))
-        bbox = draw.textbbox((x2 + line, y2 + line), caption, font=font)
+        # Caption below the end of the line, kept inside the image.
+        w_text = draw.textbbox((0, 0), caption, font=font)[2]
+        tx = min(max(line, x2 - w_text / 2), image.width - w_text - line)
+        ty = min(y2 + 2 * line, image.height - 2 * font_px - 6 * line)
+        bbox = draw.textbbox((tx, ty), caption, font=font)
         draw.rectangle(bbox, fill=(0, 0, 0))
-        draw.text((x2 + line, y2 + line), caption, fill=(0, 230, 230), font=font)
+        draw.text((tx, ty), caption, fill=(0, 230, 230), font=font)
     # Legend (top-left): abnormality and the positive findings, then the warnings.
     if warnings is None:
         warnings = list(dict.fromkeys([*result.warnings, *image.warnings]))

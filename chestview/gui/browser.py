@@ -83,15 +83,11 @@ def thumbnails_job(paths: list[str], size: int = THUMB) -> Iterator[tuple[str, n
 def result_flag(result) -> tuple[bool, float]:
     """(abnormal?, score) of a result: the abnormality score when the model has one, else the top
     finding's probability (``engine.results.abnormality_score``); abnormal = a positive finding."""
+    from chestview.engine.results import abnormality_score
+
     ab = getattr(result, "abnormality", None)
-    try:
-        from chestview.engine.results import abnormality_score
-    except ImportError:  # before the shared interface lands: the same rule, here
-        score = ab.probability if ab is not None else max((f.probability for f in result.findings), default=0.0)
-    else:
-        score = abnormality_score(result)
     positive = ab.positive if ab is not None else any(f.positive and f.reliable for f in result.findings)
-    return bool(positive), float(score)
+    return bool(positive), float(abnormality_score(result))
 
 
 def gray_to_pixmap(arr: np.ndarray) -> QPixmap:
@@ -225,7 +221,7 @@ class StudyBrowser(QWidget):
             item.setToolTip(1, result.error)
             return
         positive, score = result_flag(result)
-        item.setText(1, f"{'+ ' if positive else ''}{score:.2f}")
+        item.setText(1, f"{'+ ' if positive else ''}{score:.2f}" if score == score else "–")  # NaN: no score
         item.setForeground(1, QBrush(QColor("#ff8a65" if positive else "#a0a4a8")))
         item.setToolTip(1, "abnormal (a positive finding)" if positive else "no positive finding")
         if result.warnings:

@@ -89,15 +89,40 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.viewer, "Viewer")
+        # The training tab is built when first opened: it loads the training engine (PyTorch), which
+        # would otherwise hold the window back for seconds at start-up.
         self.training_tab = None
+        self.tabs.addTab(QWidget(), "Training && evaluation")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.setCentralWidget(self.tabs)
+
+    def _tab_changed(self, index: int) -> None:
+        if index == 1 and self.training_tab is None:
+            self.create_training_tab()
+
+    def create_training_tab(self):
+        """The Training & evaluation tab (built once, on first use)."""
+        if self.training_tab is not None:
+            return self.training_tab
         try:
             from chestview.gui.training_tab import TrainingTab
 
-            self.training_tab = TrainingTab(self.workers)
-            self.tabs.addTab(self.training_tab, "Training && evaluation")
+            tab = TrainingTab(self.workers)
         except ImportError as exc:  # pragma: no cover - the training engine may be missing
             log.warning("training tab unavailable: %s", exc)
-        self.setCentralWidget(self.tabs)
+            return None
+        self.training_tab = tab
+        tab.model_trained.connect(self._model_trained)
+        tab.set_models([e.card.id for e in self.model_panel.entries])
+        self.tabs.blockSignals(True)
+        current = self.tabs.currentIndex()
+        placeholder = self.tabs.widget(1)
+        self.tabs.removeTab(1)
+        self.tabs.insertTab(1, tab, "Training && evaluation")
+        placeholder.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        return tab
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
         a = QAction(text, self)
@@ -292,8 +317,6 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.findings.show_heatmap.toggled.connect(self.act_heatmap.setChecked)
         self.findings.all_positive.toggled.connect(self.act_all_positive.setChecked)
         self.workers.jobs_changed.connect(self._jobs_changed)
-        if self.training_tab is not None:
-            self.training_tab.model_trained.connect(self._model_trained)
 
     # ============================================================================ measurement tools
     def _set_tool(self, tool: str, on: bool) -> None:

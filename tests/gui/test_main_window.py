@@ -318,6 +318,7 @@ def test_box_threshold_change_does_not_carry_over_to_the_next_image(qtbot, windo
 
 def test_filter_says_what_it_hides_and_is_cleared_by_a_new_folder(qtbot, window, test_data, samples_dir):
     w = window
+    w.model_panel.auto_run.setChecked(False)  # only the browser is looked at: no inference left running
     with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
         w.open_paths([str(test_data / "nih" / "images")])
     w.browser.filter_edit.setText("00000001")
@@ -396,3 +397,12 @@ def test_wheel_on_the_image_pages_through_the_browser(qtbot, window, test_data):
     with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
         w.viewer.view.page_requested.emit(+1)  # what a wheel notch down on the image sends
     assert w.current_path == w.browser.paths()[1] != first
+
+
+def test_training_tab_is_built_when_first_opened(qtbot, window):
+    """Start-up does not wait for the training engine: the tab is built on first use."""
+    w = window
+    assert w.training_tab is None
+    w.tabs.setCurrentIndex(1)
+    assert w.training_tab is not None and w.tabs.widget(1) is w.training_tab and w.tabs.currentIndex() == 1
+    assert w.training_tab.arch.count() > 0

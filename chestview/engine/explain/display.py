@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 GAIN = 1.5  # steepness in log-odds: p = t/3 (in odds) is at about 0.16, p = 3t at about 0.84
-ALPHA_START, ALPHA_FULL = 0.25, 0.85  # heat below ALPHA_START is fully transparent
+ALPHA_START, ALPHA_FULL = 0.35, 0.9  # heat below ALPHA_START is fully transparent
 SCALE_NOTE = "heat × level of the finding (0.5 = its operating point)"
 
 

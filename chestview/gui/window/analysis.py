@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from chestview.engine.results import ImageResult
-from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
 from chestview.gui.findings import default_label
 from chestview.gui.viewer import NEGATIVE_COLOUR, DrawnBox, box_colour
@@ -61,6 +60,8 @@ class AnalysisMixin:
     def _apply_box_threshold(self) -> None:
         """The box slider starts at the user's fixed threshold, else at the model's own (its card's),
         for every model and image: a manual change on one image does not carry over to the next."""
+        from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD  # not at import: it loads torch
+
         card = self.model_panel.card() if self.zoo_loaded else None
         value = self.settings.fixed_box_threshold or (card.box_threshold if card is not None else DEFAULT_BOX_THRESHOLD)
         self.findings.set_model_threshold(int(value))
