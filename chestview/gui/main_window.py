@@ -86,9 +86,15 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
     # ============================================================================ build steps
     def _create_central(self) -> None:
         self.viewer = ImageViewer()
+        # The prior image of the same patient, beside the current one (View → Compare with Prior).
+        self.prior_viewer = ImageViewer()
+        self.prior_viewer.setVisible(False)
+        self.viewer_split = QSplitter(Qt.Orientation.Horizontal)
+        self.viewer_split.addWidget(self.prior_viewer)
+        self.viewer_split.addWidget(self.viewer)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.viewer, "Viewer")
+        self.tabs.addTab(self.viewer_split, "Viewer")
         # The training tab is built when first opened: it loads the training engine (PyTorch), which
         # would otherwise hold the window back for seconds at start-up.
         self.training_tab = None
@@ -169,6 +175,9 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
                          "Cardiothoracic ratio: drag across the heart's widest diameter, then the chest's", checkable=True)
         self.act_clear_measure = A("Clear &Measurements", lambda: self.viewer.measure.clear(), "Shift+Del",
                                    "Remove the ruler and the cardiothoracic ratio")
+        self.act_prior = A("Compare with &Prior", self._toggle_prior, "P",
+                           "Show the most recent earlier image of the same patient (DICOM PatientID and "
+                           "study date) beside this one", checkable=True)
         self.act_heatmap = A("Show &Heatmap", self._toggle_heat,
                              "H", "Show the heatmap of the selected finding", checkable=True)
         self.act_all_positive = A("&All Positive Findings", self._toggle_all_positive, "A",
@@ -201,7 +210,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         for a in self.act_presets:
             wm.addAction(a)
         m.addSeparator()
-        for a in (self.act_ruler, self.act_ctr, self.act_clear_measure):
+        for a in (self.act_ruler, self.act_ctr, self.act_clear_measure, self.act_prior):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_heatmap)
@@ -240,6 +249,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         tb.addWidget(presets)
         tb.addAction(self.act_ruler)
         tb.addAction(self.act_ctr)
+        tb.addAction(self.act_prior)
         tb.addSeparator()
         for a in (self.act_run, self.act_run_all, self.act_heatmap, self.act_all_positive, self.act_export):
             tb.addAction(a)

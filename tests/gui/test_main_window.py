@@ -406,3 +406,32 @@ def test_training_tab_is_built_when_first_opened(qtbot, window):
     w.tabs.setCurrentIndex(1)
     assert w.training_tab is not None and w.tabs.widget(1) is w.training_tab and w.tabs.currentIndex() == 1
     assert w.training_tab.arch.count() > 0
+
+
+def test_prior_of_the_same_patient_shown_side_by_side(qtbot, window, test_data, tmp_path):
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from chestview.gui.state import find_prior
+
+    w = window
+    w.model_panel.auto_run.setChecked(False)
+    src = pydicom.dcmread(test_data / "dicom" / "dx_nih_google_uncompressed.dcm")
+    paths = {}
+    for name, pid, date in (("old", "P1", "20190301"), ("new", "P1", "20210715"), ("other", "P2", "20180101")):
+        src.PatientID, src.StudyDate = pid, date
+        src.StudyInstanceUID, src.SeriesInstanceUID, src.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
+        paths[name] = str(tmp_path / f"{name}.dcm")
+        src.save_as(paths[name])
+    with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
+        w.open_paths([str(tmp_path)], select=paths["new"])
+    assert find_prior(w.browser.catalog.images, paths["new"]).path == paths["old"]
+    assert find_prior(w.browser.catalog.images, paths["old"]) is None
+    assert find_prior(w.browser.catalog.images, paths["other"]) is None  # another patient's is no prior
+    w.act_prior.setChecked(True)
+    qtbot.waitUntil(lambda: w.prior_viewer.image is not None, timeout=TIMEOUT)
+    assert w.prior_viewer.isVisible() and w.prior_viewer.image.path == paths["old"]
+    assert "2019-03-01" in w.prior_viewer.banner.text()
+    w.browser.select_path(paths["old"])
+    qtbot.waitUntil(lambda: w.prior_viewer.image is None, timeout=TIMEOUT)
+    assert "No earlier study" in w.prior_viewer.placeholder.text()

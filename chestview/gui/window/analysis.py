@@ -60,10 +60,11 @@ class AnalysisMixin:
     def _apply_box_threshold(self) -> None:
         """The box slider starts at the user's fixed threshold, else at the model's own (its card's),
         for every model and image: a manual change on one image does not carry over to the next."""
-        from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD  # not at import: it loads torch
-
         card = self.model_panel.card() if self.zoo_loaded else None
-        value = self.settings.fixed_box_threshold or (card.box_threshold if card is not None else DEFAULT_BOX_THRESHOLD)
+        # No card yet (the zoo is still being listed): keep the slider's value. Nothing here may import
+        # the zoo module at start-up: it loads PyTorch, which would hold the window back.
+        own = card.box_threshold if card is not None else self.findings.model_threshold
+        value = self.settings.fixed_box_threshold or own
         self.findings.set_model_threshold(int(value))
 
     def _refresh_findings(self) -> None:

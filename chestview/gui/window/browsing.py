@@ -105,6 +105,7 @@ class BrowsingMixin:
         self.act_invert.blockSignals(False)
         self.info.set_image(image, self.viewer.window)
         self.browser.add_warnings(image.path, image.warnings)
+        self._update_prior()
         self._apply_box_threshold()  # a manual box threshold belongs to the image it was set on
         self.statusBar().showMessage(f"{Path(image.path).name}: {image.width}×{image.height}", 4000)
         for w in image.warnings:
@@ -115,6 +116,42 @@ class BrowsingMixin:
     def _reset_view(self) -> None:
         self.viewer.reset()
         self.act_invert.setChecked(False)
+
+
+    # ============================================================================ prior comparison
+    def _toggle_prior(self, on: bool) -> None:
+        self.prior_viewer.setVisible(on)
+        self._update_prior()
+
+    def _update_prior(self) -> None:
+        """Load the current image's prior (same PatientID, earlier study) into the left viewer."""
+        from chestview.gui.state import find_prior
+
+        if not self.act_prior.isChecked() or not self.current_path:
+            return
+        prior = find_prior(self.browser.catalog.images, self.current_path)
+        if prior is None:
+            self.prior_path = None
+            self.prior_viewer.set_image(None)
+            self.prior_viewer.placeholder.setText("No earlier study of this patient in the browser\n"
+                                                  "(priors are matched by DICOM PatientID and study date)")
+            return
+        if getattr(self, "prior_path", None) == prior.path and self.prior_viewer.image is not None:
+            return
+        self.prior_path = prior.path
+        date = prior.study_date
+        self.prior_viewer.banner.setText(f"PRIOR {date[:4]}-{date[4:6]}-{date[6:]} · NOT FOR CLINICAL USE")
+        cached = self.images.get(prior.path)
+        if cached is not None:
+            self.prior_viewer.set_image(cached)
+        else:
+            self._start("prior", create_worker(_load_job, prior.path, name="load prior"),
+                        returned=self._prior_loaded)
+
+    def _prior_loaded(self, image) -> None:
+        self.images.put(image.path, image)
+        if image.path == getattr(self, "prior_path", None):
+            self.prior_viewer.set_image(image)
 
 
 def _load_job(path: str):
