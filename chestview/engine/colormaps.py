@@ -18,7 +18,11 @@ _ANCHORS: dict[str, list[tuple[int, int, int]]] = {
     "hot": [(11, 0, 0), (96, 0, 0), (181, 0, 0), (255, 11, 0), (255, 96, 0),
             (255, 181, 0), (255, 255, 16), (255, 255, 136), (255, 255, 255)],
 }
-COLORMAPS = ("jet", "inferno", "viridis", "hot")
+COLORMAPS = ("inferno", "viridis", "hot", "jet")
+# Defaults of the app and of exports: inferno reads better over gray film than jet (no cyan/yellow
+# cast, monotone brightness); the overlay is transparent where the heat is low, so it can be stronger.
+DEFAULT_COLORMAP = "inferno"
+DEFAULT_OPACITY = 0.6
 
 # Distinct colours for boxes of different findings (Okabe-Ito, colour-blind safe).
 BOX_COLOURS = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),

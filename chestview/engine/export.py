@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from chestview import DISCLAIMER, __version__
+from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.engine.io.image import XrayImage
 from chestview.engine.render import render_annotated, save_image_atomic
 from chestview.engine.results import ImageResult
@@ -96,8 +97,8 @@ def export_annotated(
     card: ModelCard,
     *,
     labels: list[str] | None = None,
-    opacity: float = 0.45,
-    colormap: str = "jet",
+    opacity: float = DEFAULT_OPACITY,
+    colormap: str = DEFAULT_COLORMAP,
     window: tuple[float, float] | None = None,
     with_json: bool = True,
 ) -> Path:

@@ -35,6 +35,12 @@ def user_config_dir() -> Path:
     return home / "config" if home else Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
+def user_documents_dir() -> Path:
+    """The default folder for the app's exports: the user's documents folder / chestview."""
+    home = _home()
+    return home / "documents" if home else Path(platformdirs.user_documents_dir()) / APP
+
+
 def user_models_dir() -> Path:
     """Imported and trained models that are not bundled."""
     return user_data_dir() / "models"

@@ -98,7 +98,7 @@ def run_app(
     settings = AppSettings.load()
     if screenshot:
         settings = AppSettings(default_model=settings.default_model, device=settings.device,
-                               colormap=settings.colormap, fixed_box_threshold=settings.fixed_box_threshold)
+                               heat_colormap=settings.heat_colormap, fixed_box_threshold=settings.fixed_box_threshold)
     window = MainWindow(
         settings, persist=not screenshot, model=model, hide_identifiers=bool(screenshot) and not show_identifiers
     )
@@ -111,7 +111,15 @@ def run_app(
     existing = [p for p in paths if Path(p).exists()]
     window.open_paths(existing or ([] if paths else [str(samples_dir())]))
     if not screenshot:
-        return app.exec()
+        code = app.exec()
+        if window.busy():
+            # A cancelled model run still computing: quit now rather than wait for it (settings are
+            # saved; every write the jobs make is atomic, so nothing is left half-written).
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     shooter = Screenshotter(window, screenshot, finding)
     quit_on_close = app.quitOnLastWindowClosed()
     app.setQuitOnLastWindowClosed(False)  # the event loop ends through exit() below, nothing posted

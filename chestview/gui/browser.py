@@ -10,6 +10,8 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
     QLineEdit,
     QToolBar,
     QTreeWidget,
@@ -48,6 +50,7 @@ def catalog_from_scan(scan) -> Catalog:
                         CatalogImage(
                             path, title, patient=f"{pid}{pname}", study=study_text, series=series_text,
                             is_dicom=True, info=f"{series.modality or ''} {ref.frames} frame(s)".strip(),
+                            patient_id=patient.id or "", study_date=study.date or "", study_uid=study.uid or "",
                         )
                     )
     return Catalog(images, list(scan.errors))
@@ -78,6 +81,16 @@ def thumbnails_job(paths: list[str], size: int = THUMB) -> Iterator[tuple[str, n
             yield path, None
 
 
+def result_flag(result) -> tuple[bool, float]:
+    """(abnormal?, score) of a result: the abnormality score when the model has one, else the top
+    finding's probability (``engine.results.abnormality_score``); abnormal = a positive finding."""
+    from chestview.engine.results import abnormality_score
+
+    ab = getattr(result, "abnormality", None)
+    positive = ab.positive if ab is not None else any(f.positive and f.reliable for f in result.findings)
+    return bool(positive), float(abnormality_score(result))
+
+
 def gray_to_pixmap(arr: np.ndarray) -> QPixmap:
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
     h, w = arr.shape[:2]
@@ -100,6 +113,8 @@ class StudyBrowser(QWidget):
         self.hide_identifiers = hide_identifiers
         self.catalog = Catalog()
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._warnings: dict[str, list[str]] = {}
+        self.roots: list[str] = []  # the files and folders the catalogue was opened from
         self.setAcceptDrops(True)
 
         layout = QVBoxLayout(self)
@@ -116,8 +131,17 @@ class StudyBrowser(QWidget):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.apply_filter)
         layout.addWidget(self.filter_edit)
+        self.filter_status = QLabel("")
+        self.filter_status.setStyleSheet("color: #ffb000; padding: 1px 4px;")
+        self.filter_status.setWordWrap(True)
+        self.filter_status.setVisible(False)
+        layout.addWidget(self.filter_status)
         self.tree = QTreeWidget()
+        self.tree.setColumnCount(2)
         self.tree.setHeaderHidden(True)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setIconSize(QSize(THUMB, THUMB))
         self.tree.setUniformRowHeights(False)
         self.tree.currentItemChanged.connect(self._current_changed)
@@ -126,10 +150,16 @@ class StudyBrowser(QWidget):
 
     # --- content -----------------------------------------------------------------------------
     def set_catalog(self, catalog: Catalog) -> None:
+        """Show a newly opened catalogue; a filter typed for the previous one is cleared (it would
+        otherwise hide the new studies without saying so)."""
         self.catalog = catalog
+        self.filter_edit.blockSignals(True)
+        self.filter_edit.clear()
+        self.filter_edit.blockSignals(False)
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items.clear()
+        self._warnings.clear()
         groups: dict[tuple, QTreeWidgetItem] = {}
 
         def group(key: tuple, parent: QTreeWidgetItem | None, text: str) -> QTreeWidgetItem:
@@ -172,6 +202,42 @@ class StudyBrowser(QWidget):
         item = self._items.get(path)
         if item is not None and arr is not None:
             item.setIcon(0, QIcon(gray_to_pixmap(arr)))
+
+    def add_warnings(self, path: str, warnings) -> None:
+        """Mark an image whose loading or input check warned (⚠ before its name, the text as tooltip)."""
+        item = self._items.get(path)
+        new = [w for w in warnings if w not in self._warnings.get(path, [])]
+        if item is None or not new:
+            return
+        self._warnings.setdefault(path, []).extend(new)
+        im = next((i for i in self.catalog.images if i.path == path), None)
+        item.setText(0, f"⚠ {im.title if im else Path(path).name}")
+        item.setForeground(0, QBrush(QColor("#ffc040")))
+        item.setToolTip(0, f"{path}\n" + "\n".join(f"⚠ {w}" for w in self._warnings[path]))
+
+    def set_result(self, path: str, result) -> None:
+        """The image's flag and score after a run: "+ 0.62" (red) when the model calls it abnormal."""
+        item = self._items.get(path)
+        if item is None:
+            return
+        if result is None:
+            item.setText(1, "")
+            return
+        if result.error:
+            item.setText(1, "error")
+            item.setForeground(1, QBrush(QColor("#ff6b6b")))
+            item.setToolTip(1, result.error)
+            return
+        positive, score = result_flag(result)
+        item.setText(1, f"{'+ ' if positive else ''}{score:.2f}" if score == score else "–")  # NaN: no score
+        item.setForeground(1, QBrush(QColor("#ff8a65" if positive else "#a0a4a8")))
+        item.setToolTip(1, "abnormal (a positive finding)" if positive else "no positive finding")
+        if result.warnings:
+            self.add_warnings(path, result.warnings)
+
+    def clear_results(self) -> None:
+        for item in self._items.values():
+            item.setText(1, "")
 
     def paths(self) -> list[str]:
         return self.catalog.paths()
@@ -232,6 +298,15 @@ class StudyBrowser(QWidget):
             if g.text(0).startswith("Could not open"):
                 continue
             g.setHidden(all(g.child(i).isHidden() for i in range(g.childCount())))
+        hidden = sum(item.isHidden() for item in self._items.values())
+        self.filter_status.setText(
+            f"Filter “{text.strip()}” hides {hidden} of {len(self._items)} images" if needle and hidden else ""
+        )
+        self.filter_status.setVisible(bool(needle and hidden))
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(item.isHidden() for item in self._items.values())
 
     # --- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -20,6 +21,27 @@ from PySide6.QtWidgets import (
 
 FORMATS = ("png", "jpg")
 DICOM_FORMAT = "DICOM objects"  # an SR and a presentation state (+ optional secondary capture) in a folder
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def default_export_dir(last: str, sources: list[str]) -> str:
+    """Where an export is proposed: the last export folder, else ``<documents>/chestview`` — but
+    never beside or inside a source: a folder that holds (at any depth) one of ``sources`` (files or
+    folders the studies were opened from) is skipped, so exports never mix with patient data."""
+    from chestview.engine.paths import user_data_dir, user_documents_dir
+
+    folders = {Path(s) if Path(s).is_dir() else Path(s).parent for s in sources}
+    for candidate in (last, str(user_documents_dir()), str(user_data_dir() / "exports")):
+        if candidate and not any(_inside(Path(candidate), f) for f in folders):
+            return str(Path(candidate))
+    return str(Path.home())  # pragma: no cover - every candidate lies in a study folder
 
 
 def default_export_path(source: str, folder: str, fmt: str = "png") -> str:
@@ -142,21 +164,34 @@ class ExportDialog(QDialog):
 class BatchExportDialog(QDialog):
     """An output folder for annotated images of every study and one results.json."""
 
-    def __init__(self, parent: QWidget | None, folder: str) -> None:
+    def __init__(self, parent: QWidget | None, folder: str, sources: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export all studies")
+        self.sources = list(sources or [])
         form = QFormLayout(self)
         self.format = QComboBox()
         self.format.addItems(FORMATS)
-        self.folder_row = _PathRow(str(Path(folder) / "chestview-export"), self._pick)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M")
+        self.folder_row = _PathRow(str(Path(folder) / f"chestview-export-{stamp}"), self._pick)
         self.identifiers = QCheckBox("Include full file paths in results.json (may identify patients)")
         form.addRow("Format", self.format)
         form.addRow("Folder", self.folder_row)
         form.addRow(self.identifiers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #ff7070;")
+        form.addRow(self.error)
+
+    def _accept(self) -> None:
+        out = Path(self.output_dir())
+        folders = {Path(s) if Path(s).is_dir() else Path(s).parent for s in self.sources}
+        if any(_inside(out, f) for f in folders):
+            self.error.setText("That folder is inside a study folder: choose one outside the patient data")
+            return
+        self.accept()
 
     def _pick(self, edit: QLineEdit) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", edit.text())

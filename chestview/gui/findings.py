@@ -7,6 +7,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QPushButton,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -21,12 +22,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chestview.engine.colormaps import COLORMAPS
+from chestview.engine.colormaps import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.engine.results import Finding, ImageResult
 
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 PROB_ROLE = Qt.ItemDataRole.UserRole + 2
 KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "positive" | "negative" | "unreliable"
+SHORT_NEGATIVES = 3  # negatives listed before "Show all"
+
+ORDER_RULE = (
+    "One scale: the model's (calibrated) probability, 0 to 1; the tick on each bar is that finding's "
+    "operating point. A finding is positive (red, above the line) when its probability reaches its "
+    "own operating point, chosen per label on the validation split. Positives come first, then the "
+    "others, each group by probability; as operating points differ per label, a positive can have a "
+    "lower probability than a negative below the line."
+)
 
 POSITIVE_BG = QColor(120, 40, 30)
 BAR = {"positive": QColor(235, 110, 60), "negative": QColor(80, 140, 200), "unreliable": QColor(110, 110, 110)}
@@ -35,8 +45,17 @@ GREY = QColor(130, 130, 130)
 
 def sorted_findings(findings: list[Finding]) -> list[Finding]:
     """Positive findings first, then the other reliable ones, then the unreliable ones; each group
-    by probability (highest first)."""
+    by probability (highest first). The colour follows "positive", so within each side of the line
+    a red finding is never below a black one of higher probability (see ``ORDER_RULE``)."""
     return sorted(findings, key=lambda f: (not f.reliable, not (f.reliable and f.positive), -f.probability))
+
+
+def short_list(findings: list[Finding], negatives: int = SHORT_NEGATIVES) -> list[Finding]:
+    """What the collapsed list shows: every positive finding and the ``negatives`` most probable
+    reliable negatives (``findings`` sorted as by :func:`sorted_findings`)."""
+    pos = [f for f in findings if f.reliable and f.positive]
+    neg = [f for f in findings if f.reliable and not f.positive][:negatives]
+    return pos + neg
 
 
 def default_label(findings: list[Finding]) -> str:
@@ -91,7 +110,18 @@ class FindingsPanel(QWidget):
         self.warning.setStyleSheet("color: #ffb000; background: #3a3020; padding: 4px;")
         self.warning.setVisible(False)
 
+        self.abnormality = QLabel()
+        self.abnormality.setTextFormat(Qt.TextFormat.RichText)
+        self.abnormality.setStyleSheet("padding: 4px; font-size: 13px;")
+        self.abnormality.setVisible(False)
+        self.show_all = QPushButton("Show all findings")
+        self.show_all.setCheckable(True)
+        self.show_all.setFlat(True)
+        self.show_all.setStyleSheet("text-align: left; color: #8ab4f8; padding: 2px 6px;")
+        self.show_all.toggled.connect(self._refill)
+
         self.table = QTableWidget(0, 3)
+        self.table.setToolTip(ORDER_RULE)
         self.table.setHorizontalHeaderLabels(["Finding", "Probability", "Status"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -104,7 +134,15 @@ class FindingsPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.stack.addWidget(self.table)
+        table_page = QWidget()
+        tl = QVBoxLayout(table_page)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(0)
+        tl.addWidget(self.abnormality)
+        tl.addWidget(self.table, 1)
+        tl.addWidget(self.show_all)
+        self.table_page = table_page
+        self.stack.addWidget(table_page)
 
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -117,27 +155,37 @@ class FindingsPanel(QWidget):
         self.show_heatmap.setChecked(True)
         self.all_positive = QCheckBox("All positive findings")
         self.all_positive.setToolTip("Draw the boxes of every positive finding, each in its own colour")
+        self.negative_boxes = QCheckBox("Boxes of negatives")
+        self.negative_boxes.setToolTip("Also draw the boxes of a selected negative finding (thin, dashed, grey)")
         self.colormap = QComboBox()
         self.colormap.addItems(COLORMAPS)
+        self.colormap.setCurrentText(DEFAULT_COLORMAP)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(45)
+        self.opacity.setValue(round(DEFAULT_OPACITY * 100))
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(1, 255)
         self.threshold.setValue(180)
-        self.threshold.setToolTip("Heatmap level above which a region gets a box (180 as in Wang et al. 2017)")
-        self.threshold_label = QLabel("180")
-        self.threshold_label.setMinimumWidth(28)
+        self.threshold.setToolTip("Heatmap level (of 255, on the image-relative map) above which a region gets a box")
+        self.model_threshold = 180  # the model's own (its card's) or the user's fixed one from Settings
+        self.threshold_label = QLabel("180 (model)")
+        self.threshold_label.setMinimumWidth(84)
+        self.threshold_reset = QPushButton("Reset")
+        self.threshold_reset.setToolTip("Back to the model's own box threshold")
+        self.threshold_reset.setEnabled(False)
+        self.threshold_reset.clicked.connect(lambda: self.threshold.setValue(self.model_threshold))
         self.box_count = QLabel("")
         self.box_count.setStyleSheet("color: #a0a0a0;")
 
         checks = QHBoxLayout()
         checks.addWidget(self.show_heatmap)
         checks.addWidget(self.all_positive)
+        checks.addWidget(self.negative_boxes)
         checks.addStretch(1)
         thr = QHBoxLayout()
         thr.addWidget(self.threshold, 1)
         thr.addWidget(self.threshold_label)
+        thr.addWidget(self.threshold_reset)
         form = QFormLayout()
         form.addRow(checks)
         form.addRow("Colour map", self.colormap)
@@ -153,9 +201,10 @@ class FindingsPanel(QWidget):
 
         self.show_heatmap.toggled.connect(self.display_changed)
         self.all_positive.toggled.connect(self.display_changed)
+        self.negative_boxes.toggled.connect(self.display_changed)
         self.colormap.currentTextChanged.connect(self.display_changed)
         self.opacity.valueChanged.connect(self.display_changed)
-        self.threshold.valueChanged.connect(lambda v: self.threshold_label.setText(str(v)))
+        self.threshold.valueChanged.connect(self._threshold_changed)
         self.threshold.valueChanged.connect(self.display_changed)
         self.show_message("No results yet: choose a model and press Run.")
 
@@ -168,7 +217,7 @@ class FindingsPanel(QWidget):
         self.table.setRowCount(0)
 
     def set_result(self, result: ImageResult, *, select: str | None = None) -> None:
-        """Fill the table; keep the selected label when it exists, else select ``select`` (if given)."""
+        """Fill the list; keep the selected label when it exists, else select ``select`` (if given)."""
         previous = select if select is not None else self.selected_label()
         self.result = result
         self.warning.setText("\n".join(f"⚠ {w}" for w in result.warnings))
@@ -178,46 +227,104 @@ class FindingsPanel(QWidget):
             self.warning.setVisible(bool(result.warnings))
             self.result = result
             return
-        self.stack.setCurrentWidget(self.table)
+        self.stack.setCurrentWidget(self.table_page)
+        self._show_abnormality(getattr(result, "abnormality", None))
+        if previous and not self.show_all.isChecked():
+            shown = {f.label for f in short_list(sorted_findings(result.findings))}
+            if previous not in shown:
+                previous = None  # the kept label is collapsed away: select the default instead
+        self._fill(previous)
+
+    def _show_abnormality(self, ab) -> None:
+        """The abnormality score (any finding) above the list, on the same scale; nothing without one."""
+        if ab is None:
+            self.abnormality.setVisible(False)
+            return
+        colour = "#ff9070" if ab.positive else "#d0d0d0"
+        verdict = "abnormal" if ab.positive else "below operating point"
+        self.abnormality.setText(
+            f"<b style='color:{colour}'>Abnormality {ab.probability:.2f}</b> "
+            f"<span style='color:#a0a0a0'>({verdict}; operating point {ab.threshold:.2f})</span>"
+        )
+        self.abnormality.setToolTip("The model's probability that the film shows any finding")
+        self.abnormality.setVisible(True)
+
+    def _refill(self) -> None:
+        if self.result is not None and not self.result.error:
+            self._fill(self.selected_label())
+
+    def _fill(self, previous: str | None) -> None:
+        result = self.result
+        ordered = sorted_findings(result.findings)
+        findings = ordered if self.show_all.isChecked() else short_list(ordered)
+        hidden = len(ordered) - len(findings)
+        self.show_all.setVisible(hidden > 0 or self.show_all.isChecked())
+        self.show_all.setText("Show fewer" if self.show_all.isChecked() else f"Show all {len(ordered)} findings (+{hidden})")
+        n_pos = sum(1 for f in findings if f.reliable and f.positive)
         self.table.blockSignals(True)
         self.table.clearSelection()
-        findings = sorted_findings(result.findings)
-        self.table.setRowCount(len(findings))
+        self.table.clearSpans()
+        self.table.setRowCount(len(findings) + 1)  # + the operating-point line
         bold = QFont()
         bold.setBold(True)
-        for row, f in enumerate(findings):
-            kind = finding_kind(f)
-            name = QTableWidgetItem(f.label.replace("_", " "))
-            name.setData(LABEL_ROLE, f.label)
-            bar = QTableWidgetItem()
-            bar.setData(PROB_ROLE, float(f.probability))
-            bar.setData(KIND_ROLE, kind)
-            bar.setData(Qt.ItemDataRole.UserRole + 4, float(f.threshold))
-            bar.setToolTip(f"p = {f.probability:.3f}, operating threshold {f.threshold:.3f}")
-            status = QTableWidgetItem(
-                {"positive": "positive", "negative": "", "unreliable": "not reliable"}[kind]
-            )
-            if kind == "unreliable":
-                status.setToolTip("Too few training examples of this label: the model cannot predict it")
-            for item in (name, bar, status):
-                if kind == "positive":
-                    item.setBackground(QBrush(POSITIVE_BG))
-                    item.setFont(bold)
-                elif kind == "unreliable":
-                    item.setForeground(QBrush(GREY))
-            self.table.setItem(row, 0, name)
-            self.table.setItem(row, 1, bar)
-            self.table.setItem(row, 2, status)
+        row = 0
+        for i, f in enumerate(findings):
+            if i == n_pos:
+                self._separator(row, n_pos)
+                row += 1
+            self._finding_row(row, f, bold)
+            row += 1
+        if n_pos == len(findings):
+            self._separator(row, n_pos)
         self.table.blockSignals(False)
         if previous and self.select_label(previous):
             return
         self.finding_selected.emit(self.selected_label())
 
+    def _separator(self, row: int, n_pos: int) -> None:
+        text = "── below the operating point ──" if n_pos else "── no positive finding; below the operating point ──"
+        item = QTableWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        item.setForeground(QBrush(GREY))
+        item.setToolTip(ORDER_RULE)
+        self.table.setItem(row, 0, item)
+        self.table.setSpan(row, 0, 1, 3)
+        self.table.setRowHeight(row, 18)
+
+    def _finding_row(self, row: int, f: Finding, bold: QFont) -> None:
+        kind = finding_kind(f)
+        name = QTableWidgetItem(f.label.replace("_", " "))
+        name.setData(LABEL_ROLE, f.label)
+        bar = QTableWidgetItem()
+        bar.setData(PROB_ROLE, float(f.probability))
+        bar.setData(KIND_ROLE, kind)
+        bar.setData(Qt.ItemDataRole.UserRole + 4, float(f.threshold))
+        bar.setToolTip(f"p = {f.probability:.3f}, operating point {f.threshold:.3f} (the tick)\n\n{ORDER_RULE}")
+        status = QTableWidgetItem({"positive": "positive", "negative": "", "unreliable": "not reliable"}[kind])
+        if kind == "unreliable":
+            status.setToolTip("Too few training examples of this label: the model cannot predict it")
+        for item in (name, bar, status):
+            if kind == "positive":
+                item.setBackground(QBrush(POSITIVE_BG))
+                item.setFont(bold)
+            elif kind == "unreliable":
+                item.setForeground(QBrush(GREY))
+        self.table.setItem(row, 0, name)
+        self.table.setItem(row, 1, bar)
+        self.table.setItem(row, 2, status)
+        self.table.setRowHeight(row, 24)
+
     def labels(self) -> list[str]:
-        return [self.table.item(r, 0).data(LABEL_ROLE) for r in range(self.table.rowCount())]
+        """The labels listed now, top to bottom (the operating-point line is not one)."""
+        items = (self.table.item(r, 0) for r in range(self.table.rowCount()))
+        return [it.data(LABEL_ROLE) for it in items if it is not None and it.data(LABEL_ROLE)]
 
     def row_of(self, label: str) -> int:
-        return self.labels().index(label) if label in self.labels() else -1
+        for r in range(self.table.rowCount()):
+            it = self.table.item(r, 0)
+            if it is not None and it.data(LABEL_ROLE) == label:
+                return r
+        return -1
 
     def select_label(self, label: str) -> bool:
         row = self.row_of(label)
@@ -249,3 +356,20 @@ class FindingsPanel(QWidget):
     @property
     def threshold_value(self) -> int:
         return self.threshold.value()
+
+    @property
+    def threshold_is_manual(self) -> bool:
+        return self.threshold.value() != self.model_threshold
+
+    def set_model_threshold(self, value: int) -> None:
+        """The model's own box threshold: the slider goes (back) to it; a manual change shows as such."""
+        self.model_threshold = int(value)
+        self.threshold.setValue(int(value))
+        self._threshold_changed(self.threshold.value())
+
+    def _threshold_changed(self, value: int) -> None:
+        manual = value != self.model_threshold
+        self.threshold_label.setText(f"{value} (manual)" if manual else f"{value} (model)")
+        self.threshold_label.setStyleSheet("color: #ffb000; font-weight: bold;" if manual else "")
+        self.threshold_label.setToolTip(f"The model's own box threshold is {self.model_threshold}")
+        self.threshold_reset.setEnabled(manual)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.gui.state import ResultCache
 
 log = logging.getLogger(__name__)
@@ -126,17 +127,21 @@ def export_one_job(
     window: tuple[float, float] | None,
     with_json: bool = True,
     protect: list[str] | None = None,
+    settings: dict | None = None,
+    measurements: list | None = None,
 ) -> str:
-    """The annotated image of the current view (full resolution) and its JSON report beside it."""
+    """The annotated image of the current view (full resolution; legend = the positive findings,
+    warnings burned in) and its JSON report beside it, with every setting that shaped the image."""
     from chestview.engine.export import results_document, write_results_json
     from chestview.engine.render import render_annotated, save_image_atomic
 
     rgb = render_annotated(
-        image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window
+        image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window,
+        show_heatmap=opacity > 0, measurements=measurements,
     )
     out = save_image_atomic(out_path, rgb, protect=[image.path, *(protect or [])])
     if with_json:
-        write_results_json(out.with_suffix(".json"), results_document(card, [_public(result)]))
+        write_results_json(out.with_suffix(".json"), results_document(card, [_public(result)], settings=settings))
     return str(out)
 
 
@@ -175,10 +180,11 @@ def export_batch_job(
     out_dir: str,
     *,
     fmt: str = "png",
-    opacity: float = 0.45,
-    colormap: str = "jet",
+    opacity: float = DEFAULT_OPACITY,
+    colormap: str = DEFAULT_COLORMAP,
     box_threshold: int = 180,
     include_paths: bool = False,
+    settings: dict | None = None,
 ) -> Iterator[ExportProgress]:
     """Annotated images of every study (positive findings drawn) + one results.json for all of them."""
     from chestview.engine.errors import ChestviewError
@@ -211,5 +217,6 @@ def export_batch_job(
                 written.append(ImageResult(path=path if include_paths else Path(path).name, error=public))
                 yield ExportProgress(i, len(paths), path, error=message)
         report = out / "results.json"
-        write_results_json(report, results_document(predictor.card, written, settings={"source": "chestview app"}))
+        doc_settings = {"source": "chestview app", "drawn": "positive findings", **(settings or {})}
+        write_results_json(report, results_document(predictor.card, written, settings=doc_settings))
     return str(report)

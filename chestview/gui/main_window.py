@@ -1,23 +1,21 @@
 """The main window. It builds itself in named steps (actions, menus, tool bars, status bar, docks)
-and connects the panels; every long job runs in a worker (see :mod:`chestview.gui.workers`)."""
+and connects the panels; every long job runs in a worker (see :mod:`chestview.gui.workers`).
+
+The behaviour is split by concern into mixins (:mod:`chestview.gui.window`): opening and browsing,
+analysis (models, inference, findings, overlays), export, and job bookkeeping. New docks are built
+in :meth:`MainWindow._create_docks` (or a helper it calls) with :meth:`MainWindow._dock`."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
-import os
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -29,23 +27,29 @@ from PySide6.QtWidgets import (
 )
 
 import chestview
-from chestview.engine.paths import samples_dir
 from chestview.engine.results import ImageResult
-from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
-from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths, scan_job, thumbnails_job
-from chestview.gui.findings import FindingsPanel, default_label
+from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths
+from chestview.gui.findings import FindingsPanel
 from chestview.gui.model_panel import ModelPanel
 from chestview.gui.settings import AppSettings, SettingsDialog
-from chestview.gui.state import Catalog, LRUCache, ResultCache
-from chestview.gui.tags import ImageInfoPanel, TagPanel, tags_job
-from chestview.gui.viewer import PRESETS, ImageViewer, box_colour
+from chestview.gui.state import LRUCache, ResultCache
+from chestview.gui.tags import ImageInfoPanel, TagPanel
+from chestview.gui.viewer import PRESETS, ImageViewer
+from chestview.gui.window.analysis import AnalysisMixin
+from chestview.gui.window.browsing import BrowsingMixin, samples_dir
+from chestview.gui.window.exporting import ExportMixin
+from chestview.gui.window.jobs import JobsMixin
 from chestview.gui.workers import Worker, WorkerManager, create_worker
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MainWindow", "about_text", "samples_dir"]
 
-class MainWindow(QMainWindow):
+QUIT_WAIT_MS = 300  # how long closing waits for cancelled jobs before the process ends anyway
+
+
+class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWindow):
     image_shown = Signal(str)  # path of the image now in the viewer
     result_shown = Signal(str)  # path whose findings are now in the table
     catalog_loaded = Signal(int)  # number of images
@@ -90,18 +94,49 @@ class MainWindow(QMainWindow):
     # ============================================================================ build steps
     def _create_central(self) -> None:
         self.viewer = ImageViewer()
+        # The prior image of the same patient, beside the current one (View → Compare with Prior).
+        self.prior_viewer = ImageViewer()
+        self.prior_viewer.setVisible(False)
+        self.viewer_split = QSplitter(Qt.Orientation.Horizontal)
+        self.viewer_split.addWidget(self.prior_viewer)
+        self.viewer_split.addWidget(self.viewer)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.viewer, "Viewer")
+        self.tabs.addTab(self.viewer_split, "Viewer")
+        # The training tab is built when first opened: it loads the training engine (PyTorch), which
+        # would otherwise hold the window back for seconds at start-up.
         self.training_tab = None
+        self.tabs.addTab(QWidget(), "Training && evaluation")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.setCentralWidget(self.tabs)
+
+    def _tab_changed(self, index: int) -> None:
+        if index == 1 and self.training_tab is None:
+            self.create_training_tab()
+
+    def create_training_tab(self):
+        """The Training & evaluation tab (built once, on first use)."""
+        if self.training_tab is not None:
+            return self.training_tab
         try:
             from chestview.gui.training_tab import TrainingTab
 
-            self.training_tab = TrainingTab(self.workers)
-            self.tabs.addTab(self.training_tab, "Training && evaluation")
+            tab = TrainingTab(self.workers)
         except ImportError as exc:  # pragma: no cover - the training engine may be missing
             log.warning("training tab unavailable: %s", exc)
-        self.setCentralWidget(self.tabs)
+            return None
+        self.training_tab = tab
+        tab.model_trained.connect(self._model_trained)
+        tab.set_models([e.card.id for e in self.model_panel.entries])
+        self.tabs.blockSignals(True)
+        current = self.tabs.currentIndex()
+        placeholder = self.tabs.widget(1)
+        self.tabs.removeTab(1)
+        self.tabs.insertTab(1, tab, "Training && evaluation")
+        placeholder.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        return tab
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
         a = QAction(text, self)
@@ -142,6 +177,15 @@ class MainWindow(QMainWindow):
         for i, name in enumerate(PRESETS, 1):
             self.act_presets.append(A(name, lambda _=False, n=name: self.viewer.apply_preset(n), f"Alt+{i}",
                                       f"Window preset: {name}"))
+        self.act_ruler = A("&Ruler", lambda on: self._set_tool("ruler", on), "R",
+                           "Distance ruler: left-drag on the image (mm when the pixel spacing is known)", checkable=True)
+        self.act_ctr = A("&Cardiothoracic Ratio", lambda on: self._set_tool("ctr", on), "T",
+                         "Cardiothoracic ratio: drag across the heart's widest diameter, then the chest's", checkable=True)
+        self.act_clear_measure = A("Clear &Measurements", lambda: self.viewer.measure.clear(), "Shift+Del",
+                                   "Remove the ruler and the cardiothoracic ratio")
+        self.act_prior = A("Compare with &Prior", self._toggle_prior, "P",
+                           "Show the most recent earlier image of the same patient (DICOM PatientID and "
+                           "study date) beside this one", checkable=True)
         self.act_heatmap = A("Show &Heatmap", self._toggle_heat,
                              "H", "Show the heatmap of the selected finding", checkable=True)
         self.act_all_positive = A("&All Positive Findings", self._toggle_all_positive, "A",
@@ -173,6 +217,9 @@ class MainWindow(QMainWindow):
         wm = m.addMenu("&Window Presets")
         for a in self.act_presets:
             wm.addAction(a)
+        m.addSeparator()
+        for a in (self.act_ruler, self.act_ctr, self.act_clear_measure, self.act_prior):
+            m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_heatmap)
         m.addAction(self.act_all_positive)
@@ -208,6 +255,9 @@ class MainWindow(QMainWindow):
         for a in self.act_presets:
             presets.addAction(a)
         tb.addWidget(presets)
+        tb.addAction(self.act_ruler)
+        tb.addAction(self.act_ctr)
+        tb.addAction(self.act_prior)
         tb.addSeparator()
         for a in (self.act_run, self.act_run_all, self.act_heatmap, self.act_all_positive, self.act_export):
             tb.addAction(a)
@@ -273,6 +323,8 @@ class MainWindow(QMainWindow):
         self.browser.image_selected.connect(self.show_path)
         self.browser.paths_dropped.connect(self.open_paths)
         self.viewer.cursor_info.connect(self.cursor_label.setText)
+        self.viewer.page_requested.connect(self.browser.select_offset)
+        self.viewer.measure.changed.connect(self._measurement_changed)
         self.viewer.window_changed.connect(lambda c, w: self.info.set_window((c, w)))
         self.model_panel.model_changed.connect(self._model_changed)
         self.model_panel.run_requested.connect(self.run_current)
@@ -283,15 +335,35 @@ class MainWindow(QMainWindow):
         self.findings.show_heatmap.toggled.connect(self.act_heatmap.setChecked)
         self.findings.all_positive.toggled.connect(self.act_all_positive.setChecked)
         self.workers.jobs_changed.connect(self._jobs_changed)
-        if self.training_tab is not None:
-            self.training_tab.model_trained.connect(self._model_trained)
+
+    # ============================================================================ measurement tools
+    def _set_tool(self, tool: str, on: bool) -> None:
+        """One tool at a time: turning one on turns the other off; none = left-drag pans."""
+        for name, act in (("ruler", self.act_ruler), ("ctr", self.act_ctr)):
+            if name != tool and on and act.isChecked():
+                act.blockSignals(True)
+                act.setChecked(False)
+                act.blockSignals(False)
+        self.viewer.set_tool(tool if on else "")
+        if on and tool == "ctr":
+            self.statusBar().showMessage(self.viewer.measure.ctr_text(), 8000)
+
+    def _measurement_changed(self) -> None:
+        m = self.viewer.measure
+        parts = []
+        if m.ruler is not None:
+            parts.append(f"Distance {m.ruler.text}")
+        if m.cardiac is not None or m.thoracic is not None:
+            parts.append(m.ctr_text())
+        self.statusBar().showMessage("   ".join(parts), 15000)
 
     # ============================================================================ settings
     def apply_settings(self) -> None:
         s = self.settings
-        self.findings.colormap.setCurrentText(s.colormap)
+        self.viewer.view.wheel_pages = s.wheel_pages
+        self.findings.colormap.setCurrentText(s.heat_colormap)
         self._apply_box_threshold()
-        self.findings.opacity.setValue(round(s.opacity * 100))
+        self.findings.opacity.setValue(round(s.heat_opacity * 100))
         self.predictors.backend = s.backend
         self.predictors.clear()
         self.model_panel.set_device("…")
@@ -310,7 +382,7 @@ class MainWindow(QMainWindow):
     def save_layout(self) -> None:
         self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
-        self.settings.opacity = self.findings.opacity_value
+        self.settings.heat_opacity = self.findings.opacity_value
         self.save_settings()
 
     def save_settings(self) -> None:
@@ -318,13 +390,16 @@ class MainWindow(QMainWindow):
             self.settings.save()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # Quit at once: ask every job to stop and give them a moment, never wait on a long model run
+        # (run_app ends the process when some are still busy; nothing they write is half-written:
+        # every write is atomic).
         self.save_layout()
-        self.workers.wait(3000)
+        self.workers.wait(QUIT_WAIT_MS)
         super().closeEvent(event)
 
     def open_settings(self) -> None:
         ids = [e.card.id for e in self.model_panel.entries]
-        dlg = SettingsDialog(self.settings, ids, self)
+        dlg = SettingsDialog(self.settings, ids, self, zoo_default=self._zoo_default(self.model_panel.entries))
         if dlg.exec():
             dlg.apply()
             self.save_settings()
@@ -334,438 +409,10 @@ class MainWindow(QMainWindow):
                 if idx >= 0:
                     self.model_panel.combo.setCurrentIndex(idx)
 
-    # ============================================================================ jobs
-    def _start(self, kind: str, worker: Worker, *, pool: str = "io", returned=None, yielded=None,
-               finished=None, cancel_previous: bool = True) -> Worker:
-        """Start a job of ``kind``; a previous job of the same kind is asked to stop."""
-        old = self._running.get(kind)
-        if cancel_previous and old is not None and not old.is_done:
-            old.quit()
-        self._running[kind] = worker
-        # Results of a superseded job (another job of the same kind started since) are dropped.
-        if returned is not None:
-            worker.returned.connect(lambda r, k=kind, w=worker: self._running.get(k) is w and returned(r))
-        if yielded is not None:
-            worker.yielded.connect(lambda v, k=kind, w=worker: self._running.get(k) is w and yielded(v))
-        worker.finished.connect(lambda k=kind, w=worker: self._job_done(k, w))
-        if finished is not None:
-            worker.finished.connect(finished)
-        return self.workers.start(worker, pool=pool)
-
-    def _job_done(self, kind: str, worker: Worker) -> None:
-        if self._running.get(kind) is worker:
-            del self._running[kind]
-        if kind in ("infer", "batch", "export"):
-            self.model_panel.set_busy(self._compute_busy())
-
-    def job(self, kind: str) -> Worker | None:
-        return self._running.get(kind)
-
-    def busy(self) -> bool:
-        return bool(self.workers.running)
-
-    def _jobs_changed(self, n: int) -> None:
-        self.jobs_bar.setVisible(n > 0)
-        self.jobs_label.setText(f"{n} job{'s' if n != 1 else ''}" if n else "")
-
-    def cancel_jobs(self) -> None:
-        for kind in ("scan", "thumbs", "infer", "batch", "export"):
-            w = self._running.get(kind)
-            if w is not None:
-                w.quit()
-        self.statusBar().showMessage("Cancelling…", 3000)
-
-    def notify_error(self, job: str, exc: object) -> None:
-        """One place for every error: the Messages panel and the status bar (never a modal storm)."""
-        text = str(exc) or type(exc).__name__
-        stamp = _dt.datetime.now().strftime("%H:%M:%S")
-        item = QListWidgetItem(f"{stamp}  {job}: {text}")
-        tb = getattr(exc, "__chestview_traceback__", "")
-        item.setToolTip(tb or text)
-        self.messages.addItem(item)
-        self.messages.scrollToBottom()
-        n = self.messages.count()
-        self.messages_button.setText(f"⚠ {n} problem{'s' if n != 1 else ''}")
-        self.messages_button.setStyleSheet("color: #ff8080;")
-        self.statusBar().showMessage(f"{job}: {text}", 8000)
-
-    # ============================================================================ opening
-    def open_file_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
-            self, "Open images", self._last_dir(), "Images (*.dcm *.dicom *.png *.jpg *.jpeg *);;All files (*)"
-        )
-        if files:
-            self.open_paths(files)
-
-    def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
-        if folder:
-            self.open_paths([folder])
-
-    def _last_dir(self) -> str:
-        return self.settings.recent_folders[0] if self.settings.recent_folders else str(Path.home())
-
-    def _update_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.settings.recent_folders:
-            a = self.recent_menu.addAction(folder)
-            a.triggered.connect(lambda _=False, f=folder: self.open_paths([f]))
-        self.recent_menu.setEnabled(bool(self.settings.recent_folders))
-
-    def open_paths(self, paths: list[str], *, select: str | None = None) -> Worker:
-        """List the studies under ``paths`` (in a worker) and show the first image."""
-        paths = [os.path.abspath(p) for p in paths]
-        for p in paths:
-            folder = Path(p) if Path(p).is_dir() else Path(p).parent
-            if folder.is_dir() and Path(p).resolve() != samples_dir().resolve():
-                self.settings.add_recent(folder)
-        self.save_settings()
-        self._update_recent_menu()
-        self._pending_select = select
-        self.statusBar().showMessage(f"Listing {', '.join(Path(p).name for p in paths)}…")
-        return self._start("scan", create_worker(scan_job, paths, progress=True, name="open"),
-                           returned=self._catalog_ready, yielded=self._scan_progress)
-
-    def _scan_progress(self, ev) -> None:
-        self.statusBar().showMessage(f"Listing… {ev.files_done} files")
-
-    def _catalog_ready(self, catalog: Catalog) -> None:
-        self.browser.set_catalog(catalog)
-        n, e = len(catalog.images), len(catalog.errors)
-        self.statusBar().showMessage(f"{n} image{'s' if n != 1 else ''}" + (f", {e} could not be opened" if e else ""), 5000)
-        for path, reason in catalog.errors[:50]:
-            self.notify_error("open", f"{Path(path).name}: {reason}")
-        paths = catalog.paths()
-        if paths:
-            self._start("thumbs", create_worker(thumbnails_job, paths, name="thumbnails"),
-                        yielded=lambda pa: self.browser.set_thumbnail(*pa))
-            target = self._pending_select if self._pending_select in paths else paths[0]
-            self.browser.select_path(target)
-        self._pending_select = None
-        self.catalog_loaded.emit(n)
-
-    # ============================================================================ current image
-    def show_path(self, path: str) -> None:
-        if path == self.current_path and self.current_image is not None:
-            return
-        self.current_path = path
-        self.current_result = None
-        image = self.images.get(path)
-        if image is not None:
-            self._display_image(image)
-        else:
-            self.statusBar().showMessage(f"Loading {Path(path).name}…")
-            self._start("load", create_worker(_load_job, path, name="load image"), returned=self._image_loaded)
-        self._start("tags", create_worker(tags_job, path, name="DICOM tags"), returned=self._tags_ready)
-
-    def _image_loaded(self, image) -> None:
-        self.images.put(image.path, image)
-        if image.path == self.current_path:
-            self._display_image(image)
-
-    def _tags_ready(self, pt) -> None:
-        path, tags = pt
-        if path == self.current_path:
-            self.tags.set_tags(tags)
-
-    def _display_image(self, image) -> None:
-        self.current_image = image
-        self.viewer.set_image(image)
-        self.act_invert.blockSignals(True)
-        self.act_invert.setChecked(False)
-        self.act_invert.blockSignals(False)
-        self.info.set_image(image, self.viewer.window)
-        self.statusBar().showMessage(f"{Path(image.path).name}: {image.width}×{image.height}", 4000)
-        for w in image.warnings:
-            self.notify_error("image", f"{Path(image.path).name}: {w}")
-        self.image_shown.emit(image.path)
-        self._refresh_findings()
-
-    def _reset_view(self) -> None:
-        self.viewer.reset()
-        self.act_invert.setChecked(False)
-
-    # ============================================================================ models
-    def refresh_zoo(self, select: str = "") -> None:
-        self._start("zoo", create_worker(jobs.list_zoo_job, name="model zoo"),
-                    returned=lambda r, s=select: self._zoo_ready(r, s))
-
-    def _zoo_ready(self, entries_problems, select: str = "") -> None:
-        entries, problems = entries_problems
-        for p in problems:
-            self.notify_error("model zoo", p)
-        ids = [e.card.id for e in entries]
-        if select and select not in ids:
-            self.notify_error("model zoo", f"{select}: no such model (known: {', '.join(ids) or 'none installed'})")
-            select = ""
-        if not select:
-            select = self.settings.default_model if self.settings.default_model in ids else self._zoo_default(entries)
-        self.zoo_loaded = True
-        self.model_panel.set_entries(entries, select=select)
-        if self.training_tab is not None:
-            self.training_tab.set_models([e.card.id for e in entries])
-
-    @staticmethod
-    def _zoo_default(entries) -> str:
-        try:
-            from chestview.engine.zoo import default_model_id
-
-            return default_model_id() or ""
-        except Exception:  # noqa: BLE001
-            return entries[0].card.id if entries else ""
-
-    def _model_trained(self, model_id: str) -> None:
-        self.statusBar().showMessage(f"New model in the zoo: {model_id}", 8000)
-        self.refresh_zoo(select=model_id)
-
-    def _model_changed(self, _model_id: str) -> None:
-        self._apply_box_threshold()
-        self._refresh_findings()
-
-    def _apply_box_threshold(self) -> None:
-        """The box slider starts at the user's fixed threshold, else at the model's own (its card's)."""
-        card = self.model_panel.card() if self.zoo_loaded else None
-        value = self.settings.fixed_box_threshold or (card.box_threshold if card is not None else DEFAULT_BOX_THRESHOLD)
-        self.findings.threshold.setValue(int(value))
-
-    def _refresh_findings(self) -> None:
-        """Show the cached result of (image, model), run the model (auto-run), or say why not."""
-        model_id = self.model_panel.current_id()
-        if self.current_image is None:
-            return
-        if not model_id:
-            self.current_result = None
-            self.viewer.clear_overlays()
-            self.findings.show_message(
-                "No model installed.\n\nThe model zoo is empty: train a model in the "
-                "Training & evaluation tab (or with `chestview train`), or import one."
-                if self.zoo_loaded else "Loading the model zoo…"
-            )
-            return
-        cached = self.results.result(self.current_image.path, model_id)
-        if cached is not None:
-            self._show_result(cached)
-        elif self.model_panel.auto_run.isChecked():
-            self.run_current()
-        else:
-            self.current_result = None
-            self.viewer.clear_overlays()
-            self.findings.show_message("Press Run (Ctrl+R) to analyse this image.")
-
-    def run_current(self) -> None:
-        model_id = self.model_panel.current_id()
-        if self.current_image is None or not model_id:
-            return
-        image = self.current_image
-        cached = self.results.result(image.path, model_id)
-        if cached is not None:
-            self._show_result(cached)
-            return
-        running = self._running.get("infer")
-        if running is not None and getattr(running, "key", None) == (image.path, model_id):
-            return
-        self.current_result = None  # the shown result is another model's: never draw or export it now
-        self.viewer.clear_overlays()
-        self.findings.show_message(f"Running {model_id}…")
-        self.model_panel.set_busy(True, f"Running {model_id} on {Path(image.path).name}")
-        w = create_worker(jobs.predict_image_job, self.predictors, model_id, self.settings.device, image,
-                          self.findings.threshold_value, name="inference")
-        w.key = (image.path, model_id)  # type: ignore[attr-defined]
-        w.returned.connect(lambda r, m=model_id: self._result_ready(r, m))
-        w.errored.connect(lambda exc: self.findings.show_message(f"Inference failed:\n{exc}"))
-        self._start("infer", w, pool="compute")
-
-    def _compute_busy(self) -> bool:
-        return any(k in self._running for k in ("infer", "batch", "export"))
-
-    def run_all(self) -> None:
-        model_id = self.model_panel.current_id()
-        paths = self.browser.paths()
-        if not model_id or not paths:
-            return
-        self.model_panel.set_progress(0, len(paths), f"Running {model_id} on {len(paths)} images")
-        self.model_panel.cancel_button.setEnabled(True)
-        w = create_worker(jobs.predict_paths_job, self.predictors, model_id, self.settings.device, paths,
-                          self.results, self.findings.threshold_value, name="inference (all)")
-        w.yielded.connect(lambda ev, m=model_id: self._batch_progress(ev, m))
-        w.finished.connect(lambda: self.statusBar().showMessage("Inference on all images finished", 4000))
-        self._start("batch", w, pool="compute")
-
-    def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
-        self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
-        if ev.result.error:
-            self.notify_error("inference", ev.result.error)
-            return
-        self.results.store(ev.path, model_id, ev.result)
-        if ev.path == self.current_path and self.current_result is None:
-            self._show_result(ev.result)
-
-    def _result_ready(self, result: ImageResult, model_id: str) -> None:
-        self.results.store(result.path, model_id, result)
-        if result.path == self.current_path and model_id == self.model_panel.current_id():
-            self._show_result(result)
-
-    def _show_result(self, result: ImageResult) -> None:
-        self.current_result = result
-        # Keep the selected finding across images; else the most probable positive one.
-        keep = self.findings.selected_label()
-        self.findings.set_result(result, select=keep if result.finding(keep) else default_label(result.findings))
-        self.update_overlay()
-        self.result_shown.emit(result.path)
-
-    # ============================================================================ overlays
-    def _toggle_heat(self, on: bool) -> None:
-        if self.findings.show_heatmap.isChecked() != on:
-            self.findings.show_heatmap.setChecked(on)
-
-    def _toggle_all_positive(self, on: bool) -> None:
-        if self.findings.all_positive.isChecked() != on:
-            self.findings.all_positive.setChecked(on)
-
-    def overlay_labels(self) -> list[str]:
-        """The findings drawn now: every positive one ("all positive" mode) or the selected one."""
-        r = self.current_result
-        if r is None or r.error:
-            return []
-        if self.findings.all_positive.isChecked():
-            return [f.label for f in r.findings if f.positive]
-        label = self.findings.selected_label()
-        return [label] if label and label in r.heatmaps else []
-
-    def live_boxes(self, label: str) -> list:
-        """Boxes of ``label`` regenerated from the cached low-resolution map at the slider's threshold."""
-        from chestview.engine.explain.boxes import heatmap_to_boxes
-
-        r, image = self.current_result, self.current_image
-        if r is None or image is None or label not in r.heatmaps:
-            return []
-        return heatmap_to_boxes(r.heatmaps[label], image.size, threshold=self.findings.threshold_value)
-
-    def update_overlay(self) -> None:
-        r, image = self.current_result, self.current_image
-        if r is None or image is None or r.path != image.path:
-            self.viewer.clear_overlays()
-            self.findings.box_count.setText("")
-            return
-        labels = self.overlay_labels()
-        heats = [r.heatmaps[lbl] for lbl in labels if lbl in r.heatmaps]
-        if heats and self.findings.show_heatmap.isChecked():
-            self.viewer.set_heatmap(np.maximum.reduce(heats), colormap=self.findings.colormap_name,
-                                    opacity=self.findings.opacity_value)
-        else:
-            self.viewer.set_heatmap(None)
-        drawn = []
-        for i, label in enumerate(labels):
-            f = r.finding(label)
-            for box in self.live_boxes(label):
-                drawn.append((label, box, f"{label.replace('_', ' ')} {f.probability:.2f}", box_colour(i)))
-        self.viewer.set_boxes(drawn)
-        self.findings.box_count.setText(
-            f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {self.findings.threshold_value}"
-            if labels else "Select a finding to see its heatmap and boxes"
-        )
-
-    def result_for_export(self) -> tuple[ImageResult, list[str]] | None:
-        """The current result with the boxes as drawn now (live threshold), and the labels drawn."""
-        r = self.current_result
-        if r is None or r.error:
-            return None
-        labels = self.overlay_labels()
-        findings = [replace(f, boxes=tuple(self.live_boxes(f.label))) if f.label in labels else f for f in r.findings]
-        return replace(r, findings=findings), labels
-
-    # ============================================================================ export, tools
-    def export_current(self) -> None:
-        from chestview.gui.export_dialog import ExportDialog
-
-        if self.current_image is None:
-            self.statusBar().showMessage("Nothing to export: open an image first", 4000)
-            return
-        packed = self.result_for_export()
-        if packed is None:
-            self.statusBar().showMessage("Nothing to export yet: run a model on this image first", 4000)
-            return
-        from chestview.engine.dicom_export import is_dicom_file
-
-        dlg = ExportDialog(self, self.current_image.path, self._last_export_dir(),
-                           dicom_source=is_dicom_file(self.current_image.path))
-        if dlg.exec():
-            if dlg.is_dicom():
-                self.start_dicom_export(dlg.output_path(), secondary_capture=dlg.secondary_capture())
-            else:
-                self.start_export(dlg.output_path(), with_json=dlg.with_json())
-
-    def _last_export_dir(self) -> str:
-        return str(Path(self.current_path).parent) if self.current_path else str(Path.home())
-
-    def start_export(self, out_path: str, *, with_json: bool = True) -> Worker | None:
-        return self._start_export_job(
-            jobs.export_one_job, out_path, lambda p: f"Saved {p}",
-            opacity=self.findings.opacity_value if self.findings.show_heatmap.isChecked() else 0.0,
-            colormap=self.findings.colormap_name, with_json=with_json, protect=self.browser.paths(),
-        )
-
-    def start_dicom_export(self, out_dir: str, *, secondary_capture: bool = False) -> Worker | None:
-        """The current result as DICOM objects (SR, presentation state with this window, optional SC) in ``out_dir``."""
-        return self._start_export_job(jobs.export_dicom_job, out_dir, str, secondary_capture=secondary_capture)
-
-    def _start_export_job(self, job, target: str, message, **options) -> Worker | None:
-        """``job(target, image, result, card, labels=, window=, **options)`` on the current view, as drawn now."""
-        packed = self.result_for_export()
-        card = self.model_panel.card()
-        if packed is None or card is None or self.current_image is None:
-            return None
-        result, labels = packed
-        w = create_worker(
-            job, target, self.current_image, result, card, labels=labels, window=self.viewer.window,
-            name="export", **options,
-        )
-        w.returned.connect(lambda r: self.statusBar().showMessage(message(r), 6000))
-        return self._start("export", w, pool="compute")
-
-    def export_batch(self) -> None:
-        from chestview.gui.export_dialog import BatchExportDialog
-
-        model_id = self.model_panel.current_id()
-        if not model_id or not self.browser.paths():
-            self.statusBar().showMessage("Batch export needs a model and at least one study", 4000)
-            return
-        dlg = BatchExportDialog(self, self._last_export_dir())
-        if dlg.exec():
-            self.start_batch_export(dlg.output_dir(), fmt=dlg.fmt(), include_paths=dlg.include_identifiers())
-
-    def start_batch_export(self, out_dir: str, *, fmt: str = "png", include_paths: bool = False) -> Worker:
-        model_id = self.model_panel.current_id()
-        paths = self.browser.paths()
-        self.model_panel.set_progress(0, len(paths), "Exporting…")
-        self.model_panel.cancel_button.setEnabled(True)
-        w = create_worker(
-            jobs.export_batch_job, self.predictors, model_id, self.settings.device, paths, self.results, out_dir,
-            fmt=fmt, opacity=self.findings.opacity_value, colormap=self.findings.colormap_name,
-            box_threshold=self.findings.threshold_value, include_paths=include_paths, name="batch export",
-        )
-        w.yielded.connect(self._export_progress)
-        w.returned.connect(lambda p: self.statusBar().showMessage(f"Exported; report {p}", 8000))
-        return self._start("batch", w, pool="compute")
-
-    def _export_progress(self, ev: jobs.ExportProgress) -> None:
-        self.model_panel.set_progress(ev.done, ev.total, f"Export {ev.done}/{ev.total}")
-        if ev.error:
-            self.notify_error("export", ev.error)
-
-    def open_benchmark(self) -> None:
-        from chestview.gui.bench_dialog import BenchmarkDialog
-
-        dlg = BenchmarkDialog(self.workers, [e.card.id for e in self.model_panel.entries],
-                              self.browser.paths() or [str(samples_dir())], self.settings.device, self,
-                              model=self.model_panel.current_id(), backend=self.settings.backend)
-        dlg.show()
-        self._bench_dialog = dlg
-
+    # ============================================================================ about, drag and drop
     def show_about(self) -> None:
         QMessageBox.about(self, "About chestview", about_text())
 
-    # ============================================================================ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
         accept_file_drag(event)
 
@@ -773,12 +420,6 @@ class MainWindow(QMainWindow):
         paths = dropped_paths(event)
         if paths:
             self.open_paths(paths)
-
-
-def _load_job(path: str):
-    from chestview.engine.io import load_image
-
-    return load_image(path)
 
 
 def about_text() -> str:

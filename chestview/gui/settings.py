@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from chestview.engine.backends import CHOICES as BACKENDS
-from chestview.engine.colormaps import COLORMAPS
+from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY, COLORMAPS
 from chestview.engine.paths import user_config_dir
 from chestview.engine.util import atomic_write_text
 
@@ -29,15 +29,19 @@ MAX_RECENT = 10
 
 @dataclass
 class AppSettings:
-    default_model: str = ""  # model id; "" = the first model of the zoo
+    default_model: str = ""  # model id; "" = the zoo's default (model_zoo/DEFAULT)
     device: str = "auto"
     backend: str = "auto"  # inference backend; auto: the fastest exact one for the device
-    colormap: str = "jet"
+    # Named apart from the "colormap"/"opacity" of earlier builds, which saved jet at 0.45 by default
+    # (a cyan/yellow tint over the whole film) and would keep it after the default changed.
+    heat_colormap: str = DEFAULT_COLORMAP
     # 0: each model's own (its card's, chosen on validation). Named apart from the "box_threshold" of
     # earlier builds, which saved Wang's 180 by default and would pin every model to it.
     fixed_box_threshold: int = 0
-    opacity: float = 0.45
+    heat_opacity: float = DEFAULT_OPACITY
     recent_folders: list[str] = field(default_factory=list)
+    last_export_dir: str = ""  # "" = <documents>/chestview
+    wheel_pages: bool = True  # the mouse wheel steps through images and Ctrl+wheel zooms (else swapped)
     geometry: str = ""  # base64 of QMainWindow.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
 
@@ -65,11 +69,13 @@ class AppSettings:
             self.device = "auto"
         if self.backend not in BACKENDS:
             self.backend = "auto"
-        if self.colormap not in COLORMAPS:
-            self.colormap = "jet"
+        if self.heat_colormap not in COLORMAPS:
+            self.heat_colormap = DEFAULT_COLORMAP
         self.fixed_box_threshold = int(min(max(int(self.fixed_box_threshold), 0), 255))
-        self.opacity = float(min(max(float(self.opacity), 0.0), 1.0))
+        self.heat_opacity = float(min(max(float(self.heat_opacity), 0.0), 1.0))
         self.recent_folders = [str(p) for p in self.recent_folders][:MAX_RECENT]
+        self.wheel_pages = bool(self.wheel_pages)
+        self.last_export_dir = str(self.last_export_dir or "")
 
     def save(self) -> None:
         try:
@@ -86,14 +92,16 @@ class AppSettings:
 class SettingsDialog(QDialog):
     """Default model, device, inference backend, heatmap colour map and box threshold."""
 
-    def __init__(self, settings: AppSettings, model_ids: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, model_ids: list[str], parent: QWidget | None = None,
+                 zoo_default: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._settings = settings
         form = QFormLayout(self)
 
         self.model_combo = QComboBox()
-        self.model_combo.addItem("(first model of the zoo)", "")
+        # "" follows the zoo's default (model_zoo/DEFAULT), named here so the reader knows which it is.
+        self.model_combo.addItem(f"zoo default ({zoo_default})" if zoo_default else "zoo default", "")
         for mid in model_ids:
             self.model_combo.addItem(mid, mid)
         idx = self.model_combo.findData(settings.default_model)
@@ -114,7 +122,7 @@ class SettingsDialog(QDialog):
 
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(COLORMAPS)
-        self.cmap_combo.setCurrentText(settings.colormap)
+        self.cmap_combo.setCurrentText(settings.heat_colormap)
         form.addRow("Heatmap colour map", self.cmap_combo)
 
         self.threshold_spin = QSpinBox()
@@ -124,6 +132,12 @@ class SettingsDialog(QDialog):
         self.threshold_spin.setToolTip("Heatmap level (1-255) above which boxes are drawn. Each model's own is "
                                        "chosen on its validation split (Wang et al. 2017 used 180)")
         form.addRow("Box threshold", self.threshold_spin)
+
+        self.wheel_combo = QComboBox()
+        self.wheel_combo.addItem("steps through images (Ctrl+wheel zooms)", True)
+        self.wheel_combo.addItem("zooms (Ctrl+wheel steps through images)", False)
+        self.wheel_combo.setCurrentIndex(0 if settings.wheel_pages else 1)
+        form.addRow("Mouse wheel", self.wheel_combo)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -135,6 +149,7 @@ class SettingsDialog(QDialog):
         s.default_model = self.model_combo.currentData() or ""
         s.device = self.device_combo.currentText()
         s.backend = self.backend_combo.currentText()
-        s.colormap = self.cmap_combo.currentText()
+        s.heat_colormap = self.cmap_combo.currentText()
         s.fixed_box_threshold = self.threshold_spin.value()
+        s.wheel_pages = bool(self.wheel_combo.currentData())
         return s

@@ -26,6 +26,20 @@ class CatalogImage:
     series: str = ""
     is_dicom: bool = False
     info: str = ""  # short extra text (modality, date, view) for the tooltip
+    patient_id: str = ""  # DICOM PatientID ("" when absent): what "same patient" means for priors
+    study_date: str = ""  # DICOM StudyDate, YYYYMMDD ("" when absent)
+    study_uid: str = ""
+
+
+def find_prior(images: list[CatalogImage], path: str) -> CatalogImage | None:
+    """The most recent earlier image of the same patient (same PatientID, an earlier StudyDate, another
+    study), or None. Raster images and DICOMs without a PatientID or date have no prior."""
+    current = next((im for im in images if im.path == path), None)
+    if current is None or not (current.is_dicom and current.patient_id and current.study_date):
+        return None
+    earlier = [im for im in images if im.is_dicom and im.patient_id == current.patient_id and im.study_date
+               and im.study_date < current.study_date and im.study_uid != current.study_uid]
+    return max(earlier, key=lambda im: (im.study_date, im.path)) if earlier else None
 
 
 @dataclass

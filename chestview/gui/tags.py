@@ -101,6 +101,7 @@ class ImageInfoPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         form = QFormLayout(self)
+        self._image: XrayImage | None = None
         self.labels: dict[str, QLabel] = {}
         for name in self.FIELDS:
             lab = QLabel("–")
@@ -110,6 +111,7 @@ class ImageInfoPanel(QWidget):
             form.addRow(name, lab)
 
     def set_image(self, image: XrayImage | None, window: tuple[float, float] | None = None) -> None:
+        self._image = image
         if image is None:
             for lab in self.labels.values():
                 lab.setText("–")
@@ -130,10 +132,11 @@ class ImageInfoPanel(QWidget):
         self.labels["Photometric"].setText(str(photometric))
         self.labels["Modality"].setText(str(md.get("modality") or md.get("Modality") or "–"))
         self.set_window(window or image.window)
-        lo, hi = float(image.pixels.min()), float(image.pixels.max())
+        # Stored values (MONOCHROME1 mirrored back), as the header and the cursor readout give them.
+        lo, hi = sorted((image.stored_value(float(image.pixels.min())), image.stored_value(float(image.pixels.max()))))
         self.labels["Value range"].setText(f"{lo:g} … {hi:g}")
         self.labels["Warnings"].setText("; ".join(image.warnings) or "none")
 
     def set_window(self, window: tuple[float, float]) -> None:
-        c, w = window
+        c, w = self._image.stored_window(window) if self._image is not None else window
         self.labels["Window"].setText(f"centre {c:g}, width {w:g}")

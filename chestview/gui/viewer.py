@@ -4,8 +4,10 @@ Conventions: arrays are row-major (``imageAxisOrder='row-major'``: ``pixels[row,
 is y-down (``invertY``) so the image is upright, and one view unit is one image pixel, so boxes in
 image pixels and a low-resolution heatmap stretched over ``QRectF(0, 0, W, H)`` line up exactly.
 
-Mouse: left-drag pans, wheel zooms, right-drag changes window (horizontal: width) and level
-(vertical: centre); in W/L mode the left button does it too.
+Mouse (as in Weasis, RadiAnt, OHIF): the wheel steps through the images of the browser and
+Ctrl+wheel zooms (or the other way round: ``wheel_pages = False``); left-drag pans, or measures with
+the ruler / cardiothoracic-ratio tool; right-drag changes window (horizontal: width) and level
+(vertical: centre); in W/L mode the left button does it too. Arrow keys and Space step images.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from chestview.engine.colormaps import BOX_COLOURS, colormap_lut
+from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY, BOX_COLOURS, colormap_lut
 from chestview.engine.explain.cam import upsample_map
+from chestview.engine.explain.display import SCALE_NOTE, heat_alpha, probability_at_level
 from chestview.engine.io.image import XrayImage
 from chestview.engine.results import Box
 
@@ -30,10 +33,9 @@ PRESETS = ("DICOM window", "Full range", "Lungs", "Bone")
 
 
 def heat_lut(colormap: str) -> np.ndarray:
-    """(256, 4) RGBA lookup table whose cold end is transparent (as the exported overlay)."""
+    """(256, 4) RGBA lookup table whose low end is transparent (the same ramp as the export)."""
     rgb = colormap_lut(colormap)
-    x = np.linspace(0.0, 1.0, 256)
-    alpha = np.clip(x * 1.5 - 0.25, 0.0, 1.0) * 255
+    alpha = heat_alpha(np.linspace(0.0, 1.0, 256)) * 255
     return np.concatenate([rgb, np.round(alpha)[:, None].astype(np.uint8)], axis=1)
 
 
@@ -59,12 +61,30 @@ class WindowLevelViewBox(pg.ViewBox):
     """A ViewBox whose right-drag (or left-drag in W/L mode) reports window/level changes."""
 
     window_dragged = Signal(float, float)  # dx, dy in screen pixels
+    page_requested = Signal(int)  # +1 next image, -1 previous
+    tool_dragged = Signal(QPointF, QPointF, bool)  # start, end (image pixels), finished
 
     def __init__(self) -> None:
         super().__init__(invertY=True, lockAspect=True, enableMenu=False)
         self.wl_mode = False
+        self.wheel_pages = True  # plain wheel pages, Ctrl+wheel zooms (False: the other way round)
+        self.tool = ""  # "" pan, "ruler", "ctr"
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        ctrl = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if ctrl == self.wheel_pages:
+            return super().wheelEvent(ev, axis)
+        ev.accept()
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        if delta:
+            self.page_requested.emit(-1 if delta > 0 else +1)  # wheel away from you: previous, as in Weasis
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        if self.tool and ev.button() == Qt.MouseButton.LeftButton and not self.wl_mode:
+            ev.accept()
+            start = self.mapSceneToView(ev.buttonDownScenePos())
+            self.tool_dragged.emit(start, self.mapSceneToView(ev.scenePos()), bool(ev.isFinish()))
+            return
         wl_button = ev.button() == Qt.MouseButton.RightButton or (
             self.wl_mode and ev.button() == Qt.MouseButton.LeftButton
         )
@@ -77,19 +97,36 @@ class WindowLevelViewBox(pg.ViewBox):
 
 @dataclass
 class BoxOverlay:
-    """One drawn box: the rectangle item and its label."""
+    """One drawn box: the rectangle item (and its halo), its caption (or None) and whether it is positive."""
 
     label: str
     box: Box
     rect: QGraphicsRectItem
-    text: pg.TextItem
+    text: pg.TextItem | None
+    positive: bool = True
+    halo: QGraphicsRectItem | None = None
+
+
+@dataclass(frozen=True)
+class DrawnBox:
+    """What to draw: a box of ``label`` with ``caption`` (None: no caption) in ``colour``."""
+
+    label: str
+    box: Box
+    caption: str | None
+    colour: tuple[int, int, int]
+    positive: bool = True
+
+
+NEGATIVE_COLOUR = (170, 170, 170)
 
 
 class ImageViewer(QWidget):
-    """One radiograph, its window/level, and the heatmap / box overlays."""
+    """One radiograph, its window/level, the heatmap / box overlays and the measurement tools."""
 
     cursor_info = Signal(str)  # pixel position and value under the mouse ("" when outside)
     window_changed = Signal(float, float)  # centre, width
+    page_requested = Signal(int)  # +1 next image, -1 previous (wheel, arrow keys, Space)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,7 +134,8 @@ class ImageViewer(QWidget):
         self.window: tuple[float, float] = (0.5, 1.0)
         self.inverted = False
         self.box_overlays: list[BoxOverlay] = []
-        self._heat_colormap = "jet"
+        self._heat_colormap = DEFAULT_COLORMAP
+        self._last_scene_pos: QPointF | None = None
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
@@ -115,16 +153,23 @@ class ImageViewer(QWidget):
         self.view.addItem(self.heat_item)
 
         self.colorbar = pg.ColorBarItem(
-            values=(0, 1), colorMap=self._pg_colormap("jet"), interactive=False, width=14,
+            values=(0, 1), colorMap=self._pg_colormap(DEFAULT_COLORMAP), interactive=False, width=14,
         )
         scale = self.colorbar.getAxis("right")
         scale.setTextPen("#c8c8c8")
         scale.setPen("#808080")
         # The label beside the values: pyqtgraph's own ``label=`` lands on the bar, unreadable.
-        scale.setLabel("heatmap (relative to this image)", color="#c8c8c8")
-        scale.setWidth(62)
-        self.colorbar.setVisible(False)
+        scale.setLabel(SCALE_NOTE, color="#c8c8c8")
+        scale.setWidth(96)
+        # The bar keeps its place when there is no map (opacity 0, not hidden): the image never shifts.
+        self.colorbar.setOpacity(0.0)
         self.graphics.addItem(self.colorbar, row=0, col=1)
+
+        from chestview.gui.measurements import MeasurementTools
+
+        self.measure = MeasurementTools(self.view)
+        self.view.tool_dragged.connect(lambda a, b, done: self.measure.drag(a, b, done, self.image))
+        self.view.page_requested.connect(self.page_requested)
 
         self.placeholder = QLabel("Open a study: File → Open, or drop files and folders here", self.graphics)
         self.placeholder.setStyleSheet("color: #8a8f94; font-size: 15px; background: transparent;")
@@ -140,18 +185,42 @@ class ImageViewer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
+        self.graphics.installEventFilter(self)
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self.view.window_dragged.connect(self._drag_window)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
+    # --- keys --------------------------------------------------------------------------------
+    PAGE_KEYS = {Qt.Key.Key_Right: +1, Qt.Key.Key_Down: +1, Qt.Key.Key_Space: +1,
+                 Qt.Key.Key_Left: -1, Qt.Key.Key_Up: -1}
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        # Arrow keys and Space page through images while the image has the focus (the graphics view
+        # would otherwise scroll with them); the tree and the tables keep their own arrow keys.
+        if obj is self.graphics and event.type() == QEvent.Type.KeyPress and not event.modifiers():
+            step = self.PAGE_KEYS.get(Qt.Key(event.key()))
+            if step is not None:
+                self.page_requested.emit(step)
+                return True
+        return super().eventFilter(obj, event)
+
+    def set_tool(self, tool: str) -> None:
+        """"" (pan), "ruler" or "ctr"; the cursor shows that a tool is active."""
+        self.view.tool = tool
+        self.graphics.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+
     # --- image -------------------------------------------------------------------------------
     def set_image(self, image: XrayImage | None, *, keep_view: bool = False) -> None:
         self.clear_overlays()
+        if image is None or self.image is None or image.path != self.image.path:
+            self.measure.clear()
         self.image = image
         self.placeholder.setVisible(image is None)
         self.corner.setVisible(image is not None)
         if image is None:
             self.image_item.clear()
+            self.cursor_info.emit("")
             return
         self.window = tuple(map(float, image.window))  # type: ignore[assignment]
         self.image_item.setImage(image.pixels, autoLevels=False, levels=self._levels())
@@ -160,6 +229,7 @@ class ImageViewer(QWidget):
         self._update_corner()
         if not keep_view:
             self.fit()
+        self._refresh_readout()
 
     def _levels(self) -> tuple[float, float]:
         c, w = self.window
@@ -227,29 +297,33 @@ class ImageViewer(QWidget):
     # --- overlays ----------------------------------------------------------------------------
     @staticmethod
     def _pg_colormap(name: str) -> pg.ColorMap:
-        """The colour bar's map: the overlay's own RGBA table, so its cold end fades out as on the image."""
+        """The colour bar's map: the overlay's own RGBA table, so its low end fades out as on the image."""
         return pg.ColorMap(np.linspace(0, 1, 256), heat_lut(name))
 
-    def set_heatmap(self, heat: np.ndarray | None, *, colormap: str = "jet", opacity: float = 0.45) -> None:
-        """Show a low-resolution uint8 map stretched over the whole image (or hide it with None)."""
+    def set_heatmap(self, heat: np.ndarray | None, *, colormap: str = DEFAULT_COLORMAP,
+                    opacity: float = DEFAULT_OPACITY, threshold: float | None = None) -> None:
+        """Show a low-resolution map in display units (0..1, see :mod:`chestview.engine.explain.display`)
+        stretched over the whole image, or hide it with None. ``threshold``: the operating point of
+        the one finding shown, to label the colour bar in its probabilities."""
         if heat is None or self.image is None:
             self.heat_item.setVisible(False)
-            self.colorbar.setVisible(False)
+            self.colorbar.setOpacity(0.0)
             return
-        heat = np.asarray(heat)
+        heat = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
         h, w = heat.shape
         # Smooth the blocky low-resolution map for display (bilinear, at most 512 px on a side).
         scale = min(512 / max(h, w), max(self.image.width, self.image.height) / max(h, w))
         if scale > 1.5:
             heat = upsample_map(heat, (max(1, round(h * scale)), max(1, round(w * scale))))
-        self.heat_item.setImage(heat, autoLevels=False, levels=(0, 255), lut=heat_lut(colormap))
+        self.heat_item.setImage(heat, autoLevels=False, levels=(0.0, 1.0), lut=heat_lut(colormap))
         self.heat_item.setRect(QRectF(0, 0, self.image.width, self.image.height))
         self.heat_item.setOpacity(float(opacity))
         self.heat_item.setVisible(True)
         if colormap != self._heat_colormap:
             self.colorbar.setColorMap(self._pg_colormap(colormap))
             self._heat_colormap = colormap
-        self.colorbar.setVisible(True)
+        self.colorbar.getAxis("right").setTicks([colorbar_ticks(threshold)])
+        self.colorbar.setOpacity(1.0)
 
     def set_heat_opacity(self, opacity: float) -> None:
         self.heat_item.setOpacity(float(opacity))
@@ -258,34 +332,53 @@ class ImageViewer(QWidget):
     def heatmap_visible(self) -> bool:
         return self.heat_item.isVisible()
 
-    def set_boxes(self, boxes: list[tuple[str, Box, str, tuple[int, int, int]]]) -> None:
-        """Draw labelled rectangles: (label, box, caption, rgb colour) in image pixels."""
+    def set_boxes(self, boxes: list[DrawnBox]) -> None:
+        """Draw boxes in image pixels: positive ones 2.5 px in their colour over a dark halo, negative
+        ones thin, dashed and grey; captions on a dark plate (readable on dark and bright film)."""
         self.clear_boxes()
         font = QFont()
         font.setPointSize(10)
         font.setBold(True)
-        for label, box, caption, colour in boxes:
-            pen = QPen(QColor(*colour))
-            pen.setWidthF(2.0)
-            pen.setCosmetic(True)
+        for d in boxes:
+            box = d.box
             rect = QGraphicsRectItem(box.x, box.y, box.width, box.height)
+            halo = None
+            if d.positive:
+                pen = QPen(QColor(*d.colour))
+                pen.setWidthF(2.5)
+                halo = QGraphicsRectItem(box.x, box.y, box.width, box.height)
+                halo_pen = QPen(QColor(0, 0, 0, 200))
+                halo_pen.setWidthF(5.0)
+                halo_pen.setCosmetic(True)
+                halo.setPen(halo_pen)
+                halo.setZValue(19)
+                self.view.addItem(halo)
+            else:
+                pen = QPen(QColor(*NEGATIVE_COLOUR))
+                pen.setWidthF(1.5)
+                pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
             rect.setPen(pen)
             rect.setZValue(20)
             self.view.addItem(rect)
-            # Caption above the box, or inside it when the box touches the top of the image.
-            inside = self.image is not None and box.y < 0.04 * self.image.height
-            text = pg.TextItem(caption, color=QColor(*colour), anchor=(0, 0 if inside else 1),
-                               fill=pg.mkBrush(0, 0, 0, 170))
-            text.setFont(font)
-            text.setPos(QPointF(box.x, box.y))
-            text.setZValue(21)
-            self.view.addItem(text)
-            self.box_overlays.append(BoxOverlay(label, box, rect, text))
+            text = None
+            if d.caption:
+                # Caption above the box, or inside it when the box touches the top of the image.
+                inside = self.image is not None and box.y < 0.04 * self.image.height
+                colour = d.colour if d.positive else NEGATIVE_COLOUR
+                text = pg.TextItem(d.caption, color=QColor(*colour), anchor=(0, 0 if inside else 1),
+                                   fill=pg.mkBrush(0, 0, 0, 200))
+                text.setFont(font)
+                text.setPos(QPointF(box.x, box.y))
+                text.setZValue(21)
+                self.view.addItem(text)
+            self.box_overlays.append(BoxOverlay(d.label, box, rect, text, d.positive, halo))
 
     def clear_boxes(self) -> None:
         for ov in self.box_overlays:
-            self.view.removeItem(ov.rect)
-            self.view.removeItem(ov.text)
+            for item in (ov.rect, ov.text, ov.halo):
+                if item is not None:
+                    self.view.removeItem(item)
         self.box_overlays = []
 
     def clear_overlays(self) -> None:
@@ -294,20 +387,27 @@ class ImageViewer(QWidget):
 
     # --- readout -----------------------------------------------------------------------------
     def _mouse_moved(self, scene_pos: QPointF) -> None:
-        if self.image is None or not self.view.sceneBoundingRect().contains(scene_pos):
+        self._last_scene_pos = QPointF(scene_pos)
+        self._refresh_readout()
+
+    def _refresh_readout(self) -> None:
+        """The readout follows the image: paging with the mouse still over the view updates it."""
+        pos = self._last_scene_pos
+        if self.image is None or pos is None or not self.view.sceneBoundingRect().contains(pos):
             self.cursor_info.emit("")
             return
-        p = self.view.mapSceneToView(scene_pos)
+        p = self.view.mapSceneToView(pos)
         self.cursor_info.emit(self.describe_point(p.x(), p.y()))
 
     def describe_point(self, x: float, y: float) -> str:
-        """'x 120 y 340 (41.2, 116.8 mm) value 1234' for view coordinates, '' outside the image."""
+        """'x 120 y 340 (41.2, 116.8 mm) value 1234' for view coordinates, '' outside the image.
+        The value is the stored one (after the modality LUT; MONOCHROME1 not mirrored)."""
         if self.image is None:
             return ""
         col, row = int(np.floor(x)), int(np.floor(y))
         if not (0 <= row < self.image.height and 0 <= col < self.image.width):
             return ""
-        value = float(self.image.pixels[row, col])
+        value = self.image.stored_value(float(self.image.pixels[row, col]))
         text = f"x {col}  y {row}"
         if self.image.pixel_spacing:
             sr, sc = self.image.pixel_spacing
@@ -317,7 +417,7 @@ class ImageViewer(QWidget):
     def _update_corner(self) -> None:
         if self.image is None:
             return
-        c, w = self.window
+        c, w = self.image.stored_window(self.window)
         self.corner.setText(f"W {w:.0f}  L {c:.0f}{'  inv' if self.inverted else ''}")
         self.corner.adjustSize()
         self._place_labels()
@@ -330,9 +430,18 @@ class ImageViewer(QWidget):
         r = self.graphics.rect()
         self.placeholder.setGeometry(r)
         self.corner.adjustSize()  # bottom right: box captions use the top of the image
-        self.corner.move(max(8, r.width() - self.corner.width() - 70), max(8, r.height() - self.corner.height() - 8))
+        self.corner.move(max(8, r.width() - self.corner.width() - 90), max(8, r.height() - self.corner.height() - 8))
         self.banner.adjustSize()
         self.banner.move(8, max(8, r.height() - self.banner.height() - 8))
+
+
+def colorbar_ticks(threshold: float | None) -> list[tuple[float, str]]:
+    """Colour-bar ticks: with one finding shown, its probabilities at a few levels (the operating
+    point at 0.5); else the levels themselves."""
+    if threshold is None:
+        return [(0.0, "0"), (0.25, "0.25"), (0.5, "0.5 op."), (0.75, "0.75"), (1.0, "1")]
+    return [(lv, f"p {probability_at_level(lv, threshold):.2f}" + (" op." if lv == 0.5 else ""))
+            for lv in (0.1, 0.25, 0.5, 0.75, 0.9)]
 
 
 def box_colour(index: int) -> tuple[int, int, int]:

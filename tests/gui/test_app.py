@@ -57,13 +57,13 @@ def test_benchmark_dialog_runs_and_saves(qtbot, tiny_zoo, test_data, tmp_path):
 
 
 def test_settings_roundtrip_and_about():
-    s = AppSettings(device="cpu", backend="onnxruntime", colormap="viridis", fixed_box_threshold=999)
+    s = AppSettings(device="cpu", backend="onnxruntime", heat_colormap="viridis", fixed_box_threshold=999)
     s.sanitise()
     assert s.fixed_box_threshold == 255
     s.add_recent("/tmp")
     s.save()
     loaded = AppSettings.load()
-    assert loaded.device == "cpu" and loaded.colormap == "viridis" and loaded.recent_folders
+    assert loaded.device == "cpu" and loaded.heat_colormap == "viridis" and loaded.recent_folders
     assert loaded.backend == "onnxruntime"
     bad = AppSettings(backend="tensorrt")
     bad.sanitise()
@@ -96,9 +96,22 @@ def test_settings_of_earlier_builds_do_not_pin_the_box_threshold():
 
     path = AppSettings.path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"colormap": "viridis", "box_threshold": 180}))
+    path.write_text(json.dumps({"heat_colormap": "viridis", "box_threshold": 180}))
     loaded = AppSettings.load()
-    assert loaded.colormap == "viridis" and loaded.fixed_box_threshold == 0
+    assert loaded.heat_colormap == "viridis" and loaded.fixed_box_threshold == 0
+
+
+def test_settings_of_earlier_builds_do_not_keep_the_old_jet_tint():
+    """Earlier builds saved colormap = jet, opacity = 0.45 by default: the new defaults apply."""
+    import json
+
+    from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
+
+    path = AppSettings.path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"colormap": "jet", "opacity": 0.45}))
+    loaded = AppSettings.load()
+    assert (loaded.heat_colormap, loaded.heat_opacity) == (DEFAULT_COLORMAP, DEFAULT_OPACITY)
 
 
 def test_screenshot_never_overwrites_a_source(qtbot, monkeypatch, samples_dir, tmp_path, capsys):

@@ -34,10 +34,14 @@ def test_samples_run_model_heatmap_and_boxes(qtbot, window, samples_dir):
     open_and_analyse(qtbot, w, [str(samples_dir)])
     assert len(w.browser.paths()) >= 4
     assert w.current_image is not None and w.current_result is not None
-    # Every label is listed, the unreliable one greyed at the bottom.
+    # A short list: every positive finding, then the three most probable negatives; "Show all" lists
+    # every label, the unreliable one greyed at the bottom.
+    n_pos = sum(f.positive for f in w.current_result.findings if f.reliable)
+    assert len(w.findings.labels()) == min(13, n_pos + 3)
+    w.findings.show_all.setChecked(True)
     labels = w.findings.labels()
     assert len(labels) == 14 and labels[-1] == "Hernia"
-    assert w.findings.table.item(13, 2).text() == "not reliable"
+    assert w.findings.table.item(w.findings.row_of("Hernia"), 2).text() == "not reliable"
 
     # Click a positive finding: its heatmap covers the whole image and its boxes are drawn.
     positive = next(f.label for f in w.current_result.findings if f.positive)
@@ -124,6 +128,8 @@ def test_cancel_running_inference(qtbot, window, test_data):
     w = window
     with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
         w.open_paths([str(test_data / "nih" / "images")])
+    messages: list[str] = []
+    w.statusBar().messageChanged.connect(messages.append)  # other jobs share the status bar: record all
     w.run_all()
     worker = w.job("batch")
     assert worker is not None
@@ -131,6 +137,8 @@ def test_cancel_running_inference(qtbot, window, test_data):
         w.act_cancel.trigger()
     assert worker.abort_requested
     assert len(w.results.for_model("tiny-test-resnet18")) < len(w.browser.paths())
+    qtbot.waitUntil(lambda: any("cancelled" in m for m in messages), timeout=5000)
+    assert not any("finished" in m for m in messages)
 
 
 def test_event_loop_never_stalls_during_folder_inference(qtbot, window, test_data):
@@ -178,7 +186,7 @@ def test_window_geometry_and_settings_restored(qtbot, tiny_zoo):
     w.findings.opacity.setValue(70)
     w.close()
     saved = AppSettings.load()
-    assert saved.geometry and saved.window_state and abs(saved.opacity - 0.7) < 1e-6
+    assert saved.geometry and saved.window_state and abs(saved.heat_opacity - 0.7) < 1e-6
     w2 = MainWindow(saved)
     qtbot.addWidget(w2)
     w2.show()
@@ -283,3 +291,176 @@ def test_hidden_identifiers_leave_no_patient_name_or_id_in_the_window(qtbot, tin
     assert not any("RG1" in t and "CompressedSamples" in t or t == "9RG1" for t in texts), texts
     assert "(hidden)" in texts
     w.workers.wait(10_000)
+
+
+def test_export_default_folder_is_never_beside_or_inside_the_sources(qtbot, window, samples_dir, tmp_path):
+    from pathlib import Path
+
+    from chestview.engine.paths import user_documents_dir
+    from chestview.gui.export_dialog import default_export_dir
+
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir)])
+    proposed = Path(w._last_export_dir())
+    assert proposed == user_documents_dir()
+    assert samples_dir.resolve() not in (proposed.resolve(), *proposed.resolve().parents)
+    # A last export folder inside the studies (chosen once by hand) is not proposed again.
+    assert default_export_dir(str(samples_dir / "out"), [str(samples_dir)]) == str(user_documents_dir())
+    assert default_export_dir(str(tmp_path), [str(samples_dir / "00000661_000.png")]) == str(tmp_path)
+    # An export remembers its folder for the next one.
+    worker = w.start_export(str(tmp_path / "mine" / "a.png"))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    assert w._last_export_dir() == str(tmp_path / "mine")
+
+
+def test_exported_json_records_every_setting_and_the_measurements(qtbot, window, samples_dir, tmp_path):
+    from PySide6.QtCore import QPointF
+
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
+    w.findings.threshold.setValue(150)
+    w.act_ctr.setChecked(True)
+    w.viewer.measure.drag(QPointF(400, 600), QPointF(640, 600), True, w.current_image)
+    w.viewer.measure.drag(QPointF(150, 550), QPointF(900, 550), True, w.current_image)
+    worker = w.start_export(str(tmp_path / "view.png"))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    doc = json.loads((tmp_path / "view.json").read_text())
+    s = doc["settings"]
+    assert s["model"] == "tiny-test-resnet18" and s["backend"] and s["device"] == "auto"
+    assert s["box_threshold"] == 150 and s["box_threshold_source"] == "manual"
+    assert s["colormap"] == w.findings.colormap_name and s["opacity"] == w.findings.opacity_value
+    assert s["cardiothoracic_ratio"]["ratio"] == pytest.approx(240 / 750, abs=1e-3)
+
+
+def test_box_threshold_change_does_not_carry_over_to_the_next_image(qtbot, window, test_data):
+    w = window
+    open_and_analyse(qtbot, w, [str(test_data / "nih" / "images")])
+    model_value = w.findings.threshold_value
+    w.findings.threshold.setValue(model_value - 40)
+    assert w.findings.threshold_is_manual and "manual" in w.findings.threshold_label.text()
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.act_next.trigger()
+    assert w.findings.threshold_value == model_value and not w.findings.threshold_is_manual
+
+
+def test_filter_says_what_it_hides_and_is_cleared_by_a_new_folder(qtbot, window, test_data, samples_dir):
+    w = window
+    w.model_panel.auto_run.setChecked(False)  # only the browser is looked at: no inference left running
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([str(test_data / "nih" / "images")])
+    w.browser.filter_edit.setText("00000001")
+    hidden = w.browser.hidden_count
+    assert hidden > 0 and f"hides {hidden} of 13" in w.browser.filter_status.text()
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([str(samples_dir)])
+    assert w.browser.filter_edit.text() == "" and w.browser.hidden_count == 0
+    assert not w.browser.filter_status.text()
+
+
+def test_run_on_all_flags_every_image(qtbot, window, test_data):
+    w = window
+    files = sorted(str(p) for p in (test_data / "nih" / "images").glob("*.png"))[:3]
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths(files)
+    w.run_all()
+    with qtbot.waitSignal(w.job("batch").finished, timeout=TIMEOUT):
+        pass
+    for path in files:
+        text = w.browser._items[path].text(1)
+        assert text and float(text.lstrip("+ ")) >= 0  # "+ 0.62" (abnormal) or "0.12"
+
+
+def test_a_newly_trained_model_does_not_replace_the_one_being_read(qtbot, window):
+    w = window
+    w._model_trained("some-new-model")
+    qtbot.waitUntil(lambda: w.job("zoo") is None, timeout=TIMEOUT)
+    assert w.model_panel.current_id() == "tiny-test-resnet18"
+
+
+def test_negative_findings_do_not_look_hot_and_get_boxes_only_on_request(qtbot, window, samples_dir):
+    from chestview.engine.explain.display import display_level
+
+    w = window
+    open_and_analyse(qtbot, w, [str(samples_dir / "00000661_000.png")])
+    from dataclasses import replace
+
+    # The untrained test model calls most findings positive here: make its two most probable ones a
+    # clear negative (operating point far above) and a positive, to see both styles on one film.
+    ranked = sorted((f for f in w.current_result.findings if f.reliable), key=lambda f: -f.probability)
+    neg_label, pos_label = ranked[0].label, ranked[1].label
+    findings = [replace(f, threshold=min(0.999, f.probability * 4), positive=False) if f.label == neg_label
+                else replace(f, threshold=f.probability / 2, positive=True) if f.label == pos_label else f
+                for f in w.current_result.findings]
+    w._show_result(replace(w.current_result, findings=findings))
+    r = w.current_result
+    w.findings.show_all.setChecked(True)
+    neg, pos = r.finding(neg_label), r.finding(pos_label)
+    geometry = w.viewer.view.sceneBoundingRect()
+    w.findings.select_label(neg.label)
+    shown = w.viewer.heat_item.image
+    # The map is the image-relative map times the finding's level: it peaks below the operating point's 0.5.
+    assert shown.max() == pytest.approx(display_level(neg.probability, neg.threshold), abs=0.02) and shown.max() < 0.5
+    assert not w.viewer.box_overlays and "Negative finding" in w.findings.box_count.text()
+    w.findings.negative_boxes.setChecked(True)
+    assert w.viewer.box_overlays and all(not o.positive for o in w.viewer.box_overlays)
+    w.findings.select_label(pos.label)
+    assert w.viewer.heat_item.image.max() > 0.5
+    assert w.viewer.box_overlays and all(o.positive for o in w.viewer.box_overlays)
+    # All positive findings: one caption per finding, not one per box.
+    w.findings.all_positive.setChecked(True)
+    captions = [o for o in w.viewer.box_overlays if o.text is not None]
+    assert len(captions) == len({o.label for o in w.viewer.box_overlays})
+    # Toggling the heatmap never moves the image (the colour bar keeps its place).
+    w.findings.show_heatmap.setChecked(False)
+    assert not w.viewer.heatmap_visible and w.viewer.view.sceneBoundingRect() == geometry
+    w.findings.show_heatmap.setChecked(True)
+    assert w.viewer.view.sceneBoundingRect() == geometry
+
+
+def test_wheel_on_the_image_pages_through_the_browser(qtbot, window, test_data):
+    w = window
+    open_and_analyse(qtbot, w, [str(test_data / "nih" / "images")])
+    first = w.current_path
+    with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
+        w.viewer.view.page_requested.emit(+1)  # what a wheel notch down on the image sends
+    assert w.current_path == w.browser.paths()[1] != first
+
+
+def test_training_tab_is_built_when_first_opened(qtbot, window):
+    """Start-up does not wait for the training engine: the tab is built on first use."""
+    w = window
+    assert w.training_tab is None
+    w.tabs.setCurrentIndex(1)
+    assert w.training_tab is not None and w.tabs.widget(1) is w.training_tab and w.tabs.currentIndex() == 1
+    assert w.training_tab.arch.count() > 0
+
+
+def test_prior_of_the_same_patient_shown_side_by_side(qtbot, window, test_data, tmp_path):
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from chestview.gui.state import find_prior
+
+    w = window
+    w.model_panel.auto_run.setChecked(False)
+    src = pydicom.dcmread(test_data / "dicom" / "dx_nih_google_uncompressed.dcm")
+    paths = {}
+    for name, pid, date in (("old", "P1", "20190301"), ("new", "P1", "20210715"), ("other", "P2", "20180101")):
+        src.PatientID, src.StudyDate = pid, date
+        src.StudyInstanceUID, src.SeriesInstanceUID, src.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
+        paths[name] = str(tmp_path / f"{name}.dcm")
+        src.save_as(paths[name])
+    with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
+        w.open_paths([str(tmp_path)], select=paths["new"])
+    assert find_prior(w.browser.catalog.images, paths["new"]).path == paths["old"]
+    assert find_prior(w.browser.catalog.images, paths["old"]) is None
+    assert find_prior(w.browser.catalog.images, paths["other"]) is None  # another patient's is no prior
+    w.act_prior.setChecked(True)
+    qtbot.waitUntil(lambda: w.prior_viewer.image is not None, timeout=TIMEOUT)
+    assert w.prior_viewer.isVisible() and w.prior_viewer.image.path == paths["old"]
+    assert "2019-03-01" in w.prior_viewer.banner.text()
+    w.browser.select_path(paths["old"])
+    qtbot.waitUntil(lambda: w.prior_viewer.image is None, timeout=TIMEOUT)
+    assert "No earlier study" in w.prior_viewer.placeholder.text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chestview.engine.io import load_image, scan_paths
 from chestview.engine.results import Finding, ImageResult
 from chestview.gui.browser import StudyBrowser, catalog_from_scan
-from chestview.gui.findings import FindingsPanel
+from chestview.gui.findings import LABEL_ROLE, FindingsPanel
 from chestview.gui.tags import ImageInfoPanel, TagPanel, tags_job
 
 
@@ -64,13 +64,60 @@ def test_findings_table_sorted_positive_and_unreliable(qtbot):
     selected = []
     panel.finding_selected.connect(selected.append)
     panel.set_result(result, select="Nodule")
+    # Positives above the operating-point line, then the negatives; the unreliable one only with "Show all".
+    assert panel.labels() == ["Effusion", "Nodule", "Mass"]
+    assert "operating point" in panel.table.item(2, 0).text() and not panel.table.item(2, 0).flags()
+    assert panel.table.item(0, 0).font().bold() and not panel.table.item(3, 0).font().bold()
+    assert panel.show_all.isVisible() or not panel.isVisible()
+    panel.show_all.setChecked(True)
     assert panel.labels() == ["Effusion", "Nodule", "Mass", "Hernia"]
-    assert panel.table.item(0, 0).font().bold() and panel.table.item(3, 2).text() == "not reliable"
+    assert panel.table.item(panel.row_of("Hernia"), 2).text() == "not reliable"
     assert panel.selected_label() == "Nodule" and selected[-1] == "Nodule"
-    panel.table.selectRow(2)
+    panel.table.selectRow(panel.row_of("Mass"))
     assert selected[-1] == "Mass"
+    assert "operating point" in panel.table.toolTip()  # the ordering rule is stated
     panel.show_message("No model installed")
     assert panel.stack.currentWidget() is panel.message
+
+
+def test_findings_short_list_and_abnormality_first(qtbot):
+    from chestview.gui.findings import short_list, sorted_findings
+
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    findings = [Finding(f"L{i}", 0.01 * i, 0.5, False) for i in range(10)] + [Finding("Mass", 0.6, 0.5, True)]
+    assert [f.label for f in short_list(sorted_findings(findings))] == ["Mass", "L9", "L8", "L7"]
+    result = ImageResult(path="x.png", image_width=10, image_height=10, findings=findings)
+    panel.set_result(result)
+    assert len(panel.labels()) == 4 and "+7" in panel.show_all.text()
+    assert not panel.abnormality.isVisible()  # a model without an abnormality score: nothing shown
+
+    class Ab:  # the shape of engine.results.Abnormality (the lead's shared interface)
+        probability, threshold, positive = 0.71, 0.4, True
+
+    result.abnormality = Ab()
+    panel.set_result(result)
+    assert panel.abnormality.isVisible() and "Abnormality 0.71" in panel.abnormality.text()
+    # Every red (positive) row has a probability at or above its own operating point.
+    for row in range(panel.table.rowCount()):
+        label = panel.table.item(row, 0).data(LABEL_ROLE)
+        if label:
+            f = result.finding(label)
+            assert panel.table.item(row, 0).font().bold() == (f.probability >= f.threshold)
+
+
+def test_box_threshold_manual_change_shown_and_reset(qtbot):
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_threshold(200)
+    assert panel.threshold_value == 200 and "model" in panel.threshold_label.text()
+    assert not panel.threshold_reset.isEnabled()
+    panel.threshold.setValue(120)
+    assert panel.threshold_is_manual and "manual" in panel.threshold_label.text()
+    assert panel.threshold_reset.isEnabled()
+    panel.threshold_reset.click()
+    assert panel.threshold_value == 200 and not panel.threshold_is_manual
 
 
 def test_positive_findings_first_and_default_selection(qtbot):

@@ -50,6 +50,7 @@ METADATA_KEYS = (
     "rows",
     "columns",
     "spacing_source",
+    "inversion_pivot",  # MONOCHROME1: displayed = pivot - stored (None otherwise)
 )
 
 

@@ -137,6 +137,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper().strip()
     bits_stored = _int(ds.get("BitsStored")) or int(arr.dtype.itemsize * 8)
     voi_source: str
+    pivot: float | None = None
     if photometric == "PALETTE COLOR" and arr.ndim == 2:
         arr = apply_color_lut(arr, ds)
     if arr.ndim == 3:
@@ -167,7 +168,8 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
         pixels=np.ascontiguousarray(pixels, dtype=np.float32),
         window=(float(window[0]), float(window[1])),
         pixel_spacing=spacing,
-        metadata=_metadata(ds, photometric, bits_stored, frames, voi_source, spacing_source),
+        metadata={**_metadata(ds, photometric, bits_stored, frames, voi_source, spacing_source),
+                  "inversion_pivot": None if pivot is None else float(pivot)},
         warnings=tuple(warnings),
     )
 

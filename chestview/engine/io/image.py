@@ -39,6 +39,16 @@ class XrayImage:
         """(width, height) of the image as stored, the space that boxes are reported in."""
         return self.width, self.height
 
+    def stored_value(self, displayed: float) -> float:
+        """The value in the file's own terms (after the modality LUT) of a displayed value: MONOCHROME1
+        pixels were mirrored for display (larger = brighter), a reader expects the stored value."""
+        pivot = (self.metadata or {}).get("inversion_pivot")
+        return float(pivot) - float(displayed) if pivot is not None else float(displayed)
+
+    def stored_window(self, window: tuple[float, float]) -> tuple[float, float]:
+        """A displayed (centre, width) in the file's own terms (the centre mirrored for MONOCHROME1)."""
+        return self.stored_value(window[0]), float(window[1])
+
     def normalised(self, window: tuple[float, float] | None = None) -> np.ndarray:
         """Pixels through a linear window, clipped to [0, 1] as float32."""
         centre, width = window if window is not None else self.window

@@ -1,0 +1,1 @@
+"""The main window, split by concern: each module holds one mixin of :class:`MainWindow`."""

@@ -1,0 +1,224 @@
+"""The main window's analysis: the model zoo, inference on one image or all, the findings and overlays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chestview.engine.results import ImageResult
+from chestview.gui import jobs
+from chestview.gui.findings import default_label
+from chestview.gui.viewer import NEGATIVE_COLOUR, DrawnBox, box_colour
+from chestview.gui.workers import create_worker
+
+
+class AnalysisMixin:
+    """Part of :class:`chestview.gui.main_window.MainWindow` (expects its widgets and job helpers)."""
+
+    def refresh_zoo(self, select: str = "") -> None:
+        self._start("zoo", create_worker(jobs.list_zoo_job, name="model zoo"),
+                    returned=lambda r, s=select: self._zoo_ready(r, s))
+
+    def _zoo_ready(self, entries_problems, select: str = "") -> None:
+        entries, problems = entries_problems
+        for p in problems:
+            self.notify_error("model zoo", p)
+        ids = [e.card.id for e in entries]
+        if select and select not in ids:
+            self.notify_error("model zoo", f"{select}: no such model (known: {', '.join(ids) or 'none installed'})")
+            select = ""
+        if not select:
+            select = self.settings.default_model if self.settings.default_model in ids else self._zoo_default(entries)
+        self.zoo_loaded = True
+        self.model_panel.set_entries(entries, select=select)
+        if self.training_tab is not None:
+            self.training_tab.set_models([e.card.id for e in entries])
+
+    @staticmethod
+    def _zoo_default(entries) -> str:
+        try:
+            from chestview.engine.zoo import default_model_id
+
+            return default_model_id() or ""
+        except Exception:  # noqa: BLE001
+            return entries[0].card.id if entries else ""
+
+    def _model_trained(self, model_id: str) -> None:
+        # The reader keeps the model they were reading with: the new one joins the picker only.
+        self.statusBar().showMessage(f"New model in the zoo: {model_id} (choose it in the model picker)", 8000)
+        self.refresh_zoo(select=self.model_panel.current_id())
+
+    def _model_changed(self, model_id: str) -> None:
+        self._apply_box_threshold()
+        self._refresh_browser_flags(model_id)
+        self._refresh_findings()
+
+    def _refresh_browser_flags(self, model_id: str) -> None:
+        """The browser's flags and scores are the current model's (those it has results for)."""
+        for path in self.browser.paths():
+            self.browser.set_result(path, self.results.result(path, model_id) if model_id else None)
+
+    def _apply_box_threshold(self) -> None:
+        """The box slider starts at the user's fixed threshold, else at the model's own (its card's),
+        for every model and image: a manual change on one image does not carry over to the next."""
+        card = self.model_panel.card() if self.zoo_loaded else None
+        # No card yet (the zoo is still being listed): keep the slider's value. Nothing here may import
+        # the zoo module at start-up: it loads PyTorch, which would hold the window back.
+        own = card.box_threshold if card is not None else self.findings.model_threshold
+        value = self.settings.fixed_box_threshold or own
+        self.findings.set_model_threshold(int(value))
+
+    def _refresh_findings(self) -> None:
+        """Show the cached result of (image, model), run the model (auto-run), or say why not."""
+        model_id = self.model_panel.current_id()
+        if self.current_image is None:
+            return
+        if not model_id:
+            self.current_result = None
+            self.viewer.clear_overlays()
+            self.findings.show_message(
+                "No model installed.\n\nThe model zoo is empty: train a model in the "
+                "Training & evaluation tab (or with `chestview train`), or import one."
+                if self.zoo_loaded else "Loading the model zoo…"
+            )
+            return
+        cached = self.results.result(self.current_image.path, model_id)
+        if cached is not None:
+            self._show_result(cached)
+        elif self.model_panel.auto_run.isChecked():
+            self.run_current()
+        else:
+            self.current_result = None
+            self.viewer.clear_overlays()
+            self.findings.show_message("Press Run (Ctrl+R) to analyse this image.")
+
+    def run_current(self) -> None:
+        model_id = self.model_panel.current_id()
+        if self.current_image is None or not model_id:
+            return
+        image = self.current_image
+        cached = self.results.result(image.path, model_id)
+        if cached is not None:
+            self._show_result(cached)
+            return
+        running = self._running.get("infer")
+        if running is not None and getattr(running, "key", None) == (image.path, model_id):
+            return
+        self.current_result = None  # the shown result is another model's: never draw or export it now
+        self.viewer.clear_overlays()
+        self.findings.show_message(f"Running {model_id}…")
+        self.model_panel.set_busy(True, f"Running {model_id} on {Path(image.path).name}")
+        w = create_worker(jobs.predict_image_job, self.predictors, model_id, self.settings.device, image,
+                          self.findings.threshold_value, name="inference")
+        w.key = (image.path, model_id)  # type: ignore[attr-defined]
+        w.returned.connect(lambda r, m=model_id: self._result_ready(r, m))
+        w.errored.connect(lambda exc: self.findings.show_message(f"Inference failed:\n{exc}"))
+        self._start("infer", w, pool="compute")
+
+    def _compute_busy(self) -> bool:
+        return any(k in self._running for k in ("infer", "batch", "export"))
+
+    def run_all(self) -> None:
+        model_id = self.model_panel.current_id()
+        paths = self.browser.paths()
+        if not model_id or not paths:
+            return
+        self.model_panel.set_progress(0, len(paths), f"Running {model_id} on {len(paths)} images")
+        self.model_panel.cancel_button.setEnabled(True)
+        w = create_worker(jobs.predict_paths_job, self.predictors, model_id, self.settings.device, paths,
+                          self.results, self.findings.threshold_value, name="inference (all)")
+        w.yielded.connect(lambda ev, m=model_id: self._batch_progress(ev, m))
+        w.returned.connect(lambda _n: self.statusBar().showMessage("Inference on all images finished", 6000))
+        w.aborted.connect(lambda: self.statusBar().showMessage("Inference on all images cancelled", 6000))
+        self._start("batch", w, pool="compute")
+
+    def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
+        self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
+        if ev.result.error:
+            self.notify_error("inference", ev.result.error)
+            return
+        self.results.store(ev.path, model_id, ev.result)
+        self.browser.set_result(ev.path, ev.result)
+        if ev.path == self.current_path and self.current_result is None:
+            self._show_result(ev.result)
+
+    def _result_ready(self, result: ImageResult, model_id: str) -> None:
+        self.results.store(result.path, model_id, result)
+        if model_id == self.model_panel.current_id():
+            self.browser.set_result(result.path, result)
+        if result.path == self.current_path and model_id == self.model_panel.current_id():
+            self._show_result(result)
+
+    def _show_result(self, result: ImageResult) -> None:
+        self.current_result = result
+        # Keep the selected finding across images; else the most probable positive one.
+        keep = self.findings.selected_label()
+        self.findings.set_result(result, select=keep if result.finding(keep) else default_label(result.findings))
+        self.update_overlay()
+        self.result_shown.emit(result.path)
+
+    # ============================================================================ overlays
+    def _toggle_heat(self, on: bool) -> None:
+        if self.findings.show_heatmap.isChecked() != on:
+            self.findings.show_heatmap.setChecked(on)
+
+    def _toggle_all_positive(self, on: bool) -> None:
+        if self.findings.all_positive.isChecked() != on:
+            self.findings.all_positive.setChecked(on)
+
+    def overlay_labels(self) -> list[str]:
+        """The findings drawn now: every positive one ("all positive" mode) or the selected one."""
+        r = self.current_result
+        if r is None or r.error:
+            return []
+        if self.findings.all_positive.isChecked():
+            return [f.label for f in r.findings if f.positive]
+        label = self.findings.selected_label()
+        return [label] if label and label in r.heatmaps else []
+
+    def box_labels(self) -> list[str]:
+        """The drawn findings that get boxes: positive ones; a negative one only on request."""
+        r = self.current_result
+        want_negative = self.findings.negative_boxes.isChecked()
+        return [lbl for lbl in self.overlay_labels() if (f := r.finding(lbl)) is not None and (f.positive or want_negative)]
+
+    def live_boxes(self, label: str) -> list:
+        """Boxes of ``label`` regenerated from the cached low-resolution map at the slider's threshold."""
+        from chestview.engine.explain.boxes import heatmap_to_boxes
+
+        r, image = self.current_result, self.current_image
+        if r is None or image is None or label not in r.heatmaps:
+            return []
+        return heatmap_to_boxes(r.heatmaps[label], image.size, threshold=self.findings.threshold_value)
+
+    def update_overlay(self) -> None:
+        from chestview.engine.explain.display import combined_heatmap
+
+        r, image = self.current_result, self.current_image
+        if r is None or image is None or r.path != image.path:
+            self.viewer.clear_overlays()
+            self.findings.box_count.setText("")
+            return
+        labels = self.overlay_labels()
+        heat = combined_heatmap(r, labels) if self.findings.show_heatmap.isChecked() else None
+        single = r.finding(labels[0]) if len(labels) == 1 else None
+        self.viewer.set_heatmap(heat, colormap=self.findings.colormap_name, opacity=self.findings.opacity_value,
+                                threshold=single.threshold if single is not None else None)
+        drawn = []
+        colour_index = 0
+        for label in self.box_labels():
+            f = r.finding(label)
+            colour = box_colour(colour_index) if f.positive else NEGATIVE_COLOUR
+            colour_index += bool(f.positive)
+            boxes = self.live_boxes(label)
+            best = max(range(len(boxes)), key=lambda i: boxes[i].score) if boxes else -1
+            caption = f"{label.replace('_', ' ')} {f.probability:.2f}" + ("" if f.positive else " (negative)")
+            # One caption per finding (on its best box): "all positive findings" does not pile labels.
+            drawn += [DrawnBox(label, b, caption if i == best else None, colour, f.positive) for i, b in enumerate(boxes)]
+        self.viewer.set_boxes(drawn)
+        if not labels:
+            text = "Select a finding to see its heatmap and boxes"
+        elif not drawn and single is not None and not single.positive and not self.findings.negative_boxes.isChecked():
+            text = "Negative finding: no boxes (tick “Boxes of negatives” to draw them)"
+        else:
+            text = f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {self.findings.threshold_value}"
+        self.findings.box_count.setText(text)
