@@ -22,6 +22,9 @@ from chestview.engine.util import atomic_write
 NOT_FOR_CLINICAL_USE = "NOT FOR CLINICAL USE"
 
 
+FLAGGED_BANNER = "Does not look like a frontal chest radiograph - findings not shown"
+
+
 def _font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
@@ -57,8 +60,10 @@ def render_annotated(
     default: the positive findings.
     """
     gray = np.round(image.normalised(window) * 255).astype(np.uint8)
+    flagged = result.input_check is not None and result.input_check.flagged
     if labels is None:
-        labels = [f.label for f in result.findings if f.positive]
+        # A flagged input gets its warning instead of positives (unless labels are asked for).
+        labels = [] if flagged else [f.label for f in result.findings if f.positive]
     heats = [result.heatmaps[lbl] for lbl in labels if lbl in result.heatmaps]
     rgb = (
         overlay_heatmap(gray, np.maximum.reduce(heats), opacity=opacity, colormap=colormap)
@@ -89,6 +94,14 @@ def render_annotated(
         for f in result.findings[:6]
     ]
     y = line
+    if flagged:
+        for warning in (FLAGGED_BANNER, *result.input_check.reason.split("; ")):
+            bbox = draw.textbbox((line * 2, y), warning, font=font)
+            draw.rectangle([0, y - line, image.width, bbox[3] + line], fill=(160, 0, 0))
+            draw.text((line * 2, y), warning, fill=(255, 255, 255), font=font)
+            y = bbox[3] + line
+        y += line
+        lines = [] if not labels else lines
     for text in lines:
         bbox = draw.textbbox((line * 2, y), text, font=font)
         draw.rectangle(bbox, fill=(0, 0, 0))

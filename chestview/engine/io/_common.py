@@ -41,6 +41,7 @@ METADATA_KEYS = (
     "rows",
     "columns",
     "spacing_source",
+    "colourfulness",
 )
 
 
@@ -70,3 +71,15 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma of an (H, W, 3) array as float32, the weights PIL uses for mode "L"."""
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return np.asarray(rgb[..., :3], dtype=np.float32) @ weights
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean spread between the colour channels, as a fraction of full scale (0 for a gray image
+    stored as RGB). Radiographs saved in colour files have R = G = B up to compression noise; a
+    photograph does not. Computed on every 4th pixel: a statistic, not an image."""
+    arr = np.asarray(rgb)[::4, ::4, :3]
+    if arr.size == 0:
+        return 0.0
+    full = 255.0 if arr.dtype == np.uint8 or float(arr.max(initial=0)) <= 255 else 65535.0
+    spread = arr.max(axis=-1).astype(np.float32) - arr.min(axis=-1).astype(np.float32)
+    return float(spread.mean() / full)

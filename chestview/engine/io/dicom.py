@@ -22,7 +22,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import ImageLoadError
-from ._common import MAX_PIXELS, empty_metadata, luminance, short_cause, window_from_range
+from ._common import MAX_PIXELS, colourfulness, empty_metadata, luminance, short_cause, window_from_range
 from .checks import chest_header_warnings
 from .image import XrayImage
 
@@ -124,6 +124,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper().strip()
     bits_stored = _int(ds.get("BitsStored")) or int(arr.dtype.itemsize * 8)
     voi_source: str
+    colour = 0.0
     if photometric == "PALETTE COLOR" and arr.ndim == 2:
         arr = apply_color_lut(arr, ds)
     if arr.ndim == 3:
@@ -131,6 +132,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
         # there is no modality LUT for colour images.
         bits = 8 if arr.dtype.itemsize == 1 else 16
         pixels = luminance(arr)
+        colour = colourfulness(arr)
         window = window_from_range(0.0, float(2**bits - 1))
         voi_source = "full range"
     else:
@@ -149,12 +151,14 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
     )
     if frames > 1:
         warnings.insert(0, f"multi-frame DICOM ({frames} frames): showing the first")
+    metadata = _metadata(ds, photometric, bits_stored, frames, voi_source, spacing_source)
+    metadata["colourfulness"] = colour
     return XrayImage(
         path=str(path),
         pixels=np.ascontiguousarray(pixels, dtype=np.float32),
         window=(float(window[0]), float(window[1])),
         pixel_spacing=spacing,
-        metadata=_metadata(ds, photometric, bits_stored, frames, voi_source, spacing_source),
+        metadata=metadata,
         warnings=tuple(warnings),
     )
 
