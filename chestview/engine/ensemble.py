@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from chestview.engine.results import Finding, ImageResult, InputCheck
+from chestview.engine.results import Abnormality, Finding, ImageResult, InputCheck
 
 ENSEMBLE_ID = "ensemble"
 
@@ -55,8 +55,14 @@ def ensemble_result(results: Sequence[ImageResult]) -> ImageResult:
     flagged = [c.reason for c in checks if c.flagged]
     check = InputCheck(None, None, bool(flagged), "; ".join(dict.fromkeys(flagged))) if checks else None
     warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
+    abnormality = None
+    if all(r.abnormality is not None for r in results):
+        p = float(np.mean([r.abnormality.probability for r in results]))
+        t = float(np.mean([r.abnormality.threshold for r in results]))
+        abnormality = Abnormality(p, t, p >= t)
     return ImageResult(path=first.path, image_width=first.image_width, image_height=first.image_height,
-                       warnings=warnings, findings=findings, input_check=check, heatmaps=heatmaps)
+                       warnings=warnings, findings=findings, input_check=check, heatmaps=heatmaps,
+                       abnormality=abnormality)
 
 
 def disagreements(results: Sequence[ImageResult]) -> set[str]:

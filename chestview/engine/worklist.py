@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -80,8 +81,9 @@ def top_findings(result: ImageResult, n: int = TOP_FINDINGS) -> tuple[Finding, .
 def row_for(result: ImageResult, model: str) -> WorklistRow:
     if result.error:
         return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error)
-    return WorklistRow(result.path, abnormality_score(result), top_findings(result), result.input_check,
-                       tuple(result.warnings), model)
+    score = abnormality_score(result)
+    return WorklistRow(result.path, score if math.isfinite(score) else None, top_findings(result),
+                       result.input_check, tuple(result.warnings), model)
 
 
 def sort_key(row: WorklistRow) -> tuple:
