@@ -34,6 +34,7 @@ from chestview.engine.results import ImageResult
 from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 from chestview.gui import jobs
 from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths, scan_job, thumbnails_job
+from chestview.gui.compare_view import open_compare
 from chestview.gui.findings import FindingsPanel, default_label
 from chestview.gui.model_panel import ModelPanel
 from chestview.gui.settings import AppSettings, SettingsDialog
@@ -41,6 +42,7 @@ from chestview.gui.state import Catalog, LRUCache, ResultCache
 from chestview.gui.tags import ImageInfoPanel, TagPanel, tags_job
 from chestview.gui.viewer import PRESETS, ImageViewer, box_colour
 from chestview.gui.workers import Worker, WorkerManager, create_worker
+from chestview.gui.worklist import install_worklist
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +180,7 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         m = mb.addMenu("&Tools")
         m.addAction(self.act_bench)
+        m.addAction("&Compare Models…", lambda: open_compare(self))
         m = mb.addMenu("&Help")
         m.addAction(self.act_about)
         self._update_recent_menu()
@@ -260,6 +263,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.browser_dock, self.findings_dock], [280, 360], Qt.Orientation.Horizontal)
         # Actions that need the findings panel (created after the actions).
         self.act_heatmap.setChecked(True)
+        install_worklist(self)  # the worklist dock (gui/worklist.py)
 
     def _connect(self) -> None:
         self.browser.image_selected.connect(self.show_path)
@@ -616,7 +620,7 @@ class MainWindow(QMainWindow):
     def overlay_labels(self) -> list[str]:
         """The findings drawn now: every positive one ("all positive" mode) or the selected one."""
         r = self.current_result
-        if r is None or r.error:
+        if r is None or r.error or self.findings.findings_hidden():
             return []
         if self.findings.all_positive.isChecked():
             return [f.label for f in r.findings if f.positive]
