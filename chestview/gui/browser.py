@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from chestview.gui.state import Catalog, CatalogImage
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+TITLE_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB = 56
 MAX_THUMBNAILS = 300
 
@@ -139,6 +140,7 @@ class StudyBrowser(QWidget):
         for im in catalog.images:
             item = QTreeWidgetItem([im.title])
             item.setData(0, PATH_ROLE, im.path)
+            item.setData(0, TITLE_ROLE, im.title)
             item.setToolTip(0, f"{im.path}\n{im.info}".strip())
             if im.is_dicom:
                 p = group(("p", im.patient), None, f"Patient {im.patient}")
@@ -165,6 +167,15 @@ class StudyBrowser(QWidget):
         item = self._items.get(path)
         if item is not None and arr is not None:
             item.setIcon(0, QIcon(gray_to_pixmap(arr)))
+
+    def set_badge(self, path: str, badge: str, *, flagged: bool = False) -> None:
+        """A short note after an image's title (its worklist score, or that the input gate flagged it)."""
+        item = self._items.get(path)
+        if item is None:
+            return
+        title = item.data(0, TITLE_ROLE) or item.text(0)
+        item.setText(0, f"{title}  [{badge}]" if badge else title)
+        item.setForeground(0, QBrush(QColor("#ff9b9b")) if flagged else QBrush())
 
     def paths(self) -> list[str]:
         return self.catalog.paths()

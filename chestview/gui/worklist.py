@@ -191,6 +191,7 @@ def install_worklist(window: Any) -> WorklistPanel:
     """Add the worklist dock to the main window and keep it in step with the window's results,
     its browser and its model picker. The window needs ``results`` (gui.state.ResultCache),
     ``model_panel``, ``browser``, ``show_path``, ``catalog_loaded`` and ``_dock``."""
+    from chestview.engine.results import abnormality_score
     from chestview.gui import jobs
     from chestview.gui.workers import create_worker
 
@@ -199,8 +200,22 @@ def install_worklist(window: Any) -> WorklistPanel:
     window.worklist = panel
     window.worklist_dock = dock
 
+    def badge(path: str, model_id: str, result: Any) -> None:
+        """The study browser shows each image's score, or its flag, for the current model."""
+        if model_id != panel.model_id:
+            return
+        if result is None or result.error:
+            window.browser.set_badge(path, "")
+        elif result.flagged:
+            window.browser.set_badge(path, "flagged: not a chest film?", flagged=True)
+        else:
+            window.browser.set_badge(path, f"{abnormality_score(result):.2f}")
+
     def model_changed(model_id: str) -> None:
-        panel.set_model(model_id, window.results.for_model(model_id) if model_id else {})
+        results = window.results.for_model(model_id) if model_id else {}
+        panel.set_model(model_id, results)
+        for path in window.browser.paths():
+            badge(path, model_id, results.get(path))
         QTimer.singleShot(0, load_cached)  # after the window has set the model's box threshold
 
     def load_cached() -> None:
@@ -228,9 +243,12 @@ def install_worklist(window: Any) -> WorklistPanel:
 
     def catalog_loaded(_n: int) -> None:
         panel.set_paths(window.browser.paths())
+        for path in window.browser.paths():
+            badge(path, panel.model_id, window.results.result(path, panel.model_id))
         load_cached()
 
     window.results.subscribe(panel.add_result)
+    window.results.subscribe(badge)
     panel.image_selected.connect(lambda p: window.browser.select_path(p))
     window.model_panel.model_changed.connect(model_changed)
     window.catalog_loaded.connect(catalog_loaded)

@@ -127,4 +127,8 @@ def test_reopening_a_folder_fills_the_worklist_from_the_disk_cache(qtbot, tiny_z
     qtbot.waitUntil(lambda: len(again.worklist.rows) == len(films), timeout=TIMEOUT)
     assert ran == []  # from the cache, no model run
     assert again.worklist.paths_in_order()[-1].endswith("ct.dcm")
+    # The study browser shows each image's score, and the flag.
+    texts = {p: again.browser._items[p].text(0) for p in films}
+    assert "flagged" in texts[films[-1]]
+    assert all("[0." in texts[p] or "[1." in texts[p] for p in films[:-1])
     again.workers.wait(10_000)
