@@ -1,7 +1,5 @@
 """The gate on made-up non-radiographs and on the real chest films in tests/data and resources/samples."""
 
-import shutil
-
 import numpy as np
 import pydicom
 import pytest
