@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from chestview.engine.data import open_dataset
 from chestview.engine.gate import GATE_FILE, load_gate
@@ -16,7 +17,7 @@ def test_fit_writes_checked_statistics_and_inference_uses_them(tiny_zoo, test_da
     card = ModelCard.load(tiny_zoo)
     assert card.input_gate["file"] == GATE_FILE and card.input_gate["val_images"] == fit.val_images
     stats = load_gate(tiny_zoo, card)
-    assert stats is not None and np.isfinite(stats.threshold) and stats.threshold == fit.stats.threshold
+    assert stats is not None and np.isfinite(stats.threshold) and stats.threshold == pytest.approx(fit.stats.threshold, rel=1e-6)  # stored as float32
 
     pred = Predictor(load_model(tiny_zoo), device="cpu")
     val_paths = [ds.samples[i].path for i in split["val"]]
