@@ -154,7 +154,8 @@ def fit_input_gate(
     if len(train_idx) > max_train_images:
         rng = np.random.default_rng(seed)
         train_idx = sorted(rng.choice(train_idx, size=max_train_images, replace=False).tolist())
-    predictor = Predictor(loaded, device=device, boxes="none")
+    # The trunk features come from a hook on the torch module: a graph backend has none.
+    predictor = Predictor(loaded, device=device, boxes="none", backend="torch")
 
     def progress(stage: str) -> Callable[[int, int], None] | None:
         return None if on_progress is None else (lambda done, total: on_progress(stage, done, total))
