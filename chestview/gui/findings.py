@@ -369,7 +369,13 @@ class FindingsPanel(QWidget):
         return -1
 
     def select_label(self, label: str) -> bool:
+        """Select ``label``'s row; a finding collapsed out of the short list is shown first."""
         row = self.row_of(label)
+        if row < 0 and self.result is not None and any(f.label == label for f in self.result.findings) \
+                and not self.show_all.isChecked():
+            self.show_all.setChecked(True)  # expands the list (its toggled handler refills the table)
+            self._refill()
+            row = self.row_of(label)
         if row < 0:
             return False
         self.table.selectRow(row)

@@ -27,7 +27,7 @@ def test_bundled_weights_load(card_path):
     from chestview.engine.zoo import load_model
 
     loaded = load_model(card_path.parent)
-    assert loaded.module.num_classes == len(loaded.card.labels)
+    assert loaded.module.num_classes == loaded.card.n_outputs  # the labels, plus abnormality when it has one
 
 
 def test_default_model_is_bundled():
@@ -96,3 +96,33 @@ def test_readme_not_shipped_table_is_generated_from_their_cards():
         pytest.skip("every trained model is shipped")
     readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
     assert zoo_table([ModelCard.load(p.parent) for p in NOT_SHIPPED]) in readme
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
+def test_card_reader_numbers_come_from_the_shipped_report(card_path):
+    """What a reader meets (abnormality AUROC, normals with a positive, calibration error...) in the
+    card is the test report's, and the card's target verdicts follow from those numbers."""
+    card = json.loads(card_path.read_text())
+    report = json.loads((card_path.parent / "eval" / "report.json").read_text())
+    reader = card["metrics"]["test"].get("reader")
+    if not reader:
+        pytest.skip("this model predates the reader metrics")
+    for key, value in reader.items():
+        assert report["reader"][key] == value, key
+    for key, verdict in card["metrics"]["test"].get("targets", {}).items():
+        op, target = verdict["target"].split()
+        v, t = verdict["measured"], float(target)
+        assert verdict["met"] == (v >= t if op == ">=" else v <= t if op == "<=" else v > t), key
+    if card.get("calibration", {}).get("params"):
+        assert card["calibration"]["fitted_on"].startswith("validation")
+
+
+def test_readme_reader_table_is_generated_from_the_cards():
+    from chestview.engine.zoo import list_zoo
+    from chestview.engine.zoo.summary import reader_table
+
+    if not CARDS:
+        pytest.skip("no bundled model yet")
+    readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
+    bundled = sorted((e.card for e in list_zoo() if e.bundled), key=lambda c: c.id)
+    assert reader_table(bundled) in readme
