@@ -61,3 +61,16 @@ def report_backend(predictor) -> None:
     if note and (predictor.opened.warn or predictor.opened.requested != "auto"):
         kind = "warning" if predictor.opened.warn else "note"
         print(f"chestview: {kind}: {note}", file=sys.stderr)
+
+
+def collect_inputs(raw_paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The image files under the given files and folders, and (path, message) for those that do not exist."""
+    from pathlib import Path
+
+    from chestview.engine.io.scan import iter_image_files
+
+    # A broken symbolic link is listed (and reported by the scan with its reason), not "no such file".
+    failures = [(raw, f"{raw}: no such file or directory") for raw in raw_paths
+                if not Path(raw).exists() and not Path(raw).is_symlink()]
+    existing = [p for p in raw_paths if Path(p).exists() or Path(p).is_symlink()]
+    return [str(p) for p in iter_image_files(existing)], failures

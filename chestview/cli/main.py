@@ -21,6 +21,7 @@ from chestview.engine.errors import ChestviewError
 # name -> module under chestview.cli with add_parser(sub) setting args.run
 SUBCOMMANDS = {
     "predict": "predict_cmd",
+    "worklist": "worklist_cmd",
     "models": "models_cmd",
     "bench": "bench_cmd",
     "train": "train_cmd",

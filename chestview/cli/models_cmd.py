@@ -22,6 +22,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pub.add_argument("--zoo", help="zoo folder (default: the user's models folder)")
     pub.add_argument("--overwrite", action="store_true")
     pub.set_defaults(models_run=_publish)
+    gate = msub.add_parser("fit-gate", help="fit a model's input gate (does this look like a chest film?) on its training data")
+    gate.add_argument("model", help="model id or directory")
+    gate.add_argument("--data", required=True, metavar="FORMAT:PATH",
+                      help="the model's training data (e.g. nih:PATH); split as the card records")
+    gate.add_argument("--device", default="cpu", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
+    gate.add_argument("--batch-size", type=int, default=16)
+    gate.add_argument("--max-flag-rate", type=float, default=0.02,
+                      help="largest share of validation films the threshold may flag (default: %(default)s)")
+    gate.set_defaults(models_run=_fit_gate)
     try:
         from chestview.cli import import_cmd
 
@@ -41,6 +50,26 @@ def _publish(args: argparse.Namespace) -> int:
         error(str(exc))
         return 1
     print(f"published {target}")
+    return 0
+
+
+def _fit_gate(args: argparse.Namespace) -> int:
+    from chestview.engine.gate.fit import fit_input_gate
+
+    if args.batch_size < 1 or not 0.0 <= args.max_flag_rate < 1.0:
+        error("--batch-size must be at least 1 and --max-flag-rate in [0, 1)")
+        return 2
+    try:
+        fit = fit_input_gate(args.model, args.data, device=args.device, batch_size=args.batch_size,
+                             max_flag_rate=args.max_flag_rate)
+    except ChestviewError as exc:
+        error(str(exc))
+        return 1
+    s = fit.summary()
+    print(f"input gate of {args.model}: threshold {s['threshold']} on {s['feature_dim']} features "
+          f"({s['components']} components), fitted on {s['train_images']} training films; "
+          f"{s['val_flagged']}/{s['val_images']} validation films flagged ({100 * s['val_flagged_rate']:.1f}%); "
+          f"{fit.seconds:.0f} s")
     return 0
 
 

@@ -58,6 +58,36 @@ def results_document(
     }
 
 
+def multi_model_document(
+    cards: list[ModelCard],
+    results: list[list[ImageResult]],
+    *,
+    ensemble: list[ImageResult] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``results.json`` for several models on the same inputs (``results[m][i]``: model m, input i).
+
+    Backward compatible: ``model`` and each entry's own fields are those of the first model, exactly
+    as a single-model document. ``models`` lists every model, and each entry gains ``models``
+    (model id -> that model's entry without ``path``) and, when asked, ``ensemble``."""
+    doc = results_document(cards[0], results[0], settings=settings)
+    doc["models"] = [model_summary(c) for c in cards]
+    if ensemble is not None:
+        doc["ensemble"] = {"models": [c.id for c in cards], "rule": "mean of the models' probabilities and thresholds"}
+    for i, row in enumerate(doc["results"]):
+        row["models"] = {}
+        for card, per_model in zip(cards, results):
+            entry = per_model[i].to_json()
+            entry.pop("path", None)
+            row["models"][card.id] = entry
+        if ensemble is not None:
+            entry = ensemble[i].to_json()
+            entry.pop("path", None)
+            entry.pop("timings_ms", None)
+            row["ensemble"] = entry
+    return doc
+
+
 def write_results_json(path: str | Path, document: dict[str, Any]) -> Path:
     path = Path(path)
     atomic_write_text(path, json.dumps(document, indent=2) + "\n")

@@ -175,6 +175,10 @@ class Predictor:
         # Boxes from heatmap * prior ** exponent (the card's, chosen on validation); display maps stay the model's.
         self.box_priors = getattr(loaded, "box_priors", None) or {}
         self.prior_exponent = float(self.card.box_prior.get("exponent", 0.0)) if self.box_priors else 0.0
+        from chestview.engine.gate import load_gate
+
+        # The input gate's statistics (None for a model without them: pixel and header checks only).
+        self.gate = load_gate(loaded.path, self.card)
 
     def calibrate(self, probs: np.ndarray) -> np.ndarray:
         """The card's per-output Platt scaling (fitted on the validation split) applied to raw
@@ -193,6 +197,21 @@ class Predictor:
         """Probabilities (B, C) and maps (B, C, h, w), float32 on the CPU, from one forward pass."""
         logits, maps = self.backend.run(x)
         return torch.sigmoid(logits), maps
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """As :meth:`forward`, plus the pooled trunk features (B, K) of the same pass. Only the torch
+        backend exposes the trunk (a hook on its module); ONNX Runtime and OpenVINO run a graph whose
+        outputs are the logits and maps, so there the features are None and the input gate falls back
+        to its pixel and header checks."""
+        from chestview.engine.gate.features import pooled_features
+
+        module = getattr(self.backend, "model", None) if self.opened.name == "torch" else None
+        if module is None:
+            probs, maps = self.forward(x)
+            return probs, maps, None
+        with pooled_features(module) as feats:
+            logits, maps = self.backend.run(x)
+        return torch.sigmoid(logits), maps, (feats[0] if feats else None)
 
     @property
     def backend_name(self) -> str:
@@ -228,7 +247,16 @@ class Predictor:
         windows, resized = extra
         return probs.mean(dim=0).numpy(), merge_crop_maps(maps, windows, resized).numpy()
 
-    def _result(self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict) -> ImageResult:
+    @staticmethod
+    def _merge_features(feats: torch.Tensor | None) -> np.ndarray | None:
+        # TenCrop: the mean over the crops (the gate was fitted on whole images; close enough to rank).
+        return None if feats is None else feats.mean(dim=0).numpy()
+
+    def _result(
+        self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict, features: np.ndarray | None = None
+    ) -> ImageResult:
+        from chestview.engine.gate import input_check
+
         t0 = _now()
         n = len(self.labels)
         probs = self.calibrate(probs)
@@ -246,6 +274,12 @@ class Predictor:
             threshold = float(self.card.abnormality.get("threshold", 0.5))
             p = float(probs[n])
             abnormality = Abnormality(p, threshold, p >= threshold)
+        t1 = _now()
+        check = input_check(
+            image, features, self.gate,
+            no_features=f"the {self.backend_name} backend gives no trunk features" if features is None else "",
+        )
+        timings["input_check"] = (_now() - t1) * 1e3
         return ImageResult(
             abnormality=abnormality,
             path=image.path,
@@ -254,6 +288,7 @@ class Predictor:
             warnings=list(image.warnings),
             findings=findings,
             timings_ms=timings,
+            input_check=check,
             heatmaps={label: heat[c] for c, label in enumerate(self.labels)},
         )
 
@@ -262,11 +297,11 @@ class Predictor:
         t0 = _now()
         x, extra = self.prepare_input(image)
         t1 = _now()
-        probs, maps = self.forward(x)
+        probs, maps, feats = self.forward_with_features(x)
         t2 = _now()
         p, m = self._merge(probs, maps, extra)
         timings = {"preprocess": (t1 - t0) * 1e3, "forward": (t2 - t1) * 1e3}
-        return self._result(image, p, m, timings)
+        return self._result(image, p, m, timings, self._merge_features(feats))
 
     def predict_paths(
         self,
@@ -291,14 +326,16 @@ class Predictor:
             good = [item for item in batch if item["error"] is None]
             if good:
                 t0 = _now()
-                probs, maps = self.forward(torch.cat([item["x"] for item in good]))
+                probs, maps, feats = self.forward_with_features(torch.cat([item["x"] for item in good]))
                 per_image_ms = (_now() - t0) * 1e3 / len(good)
                 offset = 0
                 for item in good:
                     n = item["x"].shape[0]
                     p, m = self._merge(probs[offset : offset + n], maps[offset : offset + n], item["extra"])
+                    f = self._merge_features(None if feats is None else feats[offset : offset + n])
                     offset += n
-                    item["result"] = self._result(item["image"], p, m, {**item["timings_ms"], "forward": per_image_ms})
+                    item["result"] = self._result(
+                        item["image"], p, m, {**item["timings_ms"], "forward": per_image_ms}, f)
             for item in batch:
                 result = item.get("result") or ImageResult(path=item["path"], error=item["error"])
                 done += 1

@@ -23,6 +23,9 @@ from chestview.engine.util import atomic_write
 NOT_FOR_CLINICAL_USE = "NOT FOR CLINICAL USE"
 
 
+FLAGGED_BANNER = "Does not look like a frontal chest radiograph - findings not shown"
+
+
 def _font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
@@ -104,8 +107,11 @@ def render_annotated(
     result's and the image's) are burned in; ``measurements``: ((x1, y1, x2, y2), caption) lines.
     """
     gray = np.round(image.normalised(window) * 255).astype(np.uint8)
+    flagged = result.input_check is not None and result.input_check.flagged
+    hide_positives = flagged and labels is None
     if labels is None:
-        labels = [f.label for f in result.findings if f.positive]
+        # A flagged input gets its warning instead of positives (unless labels are asked for).
+        labels = [] if flagged else [f.label for f in result.findings if f.positive]
     heat = combined_heatmap(result, labels) if show_heatmap else None
     rgb = (
         overlay_heatmap(gray, heat, opacity=opacity, colormap=colormap)
@@ -162,7 +168,16 @@ def render_annotated(
     if warnings is None:
         warnings = list(dict.fromkeys([*result.warnings, *image.warnings]))
     y = line
-    for text, fill in [(t, (255, 255, 255)) for t in legend_lines(result)] + [(f"! {w}", (255, 190, 0)) for w in warnings]:
+    if flagged:
+        # The banner first: what is probably not a chest film, and why.
+        for warning in (FLAGGED_BANNER, *result.input_check.reason.split("; ")):
+            bbox = draw.textbbox((line * 2, y), warning, font=font)
+            draw.rectangle([0, y - line, image.width, bbox[3] + line], fill=(160, 0, 0))
+            draw.text((line * 2, y), warning, fill=(255, 255, 255), font=font)
+            y = bbox[3] + line
+        y += line
+    legend = [] if hide_positives else legend_lines(result)
+    for text, fill in [(t, (255, 255, 255)) for t in legend] + [(f"! {w}", (255, 190, 0)) for w in warnings]:
         bbox = draw.textbbox((line * 2, y), text, font=font)
         draw.rectangle([bbox[0] - line, bbox[1] - line, bbox[2] + line, bbox[3] + line], fill=(0, 0, 0))
         draw.text((line * 2, y), text, fill=fill, font=font)

@@ -50,6 +50,48 @@ class Finding:
             "boxes": [{k: round(float(v), 2) for k, v in asdict(b).items()} for b in self.boxes],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Finding":
+        return cls(
+            label=str(data["label"]),
+            probability=float(data["probability"]),
+            threshold=float(data["threshold"]),
+            positive=bool(data["positive"]),
+            reliable=bool(data.get("reliable", True)),
+            boxes=tuple(Box(**{k: float(v) for k, v in b.items()}) for b in data.get("boxes", [])),
+        )
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """Does the image look like a frontal chest radiograph? ``score`` is the distance of the image's
+    trunk features to the model's training films (larger = less like them) and ``threshold`` the
+    cut chosen on the validation films; both are None for a model without gate statistics.
+    ``flagged`` is also set by pixel and DICOM header checks; ``reason`` says why ("" when not)."""
+
+    score: float | None
+    threshold: float | None
+    flagged: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": None if self.score is None else round(float(self.score), 4),
+            "threshold": None if self.threshold is None else round(float(self.threshold), 4),
+            "flagged": bool(self.flagged),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "InputCheck":
+        score, threshold = data.get("score"), data.get("threshold")
+        return cls(
+            None if score is None else float(score),
+            None if threshold is None else float(threshold),
+            bool(data.get("flagged", False)),
+            str(data.get("reason", "")),
+        )
+
 
 @dataclass(frozen=True)
 class Abnormality:
@@ -67,6 +109,10 @@ class Abnormality:
             "positive": bool(self.positive),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Abnormality":
+        return cls(float(data["probability"]), float(data["threshold"]), bool(data["positive"]))
+
 
 @dataclass
 class ImageResult:
@@ -80,12 +126,18 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    input_check: InputCheck | None = None
     heatmaps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     abnormality: Abnormality | None = None  # None: the model has no abnormality output
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def flagged(self) -> bool:
+        """The input gate says this is probably not a frontal chest radiograph."""
+        return self.input_check is not None and self.input_check.flagged
 
     def finding(self, label: str) -> Finding | None:
         return next((f for f in self.findings if f.label == label), None)
@@ -99,8 +151,25 @@ class ImageResult:
             "warnings": list(self.warnings),
             "abnormality": self.abnormality.to_json() if self.abnormality is not None else None,
             "findings": [f.to_json() for f in self.findings],
+            "input_check": self.input_check.to_json() if self.input_check is not None else None,
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ImageResult":
+        """The inverse of :meth:`to_json` (heatmaps are not in JSON)."""
+        check, abnormal = data.get("input_check"), data.get("abnormality")
+        return cls(
+            path=str(data["path"]),
+            image_width=int(data.get("image_width", 0)),
+            image_height=int(data.get("image_height", 0)),
+            error=data.get("error"),
+            warnings=[str(w) for w in data.get("warnings", [])],
+            findings=[Finding.from_json(f) for f in data.get("findings", [])],
+            timings_ms={str(k): float(v) for k, v in data.get("timings_ms", {}).items()},
+            input_check=InputCheck.from_json(check) if isinstance(check, dict) else None,
+            abnormality=Abnormality.from_json(abnormal) if isinstance(abnormal, dict) else None,
+        )
 
 
 def abnormality_score(result: ImageResult) -> float:

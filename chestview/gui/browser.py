@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 from chestview.gui.state import Catalog, CatalogImage
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+TITLE_ROLE = Qt.ItemDataRole.UserRole + 2
+BADGE_ROLE = Qt.ItemDataRole.UserRole + 3
 THUMB = 56
 MAX_THUMBNAILS = 300
 
@@ -174,6 +176,7 @@ class StudyBrowser(QWidget):
         for im in catalog.images:
             item = QTreeWidgetItem([im.title])
             item.setData(0, PATH_ROLE, im.path)
+            item.setData(0, TITLE_ROLE, im.title)
             item.setToolTip(0, f"{im.path}\n{im.info}".strip())
             if im.is_dicom:
                 number = pseudonyms.setdefault(im.patient, len(pseudonyms) + 1)
@@ -210,8 +213,7 @@ class StudyBrowser(QWidget):
         if item is None or not new:
             return
         self._warnings.setdefault(path, []).extend(new)
-        im = next((i for i in self.catalog.images if i.path == path), None)
-        item.setText(0, f"⚠ {im.title if im else Path(path).name}")
+        item.setText(0, self._title_text(path))
         item.setForeground(0, QBrush(QColor("#ffc040")))
         item.setToolTip(0, f"{path}\n" + "\n".join(f"⚠ {w}" for w in self._warnings[path]))
 
@@ -238,6 +240,27 @@ class StudyBrowser(QWidget):
     def clear_results(self) -> None:
         for item in self._items.values():
             item.setText(1, "")
+
+    def set_badge(self, path: str, badge: str, *, flagged: bool = False) -> None:
+        """A short note after an image's title (its worklist score, or that the input gate flagged it)."""
+        item = self._items.get(path)
+        if item is None:
+            return
+        item.setData(0, BADGE_ROLE, badge)
+        item.setText(0, self._title_text(path))
+        if flagged:
+            item.setForeground(0, QBrush(QColor("#ff9b9b")))
+        elif self._warnings.get(path):
+            item.setForeground(0, QBrush(QColor("#ffc040")))
+        else:
+            item.setForeground(0, QBrush())
+
+    def _title_text(self, path: str) -> str:
+        """The image's title, with ⚠ when it warned and its badge (set_badge) after it."""
+        item = self._items[path]
+        title = item.data(0, TITLE_ROLE) or Path(path).name
+        badge = item.data(0, BADGE_ROLE)
+        return f"{'⚠ ' if self._warnings.get(path) else ''}{title}" + (f"  [{badge}]" if badge else "")
 
     def paths(self) -> list[str]:
         return self.catalog.paths()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import (
@@ -97,6 +99,9 @@ class ProbabilityBarDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+GATE_BANNER = "Does not look like a frontal chest radiograph"
+
+
 class FindingsPanel(QWidget):
     finding_selected = Signal(str)  # label ("" = none)
     display_changed = Signal()  # colour map, opacity, threshold, mode or heatmap toggle
@@ -109,6 +114,15 @@ class FindingsPanel(QWidget):
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #ffb000; background: #3a3020; padding: 4px;")
         self.warning.setVisible(False)
+        # The input gate's banner: shown instead of the findings of an image that does not look
+        # like a frontal chest radiograph, until the user asks to see them anyway.
+        self.gate_banner = QLabel()
+        self.gate_banner.setWordWrap(True)
+        self.gate_banner.setStyleSheet("color: white; background: #8a1f1f; padding: 6px; font-weight: bold;")
+        self.gate_banner.setTextFormat(Qt.TextFormat.RichText)
+        self.gate_banner.linkActivated.connect(lambda _l: self.show_anyway())
+        self.gate_banner.setVisible(False)
+        self._shown_anyway: set[str] = set()
 
         self.abnormality = QLabel()
         self.abnormality.setTextFormat(Qt.TextFormat.RichText)
@@ -196,6 +210,7 @@ class FindingsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.warning)
+        layout.addWidget(self.gate_banner)
         layout.addWidget(self.stack, 1)
         layout.addLayout(form)
 
@@ -209,8 +224,20 @@ class FindingsPanel(QWidget):
         self.show_message("No results yet: choose a model and press Run.")
 
     # --- content -----------------------------------------------------------------------------
+    def findings_hidden(self) -> bool:
+        """The shown result is flagged by the input gate and its findings are hidden."""
+        r = self.result
+        return r is not None and r.flagged and r.path not in self._shown_anyway
+
+    def show_anyway(self) -> None:
+        if self.result is not None:
+            self._shown_anyway.add(self.result.path)
+            self.set_result(self.result)
+            self.display_changed.emit()
+
     def show_message(self, text: str) -> None:
         self.result = None
+        self.gate_banner.setVisible(False)
         self.warning.setVisible(False)
         self.message.setText(text)
         self.stack.setCurrentWidget(self.message)
@@ -227,6 +254,21 @@ class FindingsPanel(QWidget):
             self.warning.setVisible(bool(result.warnings))
             self.result = result
             return
+        if result.flagged:
+            hidden = result.path not in self._shown_anyway
+            link = " — findings hidden; <a href='show' style='color:#ffd0d0'>show anyway</a>" if hidden else ""
+            reason = html.escape(result.input_check.reason)
+            self.gate_banner.setText(f"{GATE_BANNER}{link}<br><span style='font-weight:normal'>{reason}</span>")
+            self.gate_banner.setVisible(True)
+            if hidden:
+                self.message.setText("Findings hidden: this image does not look like a frontal chest radiograph.")
+                self.stack.setCurrentWidget(self.message)
+                self.table.setRowCount(0)
+                self.abnormality.setVisible(False)
+                self.finding_selected.emit("")
+                return
+        else:
+            self.gate_banner.setVisible(False)
         self.stack.setCurrentWidget(self.table_page)
         self._show_abnormality(getattr(result, "abnormality", None))
         if previous and not self.show_all.isChecked():

@@ -84,6 +84,54 @@ def predict_image_job(cache: PredictorCache, model_id: str, device: str, image, 
     return cache.get(model_id, device, box_threshold).predict_image(image)
 
 
+_disk_lock = threading.Lock()
+_disk: list[Any] = []
+
+
+def disk_cache() -> Any:
+    """The on-disk result cache shared with ``chestview worklist`` (None when it cannot be opened)."""
+    with _disk_lock:
+        if not _disk:
+            from chestview.engine.result_cache import ResultCache
+
+            try:
+                _disk.append(ResultCache())
+            except Exception as exc:  # an unwritable cache folder must not stop the app
+                import logging
+
+                logging.getLogger(__name__).warning("result cache unavailable: %s", exc)
+                _disk.append(None)
+        return _disk[0]
+
+
+def cached_results_job(cache: PredictorCache, model_id: str, device: str, paths: list[str],
+                       box_threshold: int = 180) -> tuple[str, dict[str, Any]]:
+    """(model id, path -> result) of the paths whose results are on disk already: no model runs."""
+    from chestview.engine.result_cache import cached_results
+
+    disk = disk_cache()
+    if disk is None or not paths:
+        return model_id, {}
+    hits, _ = cached_results(cache.get(model_id, device, box_threshold), paths, disk)
+    return model_id, hits
+
+
+def compare_job(cache: PredictorCache, model_ids: list[str], device: str, image,
+                box_threshold: int | None = None) -> dict[str, Any]:
+    """model id -> result of each model on one image (each at its own box threshold by default)."""
+    out = {}
+    for model_id in model_ids:
+        pred = cache.get(model_id, device, box_threshold or _card_box_threshold(model_id))
+        out[model_id] = pred.predict_image(image)
+    return out
+
+
+def _card_box_threshold(model_id: str) -> int:
+    from chestview.engine.zoo import ModelCard, find_model
+
+    return ModelCard.load(find_model(model_id)).box_threshold
+
+
 def predict_paths_job(
     cache: PredictorCache,
     model_id: str,
@@ -93,17 +141,20 @@ def predict_paths_job(
     box_threshold: int = 180,
     batch_size: int = 4,
 ) -> Iterator[InferenceProgress]:
-    """Results for every path not yet cached, batched through ``Predictor.predict_paths``.
+    """Results for every path not yet in memory: from the disk cache where they are there, else
+    batched through ``Predictor.predict_paths`` (and stored on disk).
 
     Decoding runs in the calling (worker) thread (num_workers=0): the app keeps its cores for the UI.
     """
+    from chestview.engine.result_cache import predict_with_cache
+
     todo = [p for p in paths if results.result(p, model_id) is None]
     total = len(paths)
     done = total - len(todo)
     if not todo:
         return done
     predictor = cache.get(model_id, device, box_threshold)
-    for result in predictor.predict_paths(todo, batch_size=batch_size, num_workers=0):
+    for result in predict_with_cache(predictor, todo, disk_cache(), batch_size=batch_size, num_workers=0):
         done += 1
         yield InferenceProgress(done, total, result.path, result)
     return done

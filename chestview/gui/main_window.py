@@ -30,6 +30,7 @@ import chestview
 from chestview.engine.results import ImageResult
 from chestview.gui import jobs
 from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths
+from chestview.gui.compare_view import open_compare
 from chestview.gui.findings import FindingsPanel
 from chestview.gui.model_panel import ModelPanel
 from chestview.gui.settings import AppSettings, SettingsDialog
@@ -41,6 +42,7 @@ from chestview.gui.window.browsing import BrowsingMixin, samples_dir
 from chestview.gui.window.exporting import ExportMixin
 from chestview.gui.window.jobs import JobsMixin
 from chestview.gui.workers import Worker, WorkerManager, create_worker
+from chestview.gui.worklist import install_worklist
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +235,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
             m.addAction(a)
         m = mb.addMenu("&Tools")
         m.addAction(self.act_bench)
+        m.addAction("&Compare Models…", lambda: open_compare(self))
         m = mb.addMenu("&Help")
         m.addAction(self.act_about)
         self._update_recent_menu()
@@ -318,6 +321,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.resizeDocks([self.browser_dock, self.findings_dock], [280, 360], Qt.Orientation.Horizontal)
         # Actions that need the findings panel (created after the actions).
         self.act_heatmap.setChecked(True)
+        install_worklist(self)  # the worklist dock (gui/worklist.py)
 
     def _connect(self) -> None:
         self.browser.image_selected.connect(self.show_path)

@@ -95,6 +95,11 @@ class ResultCache(LRUCache[tuple[str, str], Any]):
 
     def __init__(self, max_items: int = 2000) -> None:
         super().__init__(max_items)
+        self._listeners: list[Any] = []
+
+    def subscribe(self, listener: Any) -> None:
+        """``listener(path, model_id, result)`` after every :meth:`store` (the worklist follows the runs)."""
+        self._listeners.append(listener)
 
     @staticmethod
     def key(path: str | Path, model_id: str) -> tuple[str, str]:
@@ -105,6 +110,8 @@ class ResultCache(LRUCache[tuple[str, str], Any]):
 
     def store(self, path: str | Path, model_id: str, result: Any) -> None:
         self.put(self.key(path, model_id), result)
+        for listener in self._listeners:
+            listener(str(path), model_id, result)
 
     def for_model(self, model_id: str) -> dict[str, Any]:
         return {p: self._data[(p, m)] for p, m in self._data if m == model_id}

@@ -5,7 +5,7 @@ import pytest
 from chestview.cli.main import main
 
 COMMANDS = [[], ["predict"], ["models"], ["models", "show"], ["models", "import"], ["models", "fetch"],
-            ["models", "publish"], ["bench"], ["train"], ["eval"]]
+            ["models", "publish"], ["models", "fit-gate"], ["worklist"], ["bench"], ["train"], ["eval"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "chestview")

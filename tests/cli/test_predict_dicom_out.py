@@ -38,7 +38,8 @@ def test_predict_dicom_out_writes_sr_and_pr_per_dicom_input(tiny_zoo, samples_di
         assert ds.PatientID == source.PatientID and ds.StudyInstanceUID == source.StudyInstanceUID
     assert pr.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
     groups = sr.content.get_image_measurement_groups()
-    assert len(groups) == 14 and all(g.source_images[0].referenced_sop_instance_uid == source.SOPInstanceUID for g in groups)
+    # One group per label of the 14, and the input check's.
+    assert len(groups) == 15 and all(g.source_images[0].referenced_sop_instance_uid == source.SOPInstanceUID for g in groups)
     assert {p.name: p.read_bytes() for p in src.iterdir()} == before  # nothing written next to the sources
 
 

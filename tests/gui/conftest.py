@@ -53,3 +53,16 @@ def tiny_zoo(tiny_zoo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(tiny_zoo_dir))
     monkeypatch.setenv("CHESTVIEW_BUNDLED_ZOO", str(tiny_zoo_dir.parent / "no-bundled-models"))
     return TINY_ID
+
+
+@pytest.fixture(autouse=True)
+def _fresh_result_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each GUI test starts with an empty on-disk result cache (tests that run a folder twice
+    share one inside the test)."""
+    from chestview.engine.result_cache import ResultCache
+    from chestview.gui import jobs
+
+    cache = ResultCache(tmp_path / "results-cache.sqlite")
+    monkeypatch.setattr(jobs, "disk_cache", lambda: cache)
+    yield cache
+    cache.close()

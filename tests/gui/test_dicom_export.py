@@ -56,7 +56,8 @@ def test_app_exports_dicom_objects_of_the_current_view(qtbot, window, samples_di
     src = pydicom.dcmread(source, stop_before_pixels=True)
     sr = hd.sr.srread(out / "cr_siim_jpeg_baseline_sr.dcm")
     assert sr.PatientID == src.PatientID and sr.StudyInstanceUID == src.StudyInstanceUID
-    assert len(sr.content.get_image_measurement_groups()) == len(w.current_result.findings)
+    # One group per finding, and the input check's.
+    assert len(sr.content.get_image_measurement_groups()) == len(w.current_result.findings) + 1
     pr = pydicom.dcmread(out / "cr_siim_jpeg_baseline_pr.dcm")
     voi = pr.SoftcopyVOILUTSequence[0]
     assert (float(voi.WindowCenter), float(voi.WindowWidth)) == pytest.approx(w.viewer.window)  # the window shown

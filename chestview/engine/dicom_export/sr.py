@@ -158,7 +158,12 @@ def _input_check_group(check: Any, image, algorithm_id):
     reason = str(_field(check, "reason", "") or "").strip()
     # TID 1501 has no free-text item: the reason travels in the group's tracking identifier.
     identifier = "Input check" + (f": {reason}" if flagged and reason else "")
-    measurements = [hd.sr.Measurement(name=codes.SCORE, value=float(_field(check, "score")), unit=codes.NO_UNITS)]
+    # score and threshold are None for a model without gate statistics, or on a backend without
+    # trunk features (pixel and header checks only): the group then has the flag alone.
+    measurements = []
+    if _field(check, "score", None) is not None:
+        measurements.append(hd.sr.Measurement(name=codes.SCORE, value=float(_field(check, "score")),
+                                              unit=codes.NO_UNITS))
     if _field(check, "threshold", None) is not None:
         measurements.append(_threshold(_field(check, "threshold")))
     return hd.sr.MeasurementsAndQualitativeEvaluations(

@@ -51,6 +51,7 @@ METADATA_KEYS = (
     "columns",
     "spacing_source",
     "inversion_pivot",  # MONOCHROME1: displayed = pivot - stored (None otherwise)
+    "colourfulness",
 )
 
 
@@ -109,3 +110,15 @@ def file_problem(path: str | os.PathLike[str]) -> str | None:
     if st.st_size == 0:
         return "file is empty"
     return None
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean spread between the colour channels, as a fraction of full scale (0 for a gray image
+    stored as RGB). Radiographs saved in colour files have R = G = B up to compression noise; a
+    photograph does not. Computed on every 4th pixel: a statistic, not an image."""
+    arr = np.asarray(rgb)[::4, ::4, :3]
+    if arr.size == 0:
+        return 0.0
+    full = 255.0 if arr.dtype == np.uint8 or float(arr.max(initial=0)) <= 255 else 65535.0
+    spread = arr.max(axis=-1).astype(np.float32) - arr.min(axis=-1).astype(np.float32)
+    return float(spread.mean() / full)

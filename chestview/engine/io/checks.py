@@ -64,3 +64,9 @@ def chest_header_warnings(
     if pos and pos not in _PATIENT_POSITIONS:
         out.append(f"Note: unusual PatientPosition {pos!r} (ignored)")
     return out
+
+
+def header_problems(modality: str | None, body_part: str | None) -> list[str]:
+    """The header warnings that mean "not a chest radiograph" (not the soft notes): what the
+    input gate flags on."""
+    return [w for w in chest_header_warnings(modality, body_part) if not w.startswith("Note:")]

@@ -22,7 +22,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import ImageLoadError
-from ._common import MAX_PIXELS, empty_metadata, luminance, short_cause, window_from_range
+from ._common import MAX_PIXELS, colourfulness, empty_metadata, luminance, short_cause, window_from_range
 from .checks import chest_header_warnings
 from .image import XrayImage
 
@@ -138,6 +138,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
     bits_stored = _int(ds.get("BitsStored")) or int(arr.dtype.itemsize * 8)
     voi_source: str
     pivot: float | None = None
+    colour = 0.0
     if photometric == "PALETTE COLOR" and arr.ndim == 2:
         arr = apply_color_lut(arr, ds)
     if arr.ndim == 3:
@@ -145,6 +146,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
         # there is no modality LUT for colour images.
         bits = 8 if arr.dtype.itemsize == 1 else 16
         pixels = luminance(arr)
+        colour = colourfulness(arr)
         window = window_from_range(0.0, float(2**bits - 1))
         voi_source = "full range"
     else:
@@ -169,7 +171,7 @@ def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage
         window=(float(window[0]), float(window[1])),
         pixel_spacing=spacing,
         metadata={**_metadata(ds, photometric, bits_stored, frames, voi_source, spacing_source),
-                  "inversion_pivot": None if pivot is None else float(pivot)},
+                  "inversion_pivot": None if pivot is None else float(pivot), "colourfulness": colour},
         warnings=tuple(warnings),
     )
 

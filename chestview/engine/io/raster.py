@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageLoadError
-from ._common import MAX_PIXELS, empty_metadata, luminance, short_cause, window_from_range
+from ._common import MAX_PIXELS, colourfulness, empty_metadata, luminance, short_cause, window_from_range
 from .image import XrayImage
 
 _EXIF_ORIENTATION = 0x0112
@@ -37,7 +37,7 @@ def read_raster(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> XrayImage:
         mode = im.mode
         try:
             im.load()
-            pixels, bits, photometric = _to_gray(_exif_oriented(im))
+            pixels, bits, photometric, colour = _to_gray(_exif_oriented(im))
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ImageLoadError(path, f"image data is truncated or corrupt ({short_cause(exc)})") from None
 
@@ -58,6 +58,7 @@ def read_raster(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> XrayImage:
         rows=int(pixels.shape[0]),
         columns=int(pixels.shape[1]),
         mode=mode,
+        colourfulness=colour,
     )
     return XrayImage(path=str(path), pixels=pixels, window=window, metadata=metadata, warnings=warnings)
 
@@ -70,25 +71,26 @@ def _exif_oriented(im: Image.Image) -> Image.Image:
     return im
 
 
-def _to_gray(im: Image.Image) -> tuple[np.ndarray, int, str]:
-    """(float32 gray pixels, bits per sample, photometric description) without per-pixel Python."""
+def _to_gray(im: Image.Image) -> tuple[np.ndarray, int, str, float]:
+    """(float32 gray pixels, bits per sample, photometric description, colourfulness) without
+    per-pixel Python; colourfulness is 0 for gray modes."""
     mode = im.mode
     if mode == "L":
-        return np.asarray(im, dtype=np.float32), 8, "MONOCHROME2"
+        return np.asarray(im, dtype=np.float32), 8, "MONOCHROME2", 0.0
     if mode.startswith("I;16") or mode == "I":
         # 16-bit PNGs open as "I;16" (or "I" in older Pillow): keep every bit.
-        return np.asarray(im).astype(np.float32), 16, "MONOCHROME2"
+        return np.asarray(im).astype(np.float32), 16, "MONOCHROME2", 0.0
     if mode == "F":
-        return np.asarray(im, dtype=np.float32), 32, "MONOCHROME2"
+        return np.asarray(im, dtype=np.float32), 32, "MONOCHROME2", 0.0
     if mode == "1":
-        return np.asarray(im.convert("L"), dtype=np.float32), 8, "MONOCHROME2"
+        return np.asarray(im.convert("L"), dtype=np.float32), 8, "MONOCHROME2", 0.0
     if mode in ("P", "PA"):
         has_alpha = mode == "PA" or "transparency" in im.info
         im = im.convert("RGBA" if has_alpha else "RGB")
         photometric = "PALETTE COLOR"
     elif mode in ("LA", "La"):
         arr = np.asarray(im.convert("LA"), dtype=np.float32)
-        return arr[..., 0] * (arr[..., 1] / 255.0), 8, "MONOCHROME2"
+        return arr[..., 0] * (arr[..., 1] / 255.0), 8, "MONOCHROME2", 0.0
     else:
         photometric = "RGB"
     if im.mode not in ("RGB", "RGBA"):
@@ -98,4 +100,4 @@ def _to_gray(im: Image.Image) -> tuple[np.ndarray, int, str]:
     if arr.shape[-1] == 4:
         # Composite over black: transparent areas are outside the radiograph (no exposure = dark).
         gray *= arr[..., 3].astype(np.float32) / 255.0
-    return gray, 8, photometric
+    return gray, 8, photometric, colourfulness(arr)

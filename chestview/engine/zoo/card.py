@@ -37,6 +37,8 @@ class ModelCard:
     licence: str = ""
     weights: str = "model.safetensors"
     sha256: str = ""
+    # The input gate's statistics file, its SHA-256 and fit summary (chestview.engine.gate); {} when none.
+    input_gate: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     # Non-empty: the model has an abnormality output after its label outputs ("threshold", "rule").
     abnormality: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +99,7 @@ class ModelCard:
             licence=data.get("licence", ""),
             weights=data.get("weights", "model.safetensors"),
             sha256=data.get("sha256", ""),
+            input_gate=dict(data.get("input_gate", {})),
             schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
             abnormality=dict(data.get("abnormality") or {}),
             calibration=dict(data.get("calibration") or {}),
@@ -178,4 +181,7 @@ def validate_card(data: dict[str, Any]) -> list[str]:
         problems.append("'box_prior' must name a 'file' and an 'exponent'")
     if not isinstance(data.get("arch_kwargs", {}), dict):
         problems.append("'arch_kwargs' must be an object")
+    gate = data.get("input_gate", {})
+    if not isinstance(gate, dict) or (gate and not (isinstance(gate.get("file"), str) and isinstance(gate.get("sha256"), str))):
+        problems.append("'input_gate' must be an object with 'file' and 'sha256'")
     return problems

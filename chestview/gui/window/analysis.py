@@ -168,7 +168,7 @@ class AnalysisMixin:
     def overlay_labels(self) -> list[str]:
         """The findings drawn now: every positive one ("all positive" mode) or the selected one."""
         r = self.current_result
-        if r is None or r.error:
+        if r is None or r.error or self.findings.findings_hidden():
             return []
         if self.findings.all_positive.isChecked():
             return [f.label for f in r.findings if f.positive]

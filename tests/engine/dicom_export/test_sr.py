@@ -64,7 +64,7 @@ def test_sr_has_one_finding_per_label_with_probability_and_evaluation(sr_docs, e
     src = _source(samples_dir, name)
     sr = sr_docs[name]
     groups = {g.tracking_identifier: g for g in sr.content.get_image_measurement_groups()}
-    assert set(groups) == set(card.labels)
+    assert set(groups) == {*card.labels, "Input check"}  # every result has an input check
     for finding in result.findings:
         group = groups[finding.label]
         assert group.finding_type == codes.label_code(finding.label)
@@ -135,7 +135,11 @@ def test_sr_reports_abnormality_and_input_check_when_the_result_has_them(predict
     assert "colour photograph" in check.tracking_identifier
 
 
-def test_sr_without_abnormality_or_input_check_has_neither(sr_docs, exported):
+def test_sr_without_abnormality_has_none_and_an_ungated_input_check_has_no_score(sr_docs, exported):
     sr = sr_docs["cr_siim_jpeg_baseline.dcm"]
-    types = {g.finding_type.value for g in sr.content.get_image_measurement_groups()}
-    assert codes.ABNORMAL.value not in types and codes.INPUT_CHECK.value not in types
+    groups = {g.finding_type.value: g for g in sr.content.get_image_measurement_groups()}
+    assert codes.ABNORMAL.value not in groups
+    # The tiny model has no gate statistics: the check's flag only, no score or threshold.
+    check = groups[codes.INPUT_CHECK.value]
+    assert not check.get_measurements(name=codes.SCORE) and not check.get_measurements(name=codes.THRESHOLD)
+    assert check.get_qualitative_evaluations(name=codes.INPUT_FLAGGED)[0].value == codes.ABSENT

@@ -1,0 +1,78 @@
+"""``chestview worklist PATH...``: every image scored and sorted for triage, from the result cache
+where it can."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from chestview.cli.common import collect_inputs, error, table
+from chestview.engine.errors import ChestviewError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worklist", help="score images and list them most suspicious first (flagged inputs apart)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files (PNG, JPEG, DICOM) or folders")
+    p.add_argument("--model", help="zoo model id or model directory (default: the zoo's default)")
+    p.add_argument("--csv", metavar="FILE", help="also write the worklist as CSV")
+    p.add_argument("--json", metavar="FILE", help="also write the worklist as JSON")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--no-cache", action="store_true", help="run every image; neither read nor write the result cache")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chestview.engine.inference import Predictor
+    from chestview.engine.result_cache import ResultCache, predict_with_cache
+    from chestview.engine.results import ImageResult
+    from chestview.engine.util import atomic_write_text
+    from chestview.engine.worklist import build_worklist, write_worklist_csv
+    from chestview.engine.zoo import default_model_id, load_model
+
+    if args.batch_size < 1:
+        error("--batch-size must be at least 1")
+        return 2
+    model_id = args.model or default_model_id()
+    if model_id is None:
+        error("no model is installed: the zoo is empty (train one with `chestview train` or import one)")
+        return 2
+    try:
+        predictor = Predictor(load_model(model_id), device=args.device, boxes="positive")
+    except ChestviewError as exc:
+        error(str(exc))
+        return 2
+    files, failures = collect_inputs(args.paths)
+    cache = None if args.no_cache else ResultCache()
+    results = []
+    for result in predict_with_cache(predictor, files, cache, batch_size=args.batch_size):
+        if result.error:
+            print(f"chestview: {result.error}", file=sys.stderr)
+        results.append(result)
+    for path, message in failures:
+        print(f"chestview: {message}", file=sys.stderr)
+        results.append(ImageResult(path=path, error=message))
+    card = predictor.card
+    rows = build_worklist(results, card.id)
+    shown = [
+        [i + 1, Path(r.path).name, "" if r.score is None else f"{r.score:.3f}", (r.error or r.top_text())[:70],
+         ("FLAGGED " + r.input_check.reason if r.flagged else r.check_text())[:60],
+         "warn" if r.warnings else ""]
+        for i, r in enumerate(rows)
+    ]
+    print(f"worklist: {len(rows)} image(s), model {card.id} on {predictor.device}; most suspicious first, "
+          f"flagged inputs (not a frontal chest radiograph?) after them")
+    if shown:
+        print(table(shown, ["#", "file", "score", "top findings (+ positive)", "input check", "warnings"]))
+    if args.csv:
+        print(f"wrote {write_worklist_csv(args.csv, rows)}")
+    if args.json:
+        doc = {"model": card.id, "rows": [r.to_json() for r in rows]}
+        atomic_write_text(Path(args.json), json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if not files and not failures:
+        error("no images found in the given paths")
+        return 1
+    return 1 if any(r.error for r in results) else 0

@@ -1,0 +1,261 @@
+"""The worklist dock: every image of the browser with a result, most suspicious first.
+
+Rows come from the engine's worklist (:mod:`chestview.engine.worklist`, the order ``chestview
+worklist`` prints): scored films by abnormality score, then the images the input gate flagged,
+then failures. Selecting a row opens its image; Up/Down (or Ctrl+] / Ctrl+[ anywhere in the
+window) steps through the list in that order. When a folder is opened or the model changes, the
+results already in the on-disk cache are shown at once, without running the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chestview.engine.worklist import WorklistRow, build_worklist
+
+COLUMNS = ("Score", "File", "Top findings", "Input check", "Warnings", "Model")
+PATH_ROLE = Qt.ItemDataRole.UserRole + 10
+ALL_FINDINGS = "All findings"
+FLAGGED_FG = QColor(150, 150, 150)
+FLAGGED_BG = QColor(80, 40, 40)
+
+
+class WorklistPanel(QWidget):
+    image_selected = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model_id = ""
+        self._results: dict[str, Any] = {}  # path -> ImageResult of model_id
+        self._paths: list[str] | None = None  # the browser's images (None: show every result)
+        self.rows: list[WorklistRow] = []
+        self.filter = QComboBox()
+        self.filter.addItem(ALL_FINDINGS)
+        self.filter.setToolTip("Show only the images where this finding is positive")
+        self.summary = QLabel("")
+        self.summary.setStyleSheet("color: #a0a0a0;")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        for c in range(len(COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Filter"))
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.summary)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        self.filter.currentTextChanged.connect(lambda _t: self.refresh())
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        # Many results arrive at once from a batch run: redraw at most every 200 ms.
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh)
+
+    # -- content ----------------------------------------------------------------------------
+    def set_model(self, model_id: str, results: dict[str, Any]) -> None:
+        self.model_id = model_id
+        self._results = dict(results)
+        self.refresh()
+
+    def set_paths(self, paths: list[str]) -> None:
+        self._paths = list(paths)
+        self.refresh()
+
+    def add_result(self, path: str, model_id: str, result: Any, *, now: bool = False) -> None:
+        if model_id != self.model_id:
+            return
+        self._results[path] = result
+        self.refresh() if now else self._timer.start()
+
+    def visible_rows(self) -> list[WorklistRow]:
+        wanted = self.filter.currentText()
+        rows = self.rows
+        if wanted and wanted != ALL_FINDINGS:
+            label = wanted.replace(" ", "_")
+            rows = [r for r in rows if any(f.label == label and f.positive for f in self._positives(r))]
+        return rows
+
+    def _positives(self, row: WorklistRow) -> list:
+        result = self._results.get(row.path)
+        return [f for f in result.findings if f.positive] if result is not None and not row.flagged else []
+
+    def refresh(self) -> None:
+        keep = self.selected_path()
+        allowed = set(self._paths) if self._paths is not None else None
+        results = [r for p, r in self._results.items() if allowed is None or p in allowed]
+        self.rows = build_worklist(results, self.model_id)
+        self._update_filter_labels()
+        rows = self.visible_rows()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        italic = QFont()
+        italic.setItalic(True)
+        for i, row in enumerate(rows):
+            flagged_text = "not a chest film? " + row.input_check.reason if row.flagged else row.check_text()
+            cells = [
+                "" if row.score is None else f"{row.score:.3f}",
+                Path(row.path).name,
+                "findings hidden (flagged)" if row.flagged else (row.error or row.top_text()),
+                flagged_text,
+                " | ".join(row.warnings),
+                row.model,
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(PATH_ROLE, row.path)
+                item.setToolTip(row.path if c == 1 else text)
+                if row.flagged or row.error:
+                    item.setForeground(QBrush(FLAGGED_FG))
+                    item.setFont(italic)
+                    if c == 3:
+                        item.setBackground(QBrush(FLAGGED_BG))
+                self.table.setItem(i, c, item)
+        self.table.blockSignals(False)
+        flagged = sum(r.flagged for r in self.rows)
+        self.summary.setText(f"{len(self.rows)} image(s), {flagged} flagged" if self.rows else "no results yet")
+        if keep:
+            self.select_path(keep, emit=False)
+
+    def _update_filter_labels(self) -> None:
+        labels = sorted({f.label for r in self._results.values() for f in r.findings})
+        current = [self.filter.itemText(i) for i in range(1, self.filter.count())]
+        wanted = [lbl.replace("_", " ") for lbl in labels]
+        if current != wanted:
+            text = self.filter.currentText()
+            self.filter.blockSignals(True)
+            self.filter.clear()
+            self.filter.addItems([ALL_FINDINGS, *wanted])
+            self.filter.setCurrentText(text if text in wanted else ALL_FINDINGS)
+            self.filter.blockSignals(False)
+
+    # -- selection and stepping -------------------------------------------------------------
+    def paths_in_order(self) -> list[str]:
+        return [r.path for r in self.visible_rows()]
+
+    def selected_path(self) -> str:
+        items = self.table.selectedItems()
+        return str(items[0].data(PATH_ROLE)) if items else ""
+
+    def select_path(self, path: str, *, emit: bool = True) -> bool:
+        for i in range(self.table.rowCount()):
+            if self.table.item(i, 0).data(PATH_ROLE) == path:
+                self.table.blockSignals(not emit)
+                self.table.selectRow(i)
+                self.table.blockSignals(False)
+                return True
+        return False
+
+    def step(self, delta: int) -> str:
+        """Select the next (``delta`` = 1) or previous image in worklist order; returns its path."""
+        paths = self.paths_in_order()
+        if not paths:
+            return ""
+        current = self.selected_path()
+        i = paths.index(current) + delta if current in paths else (0 if delta > 0 else len(paths) - 1)
+        i = max(0, min(len(paths) - 1, i))
+        self.select_path(paths[i])
+        return paths[i]
+
+    def _selection_changed(self) -> None:
+        path = self.selected_path()
+        if path:
+            self.image_selected.emit(path)
+
+
+def install_worklist(window: Any) -> WorklistPanel:
+    """Add the worklist dock to the main window and keep it in step with the window's results,
+    its browser and its model picker. The window needs ``results`` (gui.state.ResultCache),
+    ``model_panel``, ``browser``, ``show_path``, ``catalog_loaded`` and ``_dock``."""
+    from chestview.engine.results import abnormality_score
+    from chestview.gui import jobs
+    from chestview.gui.workers import create_worker
+
+    panel = WorklistPanel()
+    dock = window._dock("Worklist", "dock-worklist", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.worklist = panel
+    window.worklist_dock = dock
+
+    def badge(path: str, model_id: str, result: Any) -> None:
+        """The study browser shows each image's score, or its flag, for the current model."""
+        if model_id != panel.model_id:
+            return
+        if result is None or result.error:
+            window.browser.set_badge(path, "")
+        elif result.flagged:
+            window.browser.set_badge(path, "flagged: not a chest film?", flagged=True)
+        else:
+            window.browser.set_badge(path, f"{abnormality_score(result):.2f}")
+
+    def model_changed(model_id: str) -> None:
+        results = window.results.for_model(model_id) if model_id else {}
+        panel.set_model(model_id, results)
+        for path in window.browser.paths():
+            badge(path, model_id, results.get(path))
+        QTimer.singleShot(0, load_cached)  # after the window has set the model's box threshold
+
+    def load_cached() -> None:
+        """Results already on disk for the browser's images and the current model, shown at once."""
+        model_id = window.model_panel.current_id()
+        paths = window.browser.paths()
+        if not model_id or not paths:
+            return
+        todo = [p for p in paths if window.results.result(p, model_id) is None]
+        if not todo:
+            return
+        w = create_worker(jobs.cached_results_job, window.predictors, model_id, window.settings.device, todo,
+                          window.findings.threshold_value, name="cached results")
+        window._start("worklist-cache", w, pool="compute", returned=store_cached)
+
+    def store_cached(found: tuple[str, dict[str, Any]]) -> None:
+        model_id, hits = found
+        for path, result in hits.items():
+            if window.results.result(path, model_id) is None:
+                window.results.store(path, model_id, result)
+        if model_id == panel.model_id:
+            panel.refresh()
+        if hits and window.current_path in hits and window.current_result is None:
+            window._refresh_findings()
+
+    def catalog_loaded(_n: int) -> None:
+        panel.set_paths(window.browser.paths())
+        for path in window.browser.paths():
+            badge(path, panel.model_id, window.results.result(path, panel.model_id))
+        load_cached()
+
+    window.results.subscribe(panel.add_result)
+    window.results.subscribe(badge)
+    panel.image_selected.connect(lambda p: window.browser.select_path(p))
+    window.model_panel.model_changed.connect(model_changed)
+    window.catalog_loaded.connect(catalog_loaded)
+    for text, keys, delta in (("Next in worklist", "Ctrl+]", 1), ("Previous in worklist", "Ctrl+[", -1)):
+        act = QAction(text, window)
+        act.setShortcut(QKeySequence(keys))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(lambda _c=False, d=delta: panel.step(d))
+        window.addAction(act)
+    return panel

@@ -1,0 +1,78 @@
+import csv
+import json
+import shutil
+
+import pydicom
+
+from chestview.cli.main import main
+from tests.conftest import make_tiny_zoo_entry
+
+
+def _inputs(tmp_path, test_data, samples_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in sorted((test_data / "nih" / "images").glob("*.png"))[:3]:
+        shutil.copy(p, src)
+    ds = pydicom.dcmread(samples_dir / "dx_nih_google_uncompressed.dcm")
+    ds.Modality = "CT"  # a CT by its headers: flagged, sorted after the films
+    ds.save_as(src / "ct.dcm")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    return src
+
+
+def test_worklist_writes_sorted_csv_and_json_and_reuses_the_cache(tiny_zoo, test_data, samples_dir, tmp_path, capsys):
+    src = _inputs(tmp_path, test_data, samples_dir)
+    out_csv, out_json = tmp_path / "w.csv", tmp_path / "w.json"
+    assert main(["worklist", str(src), "--csv", str(out_csv), "--json", str(out_json)]) == 1  # broken.png
+    rows = list(csv.DictReader(out_csv.open()))
+    assert list(rows[0]) == ["file", "abnormality score", "top findings", "input check", "warnings", "model"]
+    names = [r["file"].split("/")[-1] for r in rows]
+    assert names[-2:] == ["ct.dcm", "broken.png"]  # flagged after the scored films, failures last
+    scores = [float(r["abnormality score"]) for r in rows[:3]]
+    assert scores == sorted(scores, reverse=True)
+    assert rows[3]["input check"].startswith("FLAGGED") and "Modality is CT" in rows[3]["input check"]
+    assert all(r["model"] == "tiny-test-model" for r in rows)
+    doc = json.loads(out_json.read_text())
+    assert [r["path"].split("/")[-1] for r in doc["rows"]] == names
+    assert doc["rows"][3]["input_check"]["flagged"] is True
+    printed = capsys.readouterr().out
+    assert "FLAGGED" in printed
+
+    from chestview.engine.result_cache import ResultCache
+
+    assert ResultCache().stats().entries >= 4  # the readable ones were stored; a rerun reads them
+    out2 = tmp_path / "w2.csv"
+    assert main(["worklist", str(src), "--csv", str(out2)]) == 1
+    assert out2.read_text() == out_csv.read_text()
+
+
+def test_predict_with_two_models_writes_both_and_an_ensemble(tiny_zoo, test_data, samples_dir, tmp_path):
+    second = make_tiny_zoo_entry(tiny_zoo.parent, model_id="tiny-test-model-2", seed=1)
+    img = sorted((test_data / "nih" / "images").glob("*.png"))[0]
+    out = tmp_path / "out"
+    code = main(["predict", str(img), "--model", "tiny-test-model", "--model", str(second), "--ensemble",
+                 "--out", str(out), "--no-images"])
+    assert code == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["model"]["id"] == "tiny-test-model"  # the single-model shape is kept for the first model
+    assert [m["id"] for m in doc["models"]] == ["tiny-test-model", "tiny-test-model-2"]
+    row = doc["results"][0]
+    assert set(row["models"]) == {"tiny-test-model", "tiny-test-model-2"}
+    assert row["findings"] == row["models"]["tiny-test-model"]["findings"]
+    a = {f["label"]: f["probability"] for f in row["models"]["tiny-test-model"]["findings"]}
+    b = {f["label"]: f["probability"] for f in row["models"]["tiny-test-model-2"]["findings"]}
+    ens = {f["label"]: f["probability"] for f in row["ensemble"]["findings"]}
+    assert a != b
+    for label in a:
+        assert abs(ens[label] - (a[label] + b[label]) / 2) < 1e-5
+    assert "input_check" in row and "input_check" in row["models"]["tiny-test-model-2"]
+
+
+def test_single_model_results_json_keeps_its_shape(tiny_zoo, test_data, tmp_path):
+    img = sorted((test_data / "nih" / "images").glob("*.png"))[0]
+    out = tmp_path / "out"
+    assert main(["predict", str(img), "--out", str(out), "--no-images"]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert "models" not in doc and "models" not in doc["results"][0]
+    check = doc["results"][0]["input_check"]
+    assert set(check) == {"score", "threshold", "flagged", "reason"}

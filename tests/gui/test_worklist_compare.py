@@ -1,0 +1,134 @@
+"""The worklist dock, the side-by-side comparison and the input gate's banner, with real results
+of two tiny models on real films (and a film whose DICOM header says CT)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pydicom
+import pytest
+
+from chestview.engine.inference import Predictor
+from chestview.engine.zoo import load_model
+from chestview.gui.compare_view import DISAGREE_BG, CompareView
+from chestview.gui.findings import FindingsPanel
+from chestview.gui.worklist import WorklistPanel
+
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def films(tmp_path, test_data, samples_dir):
+    out = []
+    for p in sorted((test_data / "nih" / "images").glob("*.png"))[:3]:
+        out.append(str(shutil.copy(p, tmp_path / p.name)))
+    ds = pydicom.dcmread(samples_dir / "dx_nih_google_uncompressed.dcm")
+    ds.Modality = "CT"
+    ds.save_as(tmp_path / "ct.dcm")
+    return out + [str(tmp_path / "ct.dcm")]
+
+
+@pytest.fixture
+def results(tiny_zoo, films):
+    pred = Predictor(load_model(tiny_zoo), device="cpu")
+    return {r.path: r for r in pred.predict_paths(films, num_workers=0)}
+
+
+def test_worklist_sorts_flags_apart_filters_and_steps(qtbot, results, films):
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.set_model("tiny-test-resnet18", results)
+    order = panel.paths_in_order()
+    assert order[-1].endswith("ct.dcm")  # flagged by its header: after the films
+    scores = [r.score for r in panel.rows[:3]]
+    assert scores == sorted(scores, reverse=True)
+    assert "Modality is CT" in panel.table.item(3, 3).text()
+    assert panel.table.item(3, 2).text() == "findings hidden (flagged)"
+    with qtbot.waitSignal(panel.image_selected) as sig:
+        assert panel.step(1) == order[0]
+    assert sig.args == [order[0]]
+    assert panel.step(1) == order[1]
+    assert panel.step(-1) == order[0]
+    # Filter by a finding: only films where it is positive.
+    label = next(f.label for p in order[:3] for f in results[p].findings if f.positive)
+    panel.filter.setCurrentText(label.replace("_", " "))
+    shown = panel.paths_in_order()
+    assert shown and all(results[p].finding(label).positive for p in shown)
+    assert not any(p.endswith("ct.dcm") for p in shown)
+
+
+def test_findings_of_a_flagged_image_are_hidden_until_asked(qtbot, results, films):
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    ct = results[films[-1]]
+    assert ct.flagged and ct.findings
+    panel.set_result(ct)
+    assert panel.findings_hidden() and panel.gate_banner.isVisible()
+    assert "show anyway" in panel.gate_banner.text() and panel.table.rowCount() == 0
+    panel.show_anyway()
+    assert not panel.findings_hidden() and panel.table.rowCount() == len(ct.findings)
+    panel.set_result(results[films[0]])
+    assert not panel.gate_banner.isVisible()
+
+
+def test_side_by_side_table_highlights_disagreement_and_has_an_ensemble(qtbot, tiny_zoo, films):
+    a = load_model(tiny_zoo)
+    b = load_model(tiny_zoo)
+    # The same network with other operating points: positives differ on the first seven labels.
+    b.card = b.card.with_updates(id="other", thresholds={lbl: (0.0 if i < 7 else 1.0) for i, lbl in enumerate(b.card.labels)})
+    from chestview.engine.io.loader import load_image
+
+    image = load_image(films[0])
+    ra, rb = Predictor(a, device="cpu").predict_image(image), Predictor(b, device="cpu").predict_image(image)
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.set_results(image, {"tiny-test-resnet18": ra, "other": rb})
+    assert list(view.results) == ["tiny-test-resnet18", "other", "ensemble"]
+    expected = {f.label for f in ra.findings if f.positive != rb.finding(f.label).positive}
+    assert expected and view.disagree == expected
+    for label in view.labels():
+        row = view.labels().index(label)
+        highlighted = view.table.item(row, 0).background().color() == DISAGREE_BG
+        assert highlighted == (label in expected), label
+        pa, pb = ra.finding(label).probability, rb.finding(label).probability
+        assert view.cell_text(label, "ensemble").startswith(f"{(pa + pb) / 2:.3f}")
+    # One heatmap per column, side by side; toggled: one at a time.
+    assert len(view.map_labels) == 3
+    view.side_by_side.setChecked(False)
+    assert len(view.map_labels) == 1
+
+
+def test_reopening_a_folder_fills_the_worklist_from_the_disk_cache(qtbot, tiny_zoo, films, monkeypatch):
+    from chestview.gui import jobs
+    from chestview.gui.main_window import MainWindow
+    from chestview.gui.settings import AppSettings
+
+    folder = str(films[0].rsplit("/", 1)[0])
+    w = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([folder])
+    w.run_all()
+    qtbot.waitUntil(lambda: len(w.worklist.rows) == len(films), timeout=TIMEOUT)
+    w.workers.wait(10_000)
+    w.close()
+
+    ran = []
+    original = jobs.predict_image_job
+    monkeypatch.setattr(jobs, "predict_image_job", lambda *a, **k: ran.append(1) or original(*a, **k))
+    again = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.zoo_loaded, timeout=TIMEOUT)
+    again.model_panel.auto_run.setChecked(False)
+    with qtbot.waitSignal(again.catalog_loaded, timeout=TIMEOUT):
+        again.open_paths([folder])
+    qtbot.waitUntil(lambda: len(again.worklist.rows) == len(films), timeout=TIMEOUT)
+    assert ran == []  # from the cache, no model run
+    assert again.worklist.paths_in_order()[-1].endswith("ct.dcm")
+    # The study browser shows each image's score, and the flag.
+    texts = {p: again.browser._items[p].text(0) for p in films}
+    assert "flagged" in texts[films[-1]]
+    assert all("[0." in texts[p] or "[1." in texts[p] for p in films[:-1])
+    again.workers.wait(10_000)
