@@ -199,19 +199,11 @@ class Predictor:
         return torch.sigmoid(logits), maps
 
     def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """As :meth:`forward`, plus the pooled trunk features (B, K) of the same pass. Only the torch
-        backend exposes the trunk (a hook on its module); ONNX Runtime and OpenVINO run a graph whose
-        outputs are the logits and maps, so there the features are None and the input gate falls back
-        to its pixel and header checks."""
-        from chestview.engine.gate.features import pooled_features
-
-        module = getattr(self.backend, "model", None) if self.opened.name == "torch" else None
-        if module is None:
-            probs, maps = self.forward(x)
-            return probs, maps, None
-        with pooled_features(module) as feats:
-            logits, maps = self.backend.run(x)
-        return torch.sigmoid(logits), maps, (feats[0] if feats else None)
+        """As :meth:`forward`, plus the pooled trunk features (B, K) of the same pass: a hook on the
+        torch module's trunk, or the exported graph's ``features`` output (ONNX Runtime, OpenVINO).
+        None for a model without a trunk; the input gate then runs its pixel and header checks only."""
+        logits, maps, feats = self.backend.run_with_features(x)
+        return torch.sigmoid(logits), maps, feats
 
     @property
     def backend_name(self) -> str:
@@ -277,7 +269,7 @@ class Predictor:
         t1 = _now()
         check = input_check(
             image, features, self.gate,
-            no_features=f"the {self.backend_name} backend gives no trunk features" if features is None else "",
+            no_features=f"{self.card.id} gives no trunk features" if features is None else "",
         )
         timings["input_check"] = (_now() - t1) * 1e3
         return ImageResult(

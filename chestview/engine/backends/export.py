@@ -32,21 +32,40 @@ TORCH_ONLY = {
 }
 
 
+# The graph's outputs; bumped when they change, so an older export in a user's cache is not reused.
+EXPORT_FORMAT = 2  # 2: the pooled trunk features as a third output (the input gate's evidence)
+
+
 class _Outputs(nn.Module):
-    """The model with a plain (logits, maps) tuple as output, which is what ONNX can name."""
+    """The model with a plain (logits, maps[, features]) tuple as output, which is what ONNX can
+    name. ``features`` is the trunk's final map, global-average pooled: what the input gate measures
+    (:mod:`chestview.engine.gate.features`), so a graph backend gates images as torch does."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model
+        from chestview.engine.gate.features import feature_layer
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(x)
-        return out.logits, out.maps
+        self.model = model
+        self.feature_layer = feature_layer(model)
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["logits", "maps"] + (["features"] if self.feature_layer is not None else [])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.feature_layer is None:
+            out = self.model(x)
+            return out.logits, out.maps
+        from chestview.engine.gate.features import pooled_features
+
+        with pooled_features(self.model) as feats:
+            out = self.model(x)
+        return out.logits, out.maps, feats[0]
 
 
 def cache_dir(loaded: LoadedModel) -> Path:
     size = loaded.card.preprocessing.size
-    return user_cache_dir() / "backends" / f"{loaded.card.sha256[:16]}-{size}px"
+    return user_cache_dir() / "backends" / f"{loaded.card.sha256[:16]}-{size}px-v{EXPORT_FORMAT}"
 
 
 def exportable(loaded: LoadedModel) -> None:
@@ -68,12 +87,18 @@ def reference_module(loaded: LoadedModel) -> nn.Module:
     return module.float().eval()
 
 
-def torch_reference(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.inference_mode():
-        out = reference_module(loaded)(x)
+def torch_reference(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(logits, maps[, features]) of the float32 torch module: what an export must reproduce."""
+    from chestview.engine.gate.features import feature_layer, pooled_features
+
+    module = reference_module(loaded)
+    with torch.inference_mode(), pooled_features(module) as feats:
+        out = module(x)
     if out.maps is None:
         raise BackendUnavailable(f"{loaded.card.id} keeps torch: its maps are Grad-CAM, which needs gradients", expected=True)
-    return out.logits.float(), out.maps.float()
+    if feature_layer(module) is None:
+        return out.logits.float(), out.maps.float()
+    return out.logits.float(), out.maps.float(), feats[0]
 
 
 def ensure_onnx(loaded: LoadedModel) -> Path:
@@ -95,8 +120,8 @@ def ensure_onnx(loaded: LoadedModel) -> Path:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapped, (x,), buf, input_names=["x"], output_names=["logits", "maps"],
-                dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}, "maps": {0: "batch"}},
+                wrapped, (x,), buf, input_names=["x"], output_names=wrapped.output_names,
+                dynamic_axes={name: {0: "batch"} for name in ["x", *wrapped.output_names]},
                 opset_version=OPSET, dynamo=False,
             )
     except Exception as exc:  # an exporter limit is the model's, not the user's, problem: fall back
@@ -122,7 +147,8 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> Par
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
         if all(data.get(k) == v for k, v in key.items()):
-            result = ParityCheck(data["max_abs_prob_delta"], data["max_abs_map_delta"], data["map_range"])
+            result = ParityCheck(data["max_abs_prob_delta"], data["max_abs_map_delta"], data["map_range"],
+                                 data.get("max_rel_feature_delta", 0.0))
             if result.passed:
                 return result
     except (OSError, ValueError, KeyError, TypeError):
@@ -138,10 +164,12 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> Par
     atomic_write_text(record, json.dumps({**key, "passed": result.passed,
                                           "max_abs_prob_delta": result.max_abs_prob_delta,
                                           "max_abs_map_delta": result.max_abs_map_delta,
-                                          "map_range": result.map_range}, indent=2))
+                                          "map_range": result.map_range,
+                                          "max_rel_feature_delta": result.max_rel_feature_delta}, indent=2))
     if not result.passed:
         raise BackendUnavailable(
             f"{loaded.card.id}: {backend} differs from torch on the check input (probabilities by "
-            f"{result.max_abs_prob_delta:.2g}, maps by {result.max_abs_map_delta:.2g})"
+            f"{result.max_abs_prob_delta:.2g}, maps by {result.max_abs_map_delta:.2g}, features by "
+            f"{result.max_rel_feature_delta:.2g} of their scale)"
         )
     return result

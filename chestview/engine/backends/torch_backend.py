@@ -12,6 +12,8 @@ import contextlib
 import torch
 from torch import nn
 
+from chestview.engine.backends.base import Outputs
+
 
 class TorchBackend:
     name = "torch"
@@ -24,6 +26,17 @@ class TorchBackend:
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, maps, _ = self._run(x)
+        return logits, maps
+
+    def run_with_features(self, x: torch.Tensor) -> Outputs:
+        from chestview.engine.gate.features import pooled_features
+
+        with pooled_features(self.model) as feats:
+            logits, maps, _ = self._run(x)
+        return logits, maps, (feats[0] if feats else None)
+
+    def _run(self, x: torch.Tensor) -> Outputs:
         x = x.to(self.device, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -37,4 +50,4 @@ class TorchBackend:
             from chestview.engine.models.gradcam import gradcam
 
             maps = gradcam(self.model, x)
-        return out.logits.float().cpu(), maps.float().cpu().contiguous()
+        return out.logits.float().cpu(), maps.float().cpu().contiguous(), None

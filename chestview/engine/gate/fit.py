@@ -154,7 +154,7 @@ def fit_input_gate(
     if len(train_idx) > max_train_images:
         rng = np.random.default_rng(seed)
         train_idx = sorted(rng.choice(train_idx, size=max_train_images, replace=False).tolist())
-    # The trunk features come from a hook on the torch module: a graph backend has none.
+    # Fitted on the reference backend; the graph backends reproduce its features (checked on export).
     predictor = Predictor(loaded, device=device, boxes="none", backend="torch")
 
     def progress(stage: str) -> Callable[[int, int], None] | None:

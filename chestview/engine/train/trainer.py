@@ -183,6 +183,7 @@ class _Run:
         # Models with their own loss (a label decoder) define training_loss; --loss does not apply to them.
         self.sequence_model = callable(getattr(self.model, "training_loss", None))
         self.state = TrainState()
+        self.epoch_lr = float(self.optimizer.param_groups[-1]["lr"])
         self.history: list[dict[str, Any]] = []
         self.generator = torch.Generator()
         self.train_loader = self._loader(data.train, train=True)
@@ -311,6 +312,8 @@ class _Run:
                 if not torch.isfinite(loss):
                     raise ChestviewError(f"epoch {epoch} step {step}: the loss is {loss.item()} (try a lower --lr)")
                 self.optimizer.zero_grad(set_to_none=True)
+                # The rate this step uses (a per-batch schedule has moved on by the epoch's end).
+                self.epoch_lr = float(self.optimizer.param_groups[-1]["lr"])
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
@@ -407,7 +410,8 @@ class _Run:
             selection_loss = val_loss if val_loss is not None else train_loss
             if c.select_on == "auroc" and valid:
                 selection_loss = -float(np.mean(valid))  # lower is better, like a loss
-            lr = float(self.optimizer.param_groups[0]["lr"])
+            # The head's rate during this epoch's last step; the trunk's is lr * trunk_lr_mult.
+            lr = self.epoch_lr
             improved = selection_loss < self.state.best_val_loss
             if improved:
                 self.state.best_val_loss, self.state.best_epoch, self.state.bad_epochs = selection_loss, epoch, 0

@@ -32,12 +32,14 @@ def test_exported_backend_matches_torch_on_a_real_image(name, tiny_zoo, samples_
     # Not only on the check input: on a real X-ray, batched with a second image.
     predictor = Predictor(loaded, device="cpu", backend="torch")
     x = torch.cat([predictor.prepare_input(load_image(p))[0] for p in sorted(samples_dir.glob("*.png"))[:2]])
-    got, ref = opened.backend.run(x), predictor.backend.run(x)
+    got, ref = opened.backend.run_with_features(x), predictor.backend.run_with_features(x)
     d = parity(ref, got)
     assert d.max_abs_prob_delta <= PROB_TOL and d.max_abs_map_delta <= MAP_TOL * max(d.map_range, 1.0)
-    # Exported once into the cache, keyed by the weights' SHA-256 and the input size.
+    # The input gate's pooled trunk features come out of the graph too, as torch's hook gives them.
+    assert got[2] is not None and got[2].shape == ref[2].shape and d.max_rel_feature_delta <= MAP_TOL
+    # Exported once into the cache, keyed by the weights' SHA-256, the input size and the export format.
     onnx = cache_dir(loaded) / "model.onnx"
-    assert loaded.card.sha256[:16] in onnx.parent.name and onnx.parent.name.endswith("64px")
+    assert loaded.card.sha256[:16] in onnx.parent.name and "-64px-v" in onnx.parent.name
     stamp = onnx.stat().st_mtime_ns
     assert open_backend(loaded, CPU, name).name == name
     assert onnx.stat().st_mtime_ns == stamp

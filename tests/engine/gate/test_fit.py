@@ -19,7 +19,7 @@ def test_fit_writes_checked_statistics_and_inference_uses_them(tiny_zoo, test_da
     stats = load_gate(tiny_zoo, card)
     assert stats is not None and np.isfinite(stats.threshold) and stats.threshold == pytest.approx(fit.stats.threshold, rel=1e-6)  # stored as float32
 
-    pred = Predictor(load_model(tiny_zoo), device="cpu", backend="torch")  # the trunk hook needs torch
+    pred = Predictor(load_model(tiny_zoo), device="cpu")  # the CPU default: an exported graph where installed
     val_paths = [ds.samples[i].path for i in split["val"]]
     checks = [r.input_check for r in pred.predict_paths(val_paths, num_workers=0)]
     assert all(c.score is not None and c.threshold == stats.threshold for c in checks)

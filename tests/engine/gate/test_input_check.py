@@ -59,15 +59,18 @@ def test_dicom_headers_that_say_not_a_chest_film_flag_it(samples_dir, tmp_path, 
     assert changed.flagged and value in changed.reason
 
 
-def test_bundled_default_model_flags_non_radiographs_and_passes_chest_films(test_data, samples_dir, non_radiographs):
-    """The real gate: the bundled default model's statistics (fitted by `chestview models fit-gate`)."""
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_bundled_default_model_flags_non_radiographs_and_passes_chest_films(test_data, samples_dir, non_radiographs, backend):
+    """The real gate: the bundled default model's statistics (fitted by `chestview models fit-gate`),
+    on the CPU's default backend (an exported graph when one is installed) and on torch."""
     from chestview.engine.inference import Predictor
     from chestview.engine.zoo import default_model_id, load_model
 
     model_id = default_model_id()
     if model_id is None:
         pytest.skip("no bundled model")
-    predictor = Predictor(load_model(model_id), device="cpu", boxes="none", backend="torch")  # the trunk hook
+    predictor = Predictor(load_model(model_id), device="cpu", boxes="none", backend=backend)
+    assert predictor.backend_note is None, predictor.backend_note
     if predictor.gate is None:
         pytest.skip(f"{model_id} has no input gate yet (chestview models fit-gate)")
     films = [str(p) for p in _chest_films(test_data, samples_dir)]
