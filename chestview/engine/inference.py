@@ -61,6 +61,7 @@ class _PreparedImages(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict:
+        from chestview.engine.gate.check import check_gray
         from chestview.engine.io.loader import load_image
 
         path = self.paths[i]
@@ -69,6 +70,7 @@ class _PreparedImages(Dataset):
             image = load_image(path)
             t1 = _now()
             x, extra = prepare_model_input(image, self.pre, self.tta)
+            gray = check_gray(image)  # the input gate's intensity checks, off the model's thread
             t2 = _now()
         except ChestviewError as exc:
             return {"path": path, "error": str(exc)}
@@ -80,6 +82,7 @@ class _PreparedImages(Dataset):
             "image": image,
             "x": x,
             "extra": extra,
+            "check_gray": gray,
             "timings_ms": {"decode": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3},
         }
 
@@ -175,6 +178,7 @@ class Predictor:
         # Boxes from heatmap * prior ** exponent (the card's, chosen on validation); display maps stay the model's.
         self.box_priors = getattr(loaded, "box_priors", None) or {}
         self.prior_exponent = float(self.card.box_prior.get("exponent", 0.0)) if self.box_priors else 0.0
+        self._prior_factors: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         from chestview.engine.gate import load_gate
 
         # The input gate's statistics (None for a model without them: pixel and header checks only).
@@ -239,13 +243,26 @@ class Predictor:
         windows, resized = extra
         return probs.mean(dim=0).numpy(), merge_crop_maps(maps, windows, resized).numpy()
 
+    def _fused_with_priors(self, heat: np.ndarray) -> np.ndarray:
+        """The maps boxes are cut from: each label's map times its prior ** exponent, renormalised."""
+        from chestview.engine.explain.prior import fuse_stack, prior_factors
+
+        shape = tuple(heat.shape[1:])
+        cached = self._prior_factors.get(shape)
+        if cached is None:  # once per map shape: the priors resized and raised to the exponent
+            factors = prior_factors(self.box_priors, self.labels, shape, self.prior_exponent)
+            has_prior = np.array([lbl in self.box_priors for lbl in self.labels])
+            cached = self._prior_factors[shape] = (factors, has_prior)
+        return fuse_stack(heat, *cached)
+
     @staticmethod
     def _merge_features(feats: torch.Tensor | None) -> np.ndarray | None:
         # TenCrop: the mean over the crops (the gate was fitted on whole images; close enough to rank).
         return None if feats is None else feats.mean(dim=0).numpy()
 
     def _result(
-        self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict, features: np.ndarray | None = None
+        self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict, features: np.ndarray | None = None,
+        check_gray: np.ndarray | None = None,
     ) -> ImageResult:
         from chestview.engine.gate import input_check
 
@@ -254,12 +271,7 @@ class Predictor:
         probs = self.calibrate(probs)
         heat = normalise_maps(maps[:n])  # the abnormality output's map (if any) is not shown
         timings["heatmaps"] = (_now() - t0) * 1e3
-        box_heat = heat
-        if self.prior_exponent > 0:
-            from chestview.engine.explain.prior import fuse_with_prior
-
-            box_heat = np.stack([fuse_with_prior(heat[c], self.box_priors.get(lbl), self.prior_exponent)
-                                 for c, lbl in enumerate(self.labels)])
+        box_heat = self._fused_with_priors(heat) if self.prior_exponent > 0 else heat
         findings, timings["boxes"] = self.findings_from(image.size, probs[:n], box_heat)
         abnormality = None
         if self.card.has_abnormality and probs.shape[0] > n:
@@ -269,7 +281,7 @@ class Predictor:
         t1 = _now()
         check = input_check(
             image, features, self.gate,
-            no_features=f"{self.card.id} gives no trunk features" if features is None else "",
+            no_features=f"{self.card.id} gives no trunk features" if features is None else "", gray=check_gray,
         )
         timings["input_check"] = (_now() - t1) * 1e3
         return ImageResult(
@@ -327,7 +339,7 @@ class Predictor:
                     f = self._merge_features(None if feats is None else feats[offset : offset + n])
                     offset += n
                     item["result"] = self._result(
-                        item["image"], p, m, {**item["timings_ms"], "forward": per_image_ms}, f)
+                        item["image"], p, m, {**item["timings_ms"], "forward": per_image_ms}, f, item["check_gray"])
             for item in batch:
                 result = item.get("result") or ImageResult(path=item["path"], error=item["error"])
                 done += 1

@@ -2,8 +2,8 @@
 
 Done on the low-resolution map and scaled to image pixels, never on a full-size upsampled map:
 the map holds no more detail than its cells, and a 1024^2 labelling would cost more than the model.
-All labels of an image are labelled in one call (a 3-D labelling whose structure never connects
-two maps), so boxes for 14 labels cost about as much as for one.
+All labels of an image are labelled in one call (the maps side by side, a blank column between
+them), so boxes for 14 labels cost well under a millisecond, about as much as for one.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from chestview.engine.results import Box
 
 WANG_THRESHOLD = 180  # Wang et al. 2017: heatmaps scaled to 0..255, boxes around regions >= 180
 
-# 8-connected within a map, never across maps: the middle plane of a 3x3x3 structure.
-_PER_MAP_8_CONNECTED = np.zeros((3, 3, 3), dtype=bool)
-_PER_MAP_8_CONNECTED[1] = True
+_8_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 @lru_cache(maxsize=64)
@@ -58,11 +56,24 @@ def _resample_8bit(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         from PIL import Image
 
         return np.stack([np.asarray(Image.fromarray(m).resize(size, Image.BILINEAR)) for m in maps])
+    n = maps.shape[0]
     _, kx = _bilinear_weights(w, size[0])
     _, ky = _bilinear_weights(h, size[1])
-    half, unit = float(1 << (_PRECISION_BITS - 1)), 1.0 / (1 << _PRECISION_BITS)
-    rows = np.clip(np.floor((maps.astype(np.float64) @ kx.T + half) * unit), 0, 255)
-    return np.clip(np.floor((ky @ rows + half) * unit), 0, 255).astype(np.uint8)
+    # Two plain matrix products over all maps at once ((n*h, w) and (h, n*W)): a batched product
+    # of 15 tiny matrices costs five times as much. Rounding in place, as Pillow does per pass.
+    rows = maps.reshape(n * h, w).astype(np.float64) @ kx.T
+    _round_fixed(rows)
+    cols = ky @ rows.reshape(n, h, size[0]).transpose(1, 0, 2).reshape(h, n * size[0])
+    _round_fixed(cols)
+    return cols.reshape(size[1], n, size[0]).transpose(1, 0, 2).astype(np.uint8)
+
+
+def _round_fixed(sums: np.ndarray) -> None:
+    """Pillow's fixed-point rounding of a pass, in place: (sum + half) >> bits, clipped to 0..255."""
+    np.add(sums, float(1 << (_PRECISION_BITS - 1)), out=sums)
+    np.multiply(sums, 1.0 / (1 << _PRECISION_BITS), out=sums)
+    np.floor(sums, out=sums)
+    np.clip(sums, 0, 255, out=sums)
 
 
 def _working_maps(maps: np.ndarray, work_size: int | None) -> np.ndarray:
@@ -109,20 +120,23 @@ def maps_to_boxes(
     width, height = image_size
     sx, sy = width / w, height / h
     out: list[list[Box]] = [[] for _ in range(n_maps)]
-    components, n = ndimage.label(work >= threshold, structure=_PER_MAP_8_CONNECTED)
+    # The maps side by side in one 2-D image, a blank column between neighbours so that no
+    # component spans two maps: one 2-D labelling is cheaper than a 3-D one of the same pixels.
+    stride = w + 1
+    tiled = np.zeros((h, n_maps * stride), dtype=work.dtype)
+    tiled.reshape(h, n_maps, stride)[:, :, :w] = work.transpose(1, 0, 2)
+    components, n = ndimage.label(tiled >= threshold, structure=_8_CONNECTED)
     if n == 0:
         return out
-    # (plane, r0, r1, c0, c1) per component, in labelling (raster) order.
-    spans = np.array([(s[0].start, s[1].start, s[1].stop, s[2].start, s[2].stop)
-                      for s in ndimage.find_objects(components)], dtype=np.int64)
-    plane, r0, r1, c0, c1 = spans.T
+    # Components in raster order of the tiled image: within one map, raster order of that map.
+    objects = ndimage.find_objects(components)
+    spans = np.array([(s[0].start, s[0].stop, s[1].start, s[1].stop) for s in objects], dtype=np.int64)
+    r0, r1, t0, t1 = spans.T
+    plane = t0 // stride
+    c0, c1 = t0 - plane * stride, t1 - plane * stride
     keep = (r1 - r0) * (c1 - c0) >= min_area_frac * h * w
-    # Peak of each component: its pixels grouped by component id, one maximum per group.
-    ids, values = components.ravel(), work.ravel()
-    hot = np.flatnonzero(ids)
-    grouped = hot[np.argsort(ids[hot], kind="stable")]
-    starts = np.flatnonzero(np.r_[True, np.diff(ids[grouped]) != 0])
-    peaks = np.maximum.reduceat(values[grouped], starts).astype(np.float64)
+    # Each component's peak, inside its own bounding box (a few dozen small slices at most).
+    peaks = np.array([tiled[sl][components[sl] == k].max() for k, sl in enumerate(objects, 1)], dtype=np.float64)
     bw, bh = (c1 - c0) * sx, (r1 - r0) * sy
     score, area = peaks / 255.0, bw * bh
     order = np.lexsort((np.arange(n), -area, -score, plane))  # per map: best score, then largest

@@ -64,6 +64,25 @@ def fuse_with_prior(heat: np.ndarray, prior: np.ndarray | None, exponent: float)
     return np.round(fused * (255.0 / top)).astype(np.uint8)
 
 
+def prior_factors(priors: Mapping[str, np.ndarray], labels: Sequence[str], shape: tuple[int, int],
+                  exponent: float) -> np.ndarray:
+    """(L, h, w) float32: ``prior ** exponent`` per label resized to the maps' shape, 1 where a
+    label has no prior. Computed once per model and map shape; :func:`fuse_stack` applies it."""
+    ones = np.ones(shape, np.float32)
+    return np.stack([np.power(np.clip(_resize(priors[lbl], shape), 0.0, 1.0), exponent) if lbl in priors else ones
+                     for lbl in labels]).astype(np.float32)
+
+
+def fuse_stack(heat: np.ndarray, factors: np.ndarray, has_prior: np.ndarray) -> np.ndarray:
+    """:func:`fuse_with_prior` for every label at once: (L, h, w) uint8 maps times their factors,
+    each renormalised to 0..255; labels without a prior (``has_prior`` False) keep their map."""
+    fused = heat.astype(np.float32) * factors
+    top = fused.max(axis=(1, 2), keepdims=True)
+    scaled = np.round(fused * (255.0 / np.where(top > 0, top, 1.0))).astype(np.uint8)
+    scaled[(top[:, 0, 0] <= 0)] = 0
+    return np.where(has_prior[:, None, None], scaled, heat)
+
+
 def fuse_maps(heat: Mapping[str, np.ndarray], priors: Mapping[str, np.ndarray], exponent: float
               ) -> dict[str, np.ndarray]:
     return {lbl: fuse_with_prior(m, priors.get(lbl), exponent) for lbl, m in heat.items()}

@@ -14,14 +14,22 @@ from chestview.engine.results import InputCheck
 _CHECK_SIZE = 96
 
 
-def input_check(
-    image: XrayImage, features: np.ndarray | None, stats: GateStats | None, *, no_features: str = ""
-) -> InputCheck:
-    """Flagged when any check fires; ``reason`` lists every check that did. ``no_features`` says why a
-    model with gate statistics gave no trunk features (a graph backend): the reason then says the
-    feature distance was not measured, and only the pixel and header checks ran."""
+def check_gray(image: XrayImage) -> np.ndarray:
+    """The small windowed copy the intensity checks look at; the decode workers make it, beside the
+    model input, so that the model's thread never resizes a full-size image for it."""
     from chestview.engine.preprocess import model_gray
 
+    return model_gray(image, _CHECK_SIZE).numpy()
+
+
+def input_check(
+    image: XrayImage, features: np.ndarray | None, stats: GateStats | None, *, no_features: str = "",
+    gray: np.ndarray | None = None,
+) -> InputCheck:
+    """Flagged when any check fires; ``reason`` lists every check that did. ``no_features`` says why a
+    model with gate statistics gave no trunk features (a model without a trunk): the reason then says
+    the feature distance was not measured, and only the pixel and header checks ran. ``gray``: the
+    image's :func:`check_gray`, when it was made already."""
     reasons: list[str] = []
     score = threshold = None
     if stats is not None and features is not None and features.shape[-1] == stats.dim:
@@ -29,8 +37,7 @@ def input_check(
         threshold = stats.threshold
         if score > threshold:
             reasons.append(f"unlike the model's training films (feature distance {score:.2f} > {threshold:.2f})")
-    gray = model_gray(image, _CHECK_SIZE).numpy()
-    reasons += pixel_reasons(image, gray)
+    reasons += pixel_reasons(image, check_gray(image) if gray is None else gray)
     md = image.metadata
     reasons += header_problems(md.get("modality"), md.get("body_part"))
     flagged = bool(reasons)

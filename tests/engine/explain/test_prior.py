@@ -3,7 +3,9 @@ import pytest
 
 from chestview.engine.errors import ModelError
 from chestview.engine.explain.boxes import heatmap_to_boxes
-from chestview.engine.explain.prior import fuse_with_prior, load_priors, prior_maps, save_priors
+from chestview.engine.explain.prior import (
+    fuse_stack, fuse_with_prior, load_priors, prior_factors, prior_maps, save_priors,
+)
 from chestview.engine.results import Box
 
 
@@ -38,3 +40,19 @@ def test_priors_round_trip_and_are_checked(tmp_path):
     assert np.array_equal(back["Effusion"], priors["Effusion"])
     with pytest.raises(ModelError, match="SHA-256"):
         load_priors(tmp_path / "p.safetensors", "0" * 64)
+
+
+@pytest.mark.parametrize("exponent", [0.5, 1.0, 2.0])
+def test_fusing_every_label_at_once_equals_fusing_each(exponent):
+    rng = np.random.default_rng(3)
+    labels = [f"L{i}" for i in range(14)]
+    priors = {lbl: rng.random((32, 32)).astype(np.float32) for lbl in labels[:8]}
+    priors["L3"] = np.zeros((32, 32), np.float32)  # a prior that wipes the map out
+    heat = rng.integers(0, 256, (14, 7, 7)).astype(np.uint8)
+    heat[5] = 0
+    factors = prior_factors(priors, labels, (7, 7), exponent)
+    has_prior = np.array([lbl in priors for lbl in labels])
+    one_by_one = np.stack([fuse_with_prior(heat[c], priors.get(lbl), exponent) for c, lbl in enumerate(labels)])
+    together = fuse_stack(heat, factors, has_prior)
+    assert together.dtype == np.uint8 and np.array_equal(together, one_by_one)
+    assert not together[3].any() and np.array_equal(together[10], heat[10])
