@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", nargs="+", metavar="PATH", help="images or folders (default: the bundled samples)")
     p.add_argument("-n", "--n-images", type=int, default=32, help="images to time (cycled; default %(default)s)")
     p.add_argument("--workers", type=int, default=None, help="decoding workers of the pipeline (default: automatic)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="interleaved rounds per backend, each keeping its best (default %(default)s): "
+                        "steadier ratios on a machine shared with other work")
     p.add_argument("--json", action="store_true", help="print the JSON result instead of tables")
     p.set_defaults(run=run)
 
@@ -33,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if model_id is None:
         error("no model is installed: the zoo is empty")
         return 2
-    if args.batch_size < 1 or args.n_images < 1:
-        error("--batch-size and --n-images must be at least 1")
+    if args.batch_size < 1 or args.n_images < 1 or args.repeat < 1:
+        error("--batch-size, --n-images and --repeat must be at least 1")
         return 2
     paths = [str(p) for p in iter_image_files(args.images or [samples_dir()])]
     try:
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_benchmark(
             loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
-            num_workers=args.workers, backend=args.backend, on_event=progress,
+            num_workers=args.workers, backend=args.backend, repeat=args.repeat, on_event=progress,
         )
     except ChestviewError as exc:
         error(str(exc))
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
-    print(f"model {result.model_id} on {result.device}, batch {result.batch_size}, {result.n_images} images from {result.image_source}")
+    print(f"model {result.model_id} on {result.device}, batch {result.batch_size}, {result.n_images} images from "
+          f"{result.image_source}" + (f"; best of {result.repeat} interleaved rounds" if result.repeat > 1 else ""))
     print(table(result.backend_rows(), BACKEND_HEADER))
     for name, why in result.unavailable_backends.items():
         print(f"  {name}: not measured ({why})")

@@ -34,7 +34,7 @@ def bench_job(model_id: str, paths: list[str], device: str, batch_size: int, n_i
 
     files = [str(p) for p in iter_image_files(paths)]
     return run_benchmark(load_model(model_id), files, device=device, batch_size=batch_size, n_images=n_images,
-                         num_workers=0, backend=backend, on_event=on_event, should_stop=should_stop)
+                         num_workers=0, backend=backend, repeat=1, on_event=on_event, should_stop=should_stop)
 
 
 def bench_rows(result) -> list[tuple[str, str, str]]:

@@ -87,11 +87,15 @@ def test_models_lists_the_zoo(tiny_zoo, capsys):
 
 def test_bench_reports_stages(tiny_zoo, samples_dir, capsys):
     png = sorted(samples_dir.glob("*.png"))[:2]
-    assert main(["bench", "--images", *map(str, png), "-n", "4", "--batch-size", "2", "--json", "--workers", "0"]) == 0
+    assert main(["bench", "--images", *map(str, png), "-n", "4", "--batch-size", "2", "--json", "--workers", "0",
+                 "--repeat", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data["stages"]) == {"decode", "preprocess", "forward", "heatmaps", "boxes"}
     assert data["pipeline_images_per_s"] > 0 and data["model_images_per_s"] > 0
-    assert data["n_images"] == 4
+    assert data["n_images"] == 4 and data["repeat"] == 2
+    # The stage timings are one round's (the default backend's best), not every round's pooled.
+    assert data["stages"]["forward"]["n"] == 4 and data["stages"]["decode"]["n"] == 4
+    assert "torch" in data["backends"] and data["backends"][data["default_backend"]]["pipeline_images_per_s"] > 0
 
 
 def test_version(capsys):
