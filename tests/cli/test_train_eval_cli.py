@@ -176,6 +176,11 @@ def test_eval_update_card_with_localization(trained, tmp_path, test_data):
     card, report = _card_numbers_come_from_report(model_dir)
     assert set(card["metrics"]["test"]["localization"]) == {"model", "prior", "swap", "prior_mean"}
     assert report["meta"]["localization_prior_from"].startswith("training split")
+    # The target verdicts come with the numbers: the localization ones from the tables just written.
+    targets = card["metrics"]["test"]["targets"]
+    iou = {k: card["metrics"]["test"]["localization"][k]["iou"]["mean_accuracy"][2] for k in ("model", "prior", "swap")}
+    assert targets["iou03_swap_lift"]["measured"] == pytest.approx(iou["model"] - iou["swap"], abs=1e-4)
+    assert targets["iou03_minus_prior"]["met"] == (iou["model"] > iou["prior"])
     assert card["metrics"]["history"]
 
 

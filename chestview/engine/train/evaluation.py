@@ -507,7 +507,11 @@ def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str
                 os.replace(staging / name, eval_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    card.with_updates(metrics={**card.metrics, "test": result.metrics_for_card()}).save(directory)
+    from chestview.engine.evaluate.targets import verdicts
+
+    test = result.metrics_for_card()
+    test["targets"] = verdicts(test)  # what was aimed at, beside what was measured
+    card.with_updates(metrics={**card.metrics, "test": test}).save(directory)
     return directory
 
 

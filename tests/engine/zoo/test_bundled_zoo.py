@@ -126,3 +126,14 @@ def test_readme_reader_table_is_generated_from_the_cards():
     readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
     bundled = sorted((e.card for e in list_zoo() if e.bundled), key=lambda c: c.id)
     assert reader_table(bundled) in readme
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
+def test_card_target_verdicts_are_the_engines(card_path):
+    """The card's target verdicts are exactly what ``eval --update-card`` writes from its numbers."""
+    from chestview.engine.evaluate.targets import verdicts
+
+    test = json.loads(card_path.read_text())["metrics"]["test"]
+    if "targets" not in test:
+        pytest.skip("this model predates the targets")
+    assert verdicts(test) == test["targets"]
