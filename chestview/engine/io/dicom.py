@@ -188,9 +188,30 @@ def _voi_window(ds: Dataset, pixels: np.ndarray, bits_stored: int) -> tuple[tupl
     if bits_stored <= 8:
         low, high = _stored_range(ds, bits_stored)
         return window_from_range(low, high), "full range"
+    step = _eight_bit_step(pixels)
+    if step is not None:
+        return window_from_range(0.0, 255.0 * step), "8-bit values"
     sample = pixels[:: max(1, pixels.shape[0] // 512), :: max(1, pixels.shape[1] // 512)]
     low, high = np.percentile(sample, _DEFAULT_PERCENTILES)
     return window_from_range(float(low), float(high)), "percentiles"
+
+
+def _eight_bit_step(pixels: np.ndarray) -> int | None:
+    """k when every value is one of 0, k, 2k, ... 255k: 8-bit data in a deeper container (an 8-bit
+    film saved as 12 or 16 bits, as is or scaled). Its window is then the 8-bit original's, 0..255k,
+    so such a copy shows and scores exactly as the 8-bit file it came from; a percentile window would
+    stretch it. None for anything else (real 12-16-bit detector data uses many more values)."""
+    low, high = float(pixels.min()), float(pixels.max())
+    if low < 0 or high <= 0 or high >= 2**16:
+        return None
+    ints = pixels.astype(np.int64)
+    if not np.array_equal(ints, pixels):
+        return None  # fractional values (a rescale slope)
+    values = np.flatnonzero(np.bincount(ints.ravel()))
+    if len(values) > 256:
+        return None
+    step = int(np.gcd.reduce(values))
+    return step if step >= 1 and high <= 255 * step else None
 
 
 def _window_from_voi_lut(item: Dataset) -> tuple[float, float] | None:

@@ -318,3 +318,18 @@ def test_read_dicom_tags_rejects_non_dicom(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(ImageLoadError, match="not a DICOM"):
         read_dicom_tags(path)
+
+
+@pytest.mark.parametrize("scale, bits", [(1, 16), (16, 12), (257, 16)])
+def test_an_8bit_film_in_a_deeper_container_reads_as_the_8bit_original(make_dicom: Callable[..., Path], scale, bits) -> None:
+    """An 8-bit film saved as 12/16 bits without a window (as is, x16, x257) is windowed as the 8-bit
+    file it came from, not stretched by percentiles: a DICOM copy of a PNG shows and scores the same."""
+    rng = np.random.default_rng(1)
+    eight = rng.integers(20, 200, size=(64, 64), dtype=np.uint8)  # not the full 0..255 range
+    im8 = load_image(make_dicom(eight, "eight.dcm"))
+    deep = load_image(make_dicom(eight.astype(np.uint16) * scale, "deep.dcm", BitsStored=bits))
+    assert deep.metadata["voi_source"] == "8-bit values"
+    np.testing.assert_allclose(deep.normalised(), im8.normalised(), atol=1e-6)
+    # Real deep data (many values) keeps the percentile window.
+    noisy = (eight.astype(np.uint16) * 16 + rng.integers(0, 16, size=eight.shape)).astype(np.uint16)
+    assert load_image(make_dicom(noisy, "noisy.dcm", BitsStored=12)).metadata["voi_source"] == "percentiles"
