@@ -26,9 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="heatmap threshold 1-255 for boxes (default: the model card's box threshold)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
     p.add_argument("--write-thresholds", action="store_true",
-                   help="write operating thresholds (Youden's J, or the training prevalence for labels with under 5 "
-                        "validation positives) and the box threshold, both chosen on the VALIDATION split, "
-                        "into the model card (then measure --split with them)")
+                   help="fit on the VALIDATION split and write into the model card: Platt calibration, one "
+                        "threshold for every finding (at most 30%% of the validation normals with any positive), "
+                        "the abnormality threshold (90%% sensitivity), the box threshold and box-prior exponent; "
+                        "without validation normals, Youden's J per label (then measure --split with them)")
     p.add_argument("--update-card", action="store_true",
                    help="write the fresh test metrics into the model card and the report into <model>/eval/ "
                         "(only for the card's own data and split, --split test)")

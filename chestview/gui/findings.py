@@ -33,11 +33,11 @@ KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "positive" | "negative" | "unreliabl
 SHORT_NEGATIVES = 3  # negatives listed before "Show all"
 
 ORDER_RULE = (
-    "One scale: the model's (calibrated) probability, 0 to 1; the tick on each bar is that finding's "
-    "operating point. A finding is positive (red, above the line) when its probability reaches its "
-    "own operating point, chosen per label on the validation split. Positives come first, then the "
-    "others, each group by probability; as operating points differ per label, a positive can have a "
-    "lower probability than a negative below the line."
+    "One scale: the model's (calibrated) probability, 0 to 1; the tick on each bar is the operating "
+    "point, chosen on the validation split (one for every finding on the bundled models, so a positive "
+    "never has a lower probability than a negative). A finding is positive (red, above the line) when "
+    "its probability reaches the operating point. Positives come first, then the others, each group by "
+    "probability."
 )
 
 POSITIVE_BG = QColor(120, 40, 30)

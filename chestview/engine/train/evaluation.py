@@ -186,8 +186,8 @@ def predict_split(
 
 
 def fit_operating_point(preds: SplitPredictions, card: Any) -> tuple[dict[str, Any], dict[str, str], SplitPredictions]:
-    """From a validation split predicted WITHOUT calibration: per-output Platt scaling, finding
-    thresholds at one specificity on the validation normals, and the abnormality threshold at a
+    """From a validation split predicted WITHOUT calibration: per-output Platt scaling, one finding
+    threshold for every label on the calibrated scale (from the validation normals), and the abnormality threshold at a
     stated sensitivity (:mod:`chestview.engine.evaluate.operating`). Returns the card updates
     ({"calibration", "thresholds", "abnormality"}), the rule per threshold, and ``preds`` with
     calibrated probabilities."""

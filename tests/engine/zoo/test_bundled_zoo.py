@@ -137,3 +137,14 @@ def test_card_target_verdicts_are_the_engines(card_path):
     if "targets" not in test:
         pytest.skip("this model predates the targets")
     assert verdicts(test) == test["targets"]
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
+def test_calibrated_models_have_one_operating_point_for_every_finding(card_path):
+    """On one calibrated scale one cut: a red finding is never below a black one on the same film."""
+    card = json.loads(card_path.read_text())
+    if not card.get("calibration", {}).get("params"):
+        pytest.skip("an uncalibrated model keeps per-label thresholds")
+    assert len(set(card["thresholds"].values())) == 1
+    assert all("one threshold for every finding" in rule
+               for label, rule in card["provenance"]["threshold_rules"].items() if label in card["labels"])
