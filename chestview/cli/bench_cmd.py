@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_benchmark(
             loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
-            num_workers=args.workers, backend=args.backend, repeat=args.repeat, on_event=progress,
+            num_workers=args.workers, backend=args.backend, precision=args.precision, repeat=args.repeat, on_event=progress,
         )
     except ChestviewError as exc:
         error(str(exc))
