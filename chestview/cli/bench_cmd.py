@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
         return exc.exit_code
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if args.precision != "f32" and not result.default_backend.endswith(args.precision):  # refused: say why
+        why = result.unavailable_backends.get(f"openvino-{args.precision}", f"{args.precision} unavailable")
+        print(f"chestview: warning: {why}; using f32", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0

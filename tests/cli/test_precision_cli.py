@@ -40,9 +40,11 @@ def test_check_precision_cli_then_bench_shows_the_row_when_the_card_allows_it(ti
 
     png = [str(p) for p in sorted(samples_dir.glob("*.png"))[:2]]
     bench = ["bench", "--images", *png, "-n", "2", "--batch-size", "2", "--json", "--workers", "0", "--repeat", "1"]
-    assert main(bench) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert "openvino-bf16" not in result["backends"]
+    assert main(bench + ["--precision", "bf16"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert "chestview: warning:" in captured.err and "using f32" in captured.err
+    assert result["default_backend"] == "openvino" and "openvino-bf16" not in result["backends"]
     assert "not proven" in result["unavailable_backends"]["openvino-bf16"]
 
     card = ModelCard.load(tiny_zoo)  # a passing record, as check-precision writes one

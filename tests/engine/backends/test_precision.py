@@ -78,8 +78,8 @@ def test_a_passing_proof_runs_bf16(tiny_zoo, samples_dir):
     assert 0 < d < 0.2  # really reduced precision (not exact), and still the same model
     assert m16.shape == m32.shape
     # Another backend asked for with bf16 keeps its exact self, and says so.
-    onnx = open_backend(loaded, CPU, "torch", "bf16")
-    assert onnx.name == "torch" and onnx.precision == "f32" and "OpenVINO only" in onnx.note
+    other = open_backend(loaded, CPU, "torch", "bf16")
+    assert other.name == "torch" and other.precision == "f32" and "OpenVINO only" in other.note
 
 
 @needs_bf16
