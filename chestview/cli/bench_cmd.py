@@ -49,13 +49,16 @@ def run(args: argparse.Namespace) -> int:
 
         result = run_benchmark(
             loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
-            num_workers=args.workers, backend=args.backend, repeat=args.repeat, on_event=progress,
+            num_workers=args.workers, backend=args.backend, precision=args.precision, repeat=args.repeat, on_event=progress,
         )
     except ChestviewError as exc:
         error(str(exc))
         return exc.exit_code
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if args.precision != "f32" and not result.default_backend.endswith(args.precision):  # refused: say why
+        why = result.unavailable_backends.get(f"openvino-{args.precision}", f"{args.precision} unavailable")
+        print(f"chestview: warning: {why}; using f32", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0

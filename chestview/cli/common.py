@@ -49,16 +49,20 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
 
 
 def add_backend_argument(parser) -> None:
-    from chestview.engine.backends import CHOICES
+    from chestview.engine.backends import CHOICES, PRECISIONS
 
     parser.add_argument("--backend", choices=CHOICES, default="auto",
                         help="inference backend (default auto: the fastest exact one for the device, torch off the CPU)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="f32",
+                        help="inference precision (default f32, exact). bf16: OpenVINO on a CPU with bf16, only for "
+                             "a model whose card records a passing `chestview models check-precision`; else f32 "
+                             "with a warning")
 
 
 def report_backend(predictor) -> None:
     """One line when the backend in use is not the one asked for: a warning on a failure, a note on a known limit."""
     note = predictor.backend_note
-    if note and (predictor.opened.warn or predictor.opened.requested != "auto"):
+    if note and (predictor.opened.warn or predictor.opened.requested != "auto"):  # a refused precision warns
         kind = "warning" if predictor.opened.warn else "note"
         print(f"chestview: {kind}: {note}", file=sys.stderr)
 

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         heatmap_threshold=args.heatmap_threshold,
         device=args.device,
         backend=args.backend,
+        precision=args.precision,
         data_options=parse_pairs(args.data_opt, "--data-opt"),
         split_fractions=fractions,
         split_seed=args.split_seed,

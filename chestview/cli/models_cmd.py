@@ -31,6 +31,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--max-flag-rate", type=float, default=0.02,
                       help="largest share of validation films the threshold may flag (default: %(default)s)")
     gate.set_defaults(models_run=_fit_gate)
+    prec = msub.add_parser("check-precision",
+                           help="measure a reduced precision against f32 on the model's validation split; "
+                                "record it in the card (bf16 runs only for a model whose record passed)")
+    prec.add_argument("model", help="model id or directory")
+    prec.add_argument("--data", required=True, metavar="FORMAT:PATH",
+                      help="the model's training data (e.g. nih:PATH); split as the card records")
+    prec.add_argument("--precision", choices=["bf16"], default="bf16", help="the reduced precision (default: %(default)s)")
+    prec.add_argument("--batch-size", type=int, default=8)
+    prec.add_argument("--workers", type=int, default=None)
+    prec.add_argument("--dry-run", action="store_true", help="measure and print, but do not write the card")
+    prec.add_argument("--json", action="store_true", help="print the measurement as JSON")
+    prec.set_defaults(models_run=_check_precision)
     try:
         from chestview.cli import import_cmd
 
@@ -70,6 +82,45 @@ def _fit_gate(args: argparse.Namespace) -> int:
           f"({s['components']} components), fitted on {s['train_images']} training films; "
           f"{s['val_flagged']}/{s['val_images']} validation films flagged ({100 * s['val_flagged_rate']:.1f}%); "
           f"{fit.seconds:.0f} s")
+    return 0
+
+
+def _check_precision(args: argparse.Namespace) -> int:
+    from chestview.engine.backends.precision import AUROC_LIMIT, LOCALIZATION_LIMIT
+    from chestview.engine.backends.proof import check_precision
+
+    if args.batch_size < 1:
+        error("--batch-size must be at least 1")
+        return 2
+    try:
+        proof = check_precision(args.model, args.data, args.precision, batch_size=args.batch_size,
+                                num_workers=args.workers, write=not args.dry_run)
+    except ChestviewError as exc:
+        error(str(exc))
+        return 1
+    if args.json:
+        print(json.dumps(proof.to_json(), indent=2, default=str))
+        return 0
+    f = lambda v, d=4: "-" if v is None else f"{v:+.{d}f}"  # noqa: E731
+    p = args.precision
+    print(f"{proof.model_id}: {p} against f32 (OpenVINO) on the validation split of {proof.data} "
+          f"({proof.n_images} films, {proof.n_gt_boxes} boxes on {proof.n_box_images})")
+    rows = [["mean AUROC", f"{proof.mean_auroc['f32'] or 0:.4f}", f"{proof.mean_auroc[p] or 0:.4f}",
+             f(proof.mean_auroc_delta), f"{AUROC_LIMIT}"]]
+    if proof.abnormality_auroc:
+        rows.append(["abnormality AUROC", f"{proof.abnormality_auroc['f32'] or 0:.4f}",
+                     f"{proof.abnormality_auroc[p] or 0:.4f}", f(proof.abnormality_auroc_delta), f"{AUROC_LIMIT}"])
+    if proof.localization_delta is not None:
+        rows.append(["localization score", f"{proof.localization['f32']:.4f}", f"{proof.localization[p]:.4f}",
+                     f(proof.localization_delta), f"{LOCALIZATION_LIMIT}"])
+    rows.append(["forward img/s", f"{proof.images_per_s.get('f32', 0):.1f}", f"{proof.images_per_s.get(p, 0):.1f}",
+                 f"x{proof.speed_ratio:.2f}", ""])
+    print(table(rows, ["measure", "f32", p, "delta", "limit (abs)"]))
+    print(f"max |probability delta| {proof.max_abs_prob_delta:.4f} (mean {proof.mean_abs_prob_delta:.5f}); "
+          f"largest per-label AUROC move {f(proof.max_abs_label_auroc_delta)}")
+    verdict = "PASSED: --precision " + p + " may run this model" if proof.passed else \
+        "FAILED: --precision " + p + " falls back to f32 for this model"
+    print(verdict + ("" if args.dry_run else " (recorded in its card)") + f"; {proof.seconds:.0f} s")
     return 0
 
 

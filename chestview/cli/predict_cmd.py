@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         device = shard_device(args.device) if shard else args.device
         for model_id in model_ids:
             predictors.append(Predictor(load_model(model_id), device=device, tta=args.tta, boxes=args.boxes,
-                                        box_threshold=args.box_threshold, backend=args.backend))
+                                        box_threshold=args.box_threshold, backend=args.backend,
+                                        precision=args.precision))
     except ChestviewError as exc:
         error(str(exc))
         return 2

@@ -9,7 +9,9 @@ Every inference backend available for the device is measured in the same run (to
 the same images, with its largest probability difference from torch; the stage timings are those
 of the default backend (the one ``--backend`` names, ``auto`` by default). Backends are measured in
 interleaved rounds (``repeat``), each reporting its best, so that the ratios between them hold on a
-machine shared with other work.
+machine shared with other work. A reduced precision (``openvino-bf16``) gets its row beside them when
+the model's card records a passing precision check (else the reason it was not measured); with
+``precision="bf16"`` it is also the default backend.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 
 from chestview import __version__
 from chestview.engine.backends import BACKENDS
+from chestview.engine.backends.precision import REDUCED, refusal
 from chestview.engine.backends.select import installed
 from chestview.engine.device import describe_device
 from chestview.engine.errors import ChestviewError
@@ -156,6 +159,7 @@ def run_benchmark(
     n_images: int = 32,
     num_workers: int | None = None,
     backend: str = "auto",
+    precision: str = "f32",
     repeat: int = 3,
     on_event: Callable[[BenchProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -167,7 +171,7 @@ def run_benchmark(
     emit = on_event or (lambda ev: None)
     stop = should_stop or (lambda: False)
     paths = [str(image_paths[i % len(image_paths)]) for i in range(max(n_images, batch_size))]
-    default = Predictor(loaded, device=device, boxes=PIPELINE_BOXES, backend=backend)
+    default = Predictor(loaded, device=device, boxes=PIPELINE_BOXES, backend=backend, precision=precision)
     labels = default.labels
     timings: dict[str, list[float]] = {s: [] for s in STAGES}
 
@@ -207,6 +211,20 @@ def run_benchmark(
                 unavailable[name] = "not installed"
                 continue
             other = Predictor(loaded, device=default.device, boxes=PIPELINE_BOXES, backend=name)
+            if other.backend_name == name:
+                predictors[name] = other
+            else:
+                unavailable[name] = other.backend_note or "unavailable"
+        # The reduced precisions, beside the exact backends, where the card proves them.
+        for reduced in REDUCED:
+            name = f"openvino-{reduced}"
+            if name in predictors or not installed("openvino"):
+                continue
+            why = refusal(loaded.card, reduced)
+            if why is not None:
+                unavailable[name] = why
+                continue
+            other = Predictor(loaded, device=default.device, boxes=PIPELINE_BOXES, backend="openvino", precision=reduced)
             if other.backend_name == name:
                 predictors[name] = other
             else:
@@ -312,7 +330,7 @@ def _runtime_versions(predictors: dict[str, Predictor]) -> dict[str, str]:
 
     versions = {}
     for name in predictors:
-        if name != "torch":
+        if name != "torch" and name in BACKENDS:
             try:
                 versions[name] = importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:

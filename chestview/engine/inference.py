@@ -154,6 +154,8 @@ class Predictor:
         boxes: BoxMode = "positive",
         max_boxes: int = 3,
         backend: str = "auto",
+        precision: str = "f32",
+        opened: OpenedBackend | None = None,
     ) -> None:
         if tta not in ("none", "tencrop"):
             raise ChestviewError(f"unknown test-time augmentation {tta!r} (none, tencrop)")
@@ -162,8 +164,10 @@ class Predictor:
         self.loaded = loaded
         self.card = loaded.card
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        # torch, ONNX Runtime or OpenVINO; ``backend_note`` says why it is not the one asked for.
-        self.opened: OpenedBackend = open_backend(loaded, self.device, backend)
+        # torch, ONNX Runtime or OpenVINO, at float32 or a reduced precision the card proves;
+        # ``backend_note`` says why it is not the one asked for. ``opened``: one already opened
+        # (the precision check runs its unproven candidate so).
+        self.opened: OpenedBackend = opened or open_backend(loaded, self.device, backend, precision)
         self.backend = self.opened.backend
         self.tta = tta
         # None: the level chosen for this model on its validation split (the card's; 180 by default).
@@ -212,6 +216,10 @@ class Predictor:
     @property
     def backend_name(self) -> str:
         return self.opened.name
+
+    @property
+    def precision(self) -> str:
+        return self.opened.precision
 
     @property
     def backend_note(self) -> str | None:

@@ -6,7 +6,7 @@ all-or-nothing, so a crash mid-write leaves the previous state. A file that is n
 moved aside and a fresh one started; an entry that does not decode is deleted and recomputed.
 The key hashes the file's bytes (remembered per path, size and modification time, so unchanged
 files are not read again), the model card (weights SHA-256, thresholds, input gate), the settings
-that change results (test-time augmentation, box threshold and mode, backend) and the format and
+that change results (test-time augmentation, box threshold and mode, device, reduced precision) and the format and
 chestview versions. The cache is bounded in bytes and entries; the least recently used go first.
 Heatmaps are stored as they are kept in memory: low-resolution uint8, zlib-compressed.
 """
@@ -65,6 +65,9 @@ def predictor_key(predictor: Any) -> str:
         "max_boxes": predictor.max_boxes,
         "backend": predictor.device.type,  # fp16 autocast on CUDA gives slightly different numbers
     }
+    precision = getattr(predictor, "precision", "f32")
+    if precision != "f32":  # the exact backends agree to 1e-4 and share entries; bf16 does not
+        settings["precision"] = precision
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -35,26 +35,28 @@ class ExportProgress:
 
 
 class PredictorCache:
-    """One Predictor per (model id, device, backend), built on first use (in a worker thread).
+    """One Predictor per (model id, device, backend, precision), built on first use (in a worker thread).
 
-    ``backend`` is the app's setting; a backend that falls back to torch is logged once, as a warning.
+    ``backend`` and ``precision`` are the app's settings; a backend that falls back to torch (or a
+    precision refused for a model) is logged once, as a warning.
     """
 
-    def __init__(self, backend: str = "auto") -> None:
+    def __init__(self, backend: str = "auto", precision: str = "f32") -> None:
         self._lock = threading.Lock()
-        self._predictors: dict[tuple[str, str, str], Any] = {}
+        self._predictors: dict[tuple[str, str, str, str], Any] = {}
         self.backend = backend
+        self.precision = precision
 
     def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
         from chestview.engine.inference import Predictor
         from chestview.engine.zoo import load_model
 
-        key = (model_id, device, self.backend)
+        key = (model_id, device, self.backend, self.precision)
         with self._lock:
             pred = self._predictors.get(key)
             if pred is None:
                 pred = Predictor(load_model(model_id), device=device, boxes="positive", box_threshold=box_threshold,
-                                 backend=self.backend)
+                                 backend=self.backend, precision=self.precision)
                 if pred.backend_note:
                     (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
                 self._predictors[key] = pred

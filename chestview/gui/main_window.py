@@ -369,6 +369,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self._apply_box_threshold()
         self.findings.opacity.setValue(round(s.heat_opacity * 100))
         self.predictors.backend = s.backend
+        self.predictors.precision = s.precision
         self.predictors.clear()
         self.model_panel.set_device("…")
         self._start("device", create_worker(jobs.describe_device_job, s.device), pool="io",

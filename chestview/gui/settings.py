@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from chestview.engine.backends import CHOICES as BACKENDS
+from chestview.engine.backends import PRECISIONS
 from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY, COLORMAPS
 from chestview.engine.paths import user_config_dir
 from chestview.engine.util import atomic_write_text
@@ -32,6 +33,7 @@ class AppSettings:
     default_model: str = ""  # model id; "" = the zoo's default (model_zoo/DEFAULT)
     device: str = "auto"
     backend: str = "auto"  # inference backend; auto: the fastest exact one for the device
+    precision: str = "f32"  # bf16: only for a model whose card proves it (else f32, logged)
     # Named apart from the "colormap"/"opacity" of earlier builds, which saved jet at 0.45 by default
     # (a cyan/yellow tint over the whole film) and would keep it after the default changed.
     heat_colormap: str = DEFAULT_COLORMAP
@@ -69,6 +71,8 @@ class AppSettings:
             self.device = "auto"
         if self.backend not in BACKENDS:
             self.backend = "auto"
+        if self.precision not in PRECISIONS:
+            self.precision = "f32"
         if self.heat_colormap not in COLORMAPS:
             self.heat_colormap = DEFAULT_COLORMAP
         self.fixed_box_threshold = int(min(max(int(self.fixed_box_threshold), 0), 255))
@@ -120,6 +124,13 @@ class SettingsDialog(QDialog):
                                       "Runtime), checked against torch before first use; torch on a GPU")
         form.addRow("Inference backend", self.backend_combo)
 
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setCurrentText(settings.precision)
+        self.precision_combo.setToolTip("f32: exact. bf16: OpenVINO on a CPU with bf16, only for a model whose card "
+                                        "records a passing `chestview models check-precision`; otherwise f32")
+        form.addRow("Precision", self.precision_combo)
+
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(COLORMAPS)
         self.cmap_combo.setCurrentText(settings.heat_colormap)
@@ -149,6 +160,7 @@ class SettingsDialog(QDialog):
         s.default_model = self.model_combo.currentData() or ""
         s.device = self.device_combo.currentText()
         s.backend = self.backend_combo.currentText()
+        s.precision = self.precision_combo.currentText()
         s.heat_colormap = self.cmap_combo.currentText()
         s.fixed_box_threshold = self.threshold_spin.value()
         s.wheel_pages = bool(self.wheel_combo.currentData())

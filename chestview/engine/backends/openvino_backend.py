@@ -1,5 +1,11 @@
-"""OpenVINO on the CPU with float32 inference precision (never its default bf16/fp16 on capable
-CPUs, which moves probabilities by ~0.07): the exported ONNX graph, checked against torch."""
+"""OpenVINO on the CPU: the exported ONNX graph, checked against torch.
+
+Float32 inference precision by default (never OpenVINO's own default of bf16/fp16 on capable CPUs,
+which moves probabilities by ~0.07). ``precision="bf16"`` is the opt-in reduced precision: it cannot
+pass the parity check, so :func:`chestview.engine.backends.select.open_backend` allows it only for a
+model whose card proves it (:mod:`chestview.engine.backends.precision`); the export it runs is still
+checked, at float32, against torch.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +16,22 @@ import torch
 
 from chestview.engine.backends.base import BackendUnavailable, Outputs
 from chestview.engine.backends.export import checked, ensure_onnx
+from chestview.engine.backends.precision import EXACT, OV_HINT, validate_precision
 from chestview.engine.zoo.store import LoadedModel
 
 
-class OpenVinoBackend:
-    name = "openvino"
+class _Compiled:
+    """One compiled model and its infer request (the request reuses buffers: one call at a time)."""
 
-    def __init__(self, loaded: LoadedModel, threads: int) -> None:
-        try:
-            import openvino as ov
-        except ImportError:
-            raise BackendUnavailable("openvino is not installed (pip install openvino)") from None
-        path = ensure_onnx(loaded)
-        config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": max(1, threads),
+    def __init__(self, core, path: str, hint: str, threads: int) -> None:
+        config = {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": max(1, threads),
                   "PERFORMANCE_HINT": "LATENCY"}
-        try:
-            self.compiled = ov.Core().compile_model(str(path), "CPU", config)
-        except Exception as exc:
-            raise BackendUnavailable(f"{loaded.card.id}: openvino cannot compile the export ({str(exc)[:160]})") from None
+        self.compiled = core.compile_model(path, "CPU", config)
         self.request = self.compiled.create_infer_request()
         self._logits, self._maps = self.compiled.output("logits"), self.compiled.output("maps")
         names = {name for port in self.compiled.outputs for name in port.get_names()}
         self._features = self.compiled.output("features") if "features" in names else None
         self._lock = threading.Lock()
-        self.check = checked(loaded, self.name, ov.get_version(), self.run_with_features)
-
-    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, maps, _ = self.run_with_features(x)
-        return logits, maps
 
     def run_with_features(self, x: torch.Tensor) -> Outputs:
         feed = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
@@ -48,3 +42,37 @@ class OpenVinoBackend:
             features = np.array(out[self._features]) if self._features is not None else None
         return (torch.from_numpy(logits), torch.from_numpy(maps),
                 torch.from_numpy(features) if features is not None else None)
+
+
+class OpenVinoBackend:
+    def __init__(self, loaded: LoadedModel, threads: int, precision: str = EXACT) -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise BackendUnavailable("openvino is not installed (pip install openvino)") from None
+        self.precision = validate_precision(precision)
+        # Reports and bench rows name the precision when it is not the exact one.
+        self.name = "openvino" if precision == EXACT else f"openvino-{precision}"
+        path = str(ensure_onnx(loaded))
+        core = ov.Core()
+
+        def compile_(hint: str) -> _Compiled:
+            try:
+                return _Compiled(core, path, hint, threads)
+            except Exception as exc:
+                raise BackendUnavailable(f"{loaded.card.id}: openvino cannot compile the export at {hint} "
+                                         f"({str(exc)[:160]})") from None
+
+        self._compiled = compile_(OV_HINT[precision])
+        # The export itself is checked at float32 (cached per export and version, so a reduced
+        # precision compiles float32 only when that check has not run yet).
+        exact = self._compiled.run_with_features if precision == EXACT else (
+            lambda x: compile_(OV_HINT[EXACT]).run_with_features(x))
+        self.check = checked(loaded, "openvino", ov.get_version(), exact)
+
+    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, maps, _ = self.run_with_features(x)
+        return logits, maps
+
+    def run_with_features(self, x: torch.Tensor) -> Outputs:
+        return self._compiled.run_with_features(x)

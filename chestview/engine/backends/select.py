@@ -10,6 +10,7 @@ import torch
 
 from chestview.engine.backends import CHOICES, CPU_PREFERENCE
 from chestview.engine.backends.base import Backend, BackendUnavailable
+from chestview.engine.backends.precision import EXACT, refusal, validate_precision
 from chestview.engine.backends.torch_backend import TorchBackend
 from chestview.engine.errors import ChestviewError
 from chestview.engine.zoo.store import LoadedModel
@@ -25,6 +26,8 @@ class OpenedBackend:
     requested: str
     note: str | None = None  # why the backend in use is not the one asked for
     warn: bool = False  # the note reports a failure (True) or a known limit (False)
+    precision: str = EXACT  # what the backend runs at: f32, or a reduced precision the card proved
+
 
     @property
     def name(self) -> str:
@@ -44,7 +47,7 @@ def default_backend(device: torch.device) -> str:
     return next((b for b in CPU_PREFERENCE if installed(b)), "torch")
 
 
-def _open_exported(name: str, loaded: LoadedModel) -> Backend:
+def _open_exported(name: str, loaded: LoadedModel, precision: str = EXACT) -> Backend:
     threads = torch.get_num_threads()
     if name == "onnxruntime":
         from chestview.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
@@ -52,12 +55,36 @@ def _open_exported(name: str, loaded: LoadedModel) -> Backend:
         return OnnxRuntimeBackend(loaded, threads)
     from chestview.engine.backends.openvino_backend import OpenVinoBackend
 
-    return OpenVinoBackend(loaded, threads)
+    return OpenVinoBackend(loaded, threads, precision)
 
 
-def open_backend(loaded: LoadedModel, device: torch.device, name: str = "auto") -> OpenedBackend:
+def open_reduced(loaded: LoadedModel, device: torch.device, name: str, precision: str) -> OpenedBackend:
+    """OpenVINO at ``precision``, when the card proves it (:func:`precision.refusal`); else the exact
+    backend ``open_backend(name)`` gives, with a warning that says why."""
+    why: str | None = None
+    if name not in ("auto", "openvino"):
+        why = f"{precision} runs on OpenVINO only, not {name}"
+    elif device.type != "cpu":
+        why = f"{precision} runs on the CPU only, not {device}"
+    elif not installed("openvino"):
+        why = f"{precision} needs openvino (pip install openvino)"
+    else:
+        why = refusal(loaded.card, precision)
+    if why is None:
+        try:
+            return OpenedBackend(_open_exported("openvino", loaded, precision), name, precision=precision)
+        except BackendUnavailable as exc:
+            why = str(exc)
+    exact = open_backend(loaded, device, name)
+    note = f"{why}; using {EXACT}" + (f" ({exact.note})" if exact.note else "")
+    return OpenedBackend(exact.backend, name, note, True)
+
+
+def open_backend(loaded: LoadedModel, device: torch.device, name: str = "auto", precision: str = EXACT) -> OpenedBackend:
     if name not in CHOICES:
         raise ChestviewError(f"unknown backend {name!r} ({', '.join(CHOICES)})")
+    if validate_precision(precision) != EXACT:
+        return open_reduced(loaded, device, name, precision)
     torch_backend = lambda: TorchBackend(loaded.module, device)  # noqa: E731 - built only when needed
     if name == "torch" or (name == "auto" and device.type != "cpu"):
         return OpenedBackend(torch_backend(), name)

@@ -117,6 +117,8 @@ def predict_split(
     heatmap_threshold: int | None = None,
     device: str = "auto",
     backend: str = "auto",
+    precision: str = "f32",
+    opened: Any = None,
     batch_size: int = 8,
     num_workers: int | None = None,
     keep_heatmaps: bool = False,
@@ -129,7 +131,8 @@ def predict_split(
     With ``boxes`` every label gets boxes (``boxes="all"``), not only predicted positives:
     localization is scored for the ground-truth label whatever the classifier said (Wang et al.).
     ``heatmap_threshold`` None: the card's box threshold. ``keep_heatmaps`` keeps the heatmaps of
-    the images with ground-truth boxes (to choose a box threshold on them).
+    the images with ground-truth boxes (to choose a box threshold on them). ``opened``: a backend
+    already opened (an OpenedBackend), used instead of ``backend`` and ``precision``.
     """
     from chestview.engine.inference import Predictor
 
@@ -137,9 +140,9 @@ def predict_split(
     data_cols = [list(ds.labels).index(lbl) for lbl in labels]
     predictor = Predictor(
         loaded, device=device, tta=tta, box_threshold=heatmap_threshold, boxes="all" if boxes else "none",
-        backend=backend,
+        backend=backend, precision=precision, opened=opened,
     )
-    if predictor.backend_note and (predictor.opened.warn or backend != "auto"):
+    if predictor.backend_note and (predictor.opened.warn or backend != "auto" or precision != "f32"):
         emit(on_event, Log(predictor.backend_note, "warning" if predictor.opened.warn else "info"))
     indices = list(indices)
     paths = [ds.samples[i].path for i in indices]
@@ -527,6 +530,7 @@ def evaluate(
     heatmap_threshold: int | None = None,
     device: str = "auto",
     backend: str = "auto",
+    precision: str = "f32",
     data_options: dict[str, Any] | None = None,
     split_fractions: Sequence[float] | None = None,
     split_seed: int | None = None,
@@ -553,6 +557,9 @@ def evaluate(
     from chestview.engine.data import open_dataset
     from chestview.engine.zoo import find_model, load_model
 
+    if precision != "f32" and (update_card or write_thresholds):
+        # A card's numbers describe the exact model; reduced precision is judged against them.
+        raise ChestviewError(f"--update-card and --write-thresholds measure at f32, not {precision}")
     loaded = load_model(model, device="cpu")
     card = loaded.card
     prov = card.provenance
@@ -578,7 +585,7 @@ def evaluate(
     if update_card and expected is not None and expected != len(indices):
         raise ChestviewError(f"--update-card refused: the test split now has {len(indices)} images, the card's had "
                              f"{expected} (has the data changed?)")
-    common = dict(tta=tta, device=device, backend=backend, batch_size=batch_size, num_workers=num_workers, on_event=on_event,
+    common = dict(tta=tta, device=device, backend=backend, precision=precision, batch_size=batch_size, num_workers=num_workers, on_event=on_event,
                   should_stop=should_stop)
     empty = EvalResult(card.id, data_spec, split, len(indices), tuple(), None, cancelled=True)
     thresholds: dict[str, float] = {}

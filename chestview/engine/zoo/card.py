@@ -48,6 +48,10 @@ class ModelCard:
     # Non-empty: boxes are cut from heatmap * prior ** exponent ({"file", "sha256", "exponent"}),
     # the per-label priors learned from the training split's boxes (explain/prior.py).
     box_prior: dict[str, Any] = field(default_factory=dict)
+    # Reduced-precision proofs, per precision ("bf16"): the deltas measured against float32 on the
+    # validation split, the limits and whether they held, for the weights of ``weights_sha256``
+    # (chestview.engine.backends.proof). Only a passing entry lets that precision run.
+    reduced_precision: dict[str, Any] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
         return float(self.thresholds.get(label, 0.5))
@@ -104,6 +108,7 @@ class ModelCard:
             abnormality=dict(data.get("abnormality") or {}),
             calibration=dict(data.get("calibration") or {}),
             box_prior=dict(data.get("box_prior") or {}),
+            reduced_precision=dict(data.get("reduced_precision") or {}),
         )
 
     @classmethod
@@ -179,6 +184,11 @@ def validate_card(data: dict[str, Any]) -> list[str]:
     bp = data.get("box_prior") or {}
     if bp and not (isinstance(bp, dict) and isinstance(bp.get("file"), str) and _is_number(bp.get("exponent"))):
         problems.append("'box_prior' must name a 'file' and an 'exponent'")
+    rp = data.get("reduced_precision") or {}
+    if not isinstance(rp, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("passed"), bool) and isinstance(v.get("weights_sha256"), str)
+            for v in rp.values()):
+        problems.append("'reduced_precision' must map precisions to records with 'passed' and 'weights_sha256'")
     if not isinstance(data.get("arch_kwargs", {}), dict):
         problems.append("'arch_kwargs' must be an object")
     gate = data.get("input_gate", {})
