@@ -33,6 +33,7 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 10
 ALL_FINDINGS = "All findings"
 FLAGGED_FG = QColor(150, 150, 150)
 FLAGGED_BG = QColor(80, 40, 40)
+WARNINGS_WIDTH = 220
 
 
 class WorklistPanel(QWidget):
@@ -56,10 +57,17 @@ class WorklistPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        # Score, file, findings and model fit their text; the input check takes the rest of the width
+        # (a flagged image's reason is long: elided, whole in the tooltip) and warnings a fixed width,
+        # so that no column is pushed out of sight on a flagged or warned row.
         header = self.table.horizontalHeader()
         for c in range(len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COLUMNS.index("Input check"), QHeaderView.ResizeMode.Stretch)
+        warnings = COLUMNS.index("Warnings")
+        header.setSectionResizeMode(warnings, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(warnings, WARNINGS_WIDTH)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         top = QHBoxLayout()
         top.addWidget(QLabel("Filter"))
         top.addWidget(self.filter, 1)
@@ -191,7 +199,6 @@ def install_worklist(window: Any) -> WorklistPanel:
     """Add the worklist dock to the main window and keep it in step with the window's results,
     its browser and its model picker. The window needs ``results`` (gui.state.ResultCache),
     ``model_panel``, ``browser``, ``show_path``, ``catalog_loaded`` and ``_dock``."""
-    from chestview.engine.results import abnormality_score
     from chestview.gui import jobs
     from chestview.gui.workers import create_worker
 
@@ -201,15 +208,10 @@ def install_worklist(window: Any) -> WorklistPanel:
     window.worklist_dock = dock
 
     def badge(path: str, model_id: str, result: Any) -> None:
-        """The study browser shows each image's score, or its flag, for the current model."""
-        if model_id != panel.model_id:
-            return
-        if result is None or result.error:
-            window.browser.set_badge(path, "")
-        elif result.flagged:
-            window.browser.set_badge(path, "flagged: not a chest film?", flagged=True)
-        else:
-            window.browser.set_badge(path, f"{abnormality_score(result):.2f}")
+        """The study browser shows each image's score, or its flag, for the current model (also for
+        results read from the disk cache)."""
+        if model_id == panel.model_id:
+            window.browser.set_result(path, result)
 
     def model_changed(model_id: str) -> None:
         results = window.results.for_model(model_id) if model_id else {}
