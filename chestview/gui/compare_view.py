@@ -70,6 +70,7 @@ class CompareView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)  # all 14 findings in view with the maps
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.side_by_side = QCheckBox("Heatmaps side by side")
         self.side_by_side.setChecked(True)
@@ -90,6 +91,9 @@ class CompareView(QWidget):
         lay.addWidget(self.side_by_side)
         lay.addWidget(self.maps, 1)
         split.addWidget(below)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.split = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.flag_note)
@@ -145,8 +149,11 @@ class CompareView(QWidget):
             self.table.setToolTip("\n".join(f"{m}: {e}" for m, e in errors.items()))
         if labels:
             first = next((i for i, lbl in enumerate(labels) if lbl in self.disagree), 0)
+            self.table.blockSignals(True)  # one drawing of the maps below, not two
             self.table.selectRow(first)
+            self.table.blockSignals(False)
         self._show_maps()
+        self.label_selected.emit(self.selected_label())
 
     def labels(self) -> list[str]:
         return [self.table.item(r, 0).data(LABEL_ROLE) for r in range(self.table.rowCount())]
@@ -167,7 +174,10 @@ class CompareView(QWidget):
     # -- heatmaps ---------------------------------------------------------------------------
     def _show_maps(self) -> None:
         for lbl in self.map_labels:
+            # Hidden at once: deleteLater waits for the event loop, and until then the old maps
+            # would still be drawn over the new ones.
             self.maps_layout.removeWidget(lbl)
+            lbl.hide()
             lbl.deleteLater()
         self.map_labels = []
         label = self.selected_label()
@@ -209,7 +219,7 @@ class CompareDialog(QDialog):
         super().__init__(window)
         self.window_ = window
         self.setWindowTitle("Compare models")
-        self.resize(900, 700)
+        self.resize(980, 860)
         self.models = QListWidget()
         current = window.model_panel.current_id()
         for entry in window.model_panel.entries:
@@ -217,7 +227,9 @@ class CompareDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if entry.card.id == current else Qt.CheckState.Unchecked)
             self.models.addItem(item)
-        self.models.setMaximumHeight(120)
+        # As tall as its models (up to five rows), not a fixed block over the table.
+        rows = max(2, min(self.models.count(), 5))
+        self.models.setMaximumHeight(rows * max(self.models.sizeHintForRow(0), 18) + 2 * self.models.frameWidth() + 4)
         self.ensemble = QCheckBox("Ensemble column (mean of the models' probabilities)")
         self.ensemble.setChecked(True)
         self.run_button = QPushButton("Compare on the current image")

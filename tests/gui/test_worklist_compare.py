@@ -7,6 +7,8 @@ import shutil
 
 import pydicom
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
 
 from chestview.engine.inference import Predictor
 from chestview.engine.zoo import load_model
@@ -93,10 +95,21 @@ def test_side_by_side_table_highlights_disagreement_and_has_an_ensemble(qtbot, t
         assert highlighted == (label in expected), label
         pa, pb = ra.finding(label).probability, rb.finding(label).probability
         assert view.cell_text(label, "ensemble").startswith(f"{(pa + pb) / 2:.3f}")
-    # One heatmap per column, side by side; toggled: one at a time.
+    # One heatmap per column, side by side; toggled: one at a time, the others gone at once (not
+    # left drawn under it until the event loop deletes them).
+    view.show()
     assert len(view.map_labels) == 3
     view.side_by_side.setChecked(False)
     assert len(view.map_labels) == 1
+
+    def stale_maps_shown():
+        cells = view.maps.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        return [c for c in cells if c not in view.map_labels and not c.isHidden()]
+
+    assert stale_maps_shown() == []
+    view.toggle_next()
+    assert view.map_labels[0].findChildren(QLabel)[0].text() == "other"
+    assert stale_maps_shown() == []
 
 
 def test_reopening_a_folder_fills_the_worklist_from_the_disk_cache(qtbot, tiny_zoo, films, monkeypatch):
@@ -127,8 +140,54 @@ def test_reopening_a_folder_fills_the_worklist_from_the_disk_cache(qtbot, tiny_z
     qtbot.waitUntil(lambda: len(again.worklist.rows) == len(films), timeout=TIMEOUT)
     assert ran == []  # from the cache, no model run
     assert again.worklist.paths_in_order()[-1].endswith("ct.dcm")
-    # The study browser shows each image's score, and the flag.
-    texts = {p: again.browser._items[p].text(0) for p in films}
-    assert "flagged" in texts[films[-1]]
-    assert all("[0." in texts[p] or "[1." in texts[p] for p in films[:-1])
+    # The study browser shows each image's score, and for the flagged one the flag, not a score.
+    texts = {p: again.browser._items[p].text(1) for p in films}
+    assert texts[films[-1]] == "flagged"
+    assert all(float(texts[p].lstrip("+ ")) >= 0 for p in films[:-1])
+    again.workers.wait(10_000)
+
+
+def test_worklist_columns_stay_in_view_on_flagged_rows(qtbot, results):
+    """A flagged image's long reason is elided in the stretching input-check column; the warnings
+    and model columns stay in view instead of being pushed off to the right."""
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1400, 300)
+    panel.show()
+    panel.set_model("tiny-test-resnet18", results)
+    qtbot.waitExposed(panel)
+    header = panel.table.horizontalHeader()
+    last = header.count() - 1
+    assert header.sectionPosition(last) + header.sectionSize(last) <= panel.table.viewport().width()
+    flagged = next(i for i, r in enumerate(panel.visible_rows()) if r.flagged)
+    assert "Modality is CT" in panel.table.item(flagged, 3).toolTip()
+
+
+def test_one_image_run_is_kept_on_disk_and_found_again_without_loading_the_model(qtbot, tiny_zoo, films, monkeypatch):
+    """The image analysed on opening (auto-run) is stored in the result cache like a batch result;
+    opening the folder again fills the worklist from the cache without building a predictor."""
+    from chestview.gui import jobs
+    from chestview.gui.main_window import MainWindow
+    from chestview.gui.settings import AppSettings
+
+    w = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([films[0]])
+    w.workers.wait(10_000)
+    w.close()
+
+    built = []
+    original = jobs.PredictorCache.get
+    monkeypatch.setattr(jobs.PredictorCache, "get", lambda self, *a, **k: built.append(a) or original(self, *a, **k))
+    again = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.zoo_loaded, timeout=TIMEOUT)
+    again.model_panel.auto_run.setChecked(False)
+    with qtbot.waitSignal(again.catalog_loaded, timeout=TIMEOUT):
+        again.open_paths([films[0]])
+    qtbot.waitUntil(lambda: len(again.worklist.rows) == 1, timeout=TIMEOUT)
+    assert built == []  # no model loaded to list what the cache holds
+    assert again.browser._items[films[0]].text(1)
     again.workers.wait(10_000)
