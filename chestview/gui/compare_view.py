@@ -38,9 +38,12 @@ THUMB = 256
 
 
 def _thumbnail(gray_u8: np.ndarray, heat: np.ndarray | None) -> QPixmap:
+    """``heat``: a map in display units (:func:`chestview.engine.explain.display.combined_heatmap`),
+    drawn as the viewer draws it, so that a negative finding does not look hot here either."""
+    from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
     from chestview.engine.render import overlay_heatmap
 
-    rgb = (overlay_heatmap(gray_u8, heat, opacity=0.5, colormap="jet") if heat is not None
+    rgb = (overlay_heatmap(gray_u8, heat, opacity=DEFAULT_OPACITY, colormap=DEFAULT_COLORMAP) if heat is not None
            else np.repeat(gray_u8[..., None], 3, axis=2))
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w, _ = rgb.shape
@@ -185,8 +188,13 @@ class CompareView(QWidget):
             return
         columns = list(self.results)
         shown = columns if self.side_by_side.isChecked() else [columns[self._toggle_index % len(columns)]]
+        from chestview.engine.explain.display import combined_heatmap
+
         for col in shown:
-            heat = self.results[col].heatmaps.get(label)
+            result = self.results[col]
+            # The map scaled by the finding's level against the model's operating point (as in the
+            # viewer): the stored maps are normalised per image and would all peak "hot".
+            heat = combined_heatmap(result, [label])
             box = QLabel()
             box.setAlignment(Qt.AlignmentFlag.AlignCenter)
             box.setPixmap(_thumbnail(self._gray, heat))
@@ -195,7 +203,10 @@ class CompareView(QWidget):
             cell = QWidget()
             v = QVBoxLayout(cell)
             v.setContentsMargins(0, 0, 0, 0)
-            v.addWidget(QLabel(col), 0, Qt.AlignmentFlag.AlignHCenter)
+            f = result.finding(label)
+            caption = col if f is None else (f"{col}: {label.replace('_', ' ')} {f.probability:.2f} "
+                                             f"({'positive' if f.positive else 'below its operating point'})")
+            v.addWidget(QLabel(caption), 0, Qt.AlignmentFlag.AlignHCenter)
             v.addWidget(box, 1)
             self.maps_layout.addWidget(cell)
             self.map_labels.append(cell)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pydicom
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QWidget
 
 from chestview.engine.inference import Predictor
@@ -108,8 +110,19 @@ def test_side_by_side_table_highlights_disagreement_and_has_an_ensemble(qtbot, t
 
     assert stale_maps_shown() == []
     view.toggle_next()
-    assert view.map_labels[0].findChildren(QLabel)[0].text() == "other"
+    caption, picture = view.map_labels[0].findChildren(QLabel)
+    assert caption.text().startswith("other: ")
     assert stale_maps_shown() == []
+    # Heatmaps are drawn on the viewer's absolute scale: a finding far below the model's operating
+    # point leaves the film uncoloured (the stored map alone peaks "hot" on every image).
+    cold = next(lbl for lbl in view.labels() if rb.finding(lbl).threshold == 1.0 and lbl in rb.heatmaps)
+    view.table.selectRow(view.labels().index(cold))
+    caption, picture = view.map_labels[0].findChildren(QLabel)
+    assert caption.text().startswith("other: ") and "below its operating point" in caption.text()
+    img = picture.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rgb = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : 3 * img.width()]
+    rgb = rgb.reshape(img.height(), img.width(), 3)
+    assert np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
 
 
 def test_reopening_a_folder_fills_the_worklist_from_the_disk_cache(qtbot, tiny_zoo, films, monkeypatch):
