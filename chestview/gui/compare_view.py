@@ -204,9 +204,10 @@ class CompareView(QWidget):
             v = QVBoxLayout(cell)
             v.setContentsMargins(0, 0, 0, 0)
             f = result.finding(label)
-            caption = col if f is None else (f"{col}: {label.replace('_', ' ')} {f.probability:.2f} "
-                                             f"({'positive' if f.positive else 'below its operating point'})")
-            v.addWidget(QLabel(caption), 0, Qt.AlignmentFlag.AlignHCenter)
+            caption = QLabel(col if f is None else (f"{col}\n{label.replace('_', ' ')} {f.probability:.2f}, "
+                                                    f"{'positive' if f.positive else 'negative'}"))
+            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            v.addWidget(caption, 0, Qt.AlignmentFlag.AlignHCenter)
             v.addWidget(box, 1)
             self.maps_layout.addWidget(cell)
             self.map_labels.append(cell)
