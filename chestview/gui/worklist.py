@@ -145,9 +145,12 @@ class WorklistPanel(QWidget):
                 self.table.setItem(i, c, item)
         self.table.blockSignals(False)
         flagged = sum(r.flagged for r in self.rows)
-        self.summary.setText(f"{len(self.rows)} image(s), {flagged} flagged" if self.rows else "no results yet")
-        if keep:
-            self.select_path(keep, emit=False)
+        shown = f"{len(rows)} of {len(self.rows)} image(s) shown" if len(rows) != len(self.rows) else f"{len(self.rows)} image(s)"
+        self.summary.setText(f"{shown}, {flagged} flagged" if self.rows else "no results yet")
+        # The selection is the image in the viewer or nothing: a shorter list (a filter) must not leave
+        # another image's row highlighted.
+        if not (keep and self.select_path(keep, emit=False)):
+            self.clear_selection()
 
     def _update_filter_labels(self) -> None:
         labels = sorted({f.label for r in self._results.values() for f in r.findings})
@@ -177,6 +180,18 @@ class WorklistPanel(QWidget):
                 self.table.blockSignals(False)
                 return True
         return False
+
+    def clear_selection(self) -> None:
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        self.table.setCurrentItem(None)
+        self.table.blockSignals(False)
+
+    def follow(self, path: str) -> None:
+        """The viewer shows ``path`` (opened from the browser, say): select its row without opening
+        it again, or no row when it is not in the list; stepping goes on from there."""
+        if path != self.selected_path() and not self.select_path(path, emit=False):
+            self.clear_selection()
 
     def step(self, delta: int) -> str:
         """Select the next (``delta`` = 1) or previous image in worklist order; returns its path."""
@@ -252,6 +267,7 @@ def install_worklist(window: Any) -> WorklistPanel:
     window.results.subscribe(panel.add_result)
     window.results.subscribe(badge)
     panel.image_selected.connect(lambda p: window.browser.select_path(p))
+    window.image_shown.connect(panel.follow)
     window.model_panel.model_changed.connect(model_changed)
     window.catalog_loaded.connect(catalog_loaded)
     for text, keys, delta in (("Next in worklist", "Ctrl+]", 1), ("Previous in worklist", "Ctrl+[", -1)):

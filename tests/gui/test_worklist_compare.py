@@ -61,6 +61,27 @@ def test_worklist_sorts_flags_apart_filters_and_steps(qtbot, results, films):
     assert not any(p.endswith("ct.dcm") for p in shown)
 
 
+def test_worklist_selection_is_the_image_in_the_viewer_or_none(qtbot, results, films):
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.set_model("tiny-test-resnet18", results)
+    order = panel.paths_in_order()
+    ct = films[-1]
+    # The viewer shows the CT (opened from the study browser, say): its row is selected, nothing opened again.
+    with qtbot.assertNotEmitted(panel.image_selected):
+        panel.follow(ct)
+    assert panel.selected_path() == ct
+    # A filter that leaves the CT out selects no other row in its place.
+    label = next(f.label for p in order[:3] for f in results[p].findings if f.positive)
+    panel.filter.setCurrentText(label.replace("_", " "))
+    assert ct not in panel.paths_in_order() and panel.selected_path() == ""
+    assert "shown" in panel.summary.text()
+    # Stepping starts at the top of what is shown.
+    assert panel.step(1) == panel.paths_in_order()[0]
+    panel.follow("/elsewhere/not-listed.png")
+    assert panel.selected_path() == ""
+
+
 def test_findings_of_a_flagged_image_are_hidden_until_asked(qtbot, results, films):
     panel = FindingsPanel()
     qtbot.addWidget(panel)
