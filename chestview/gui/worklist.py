@@ -45,6 +45,7 @@ class WorklistPanel(QWidget):
         self._results: dict[str, Any] = {}  # path -> ImageResult of model_id
         self._paths: list[str] | None = None  # the browser's images (None: show every result)
         self.rows: list[WorklistRow] = []
+        self._shown = ""  # the image in the viewer (see follow)
         self.filter = QComboBox()
         self.filter.addItem(ALL_FINDINGS)
         self.filter.setToolTip("Show only the images where this finding is positive")
@@ -113,7 +114,7 @@ class WorklistPanel(QWidget):
         return [f for f in result.findings if f.positive] if result is not None and not row.flagged else []
 
     def refresh(self) -> None:
-        keep = self.selected_path()
+        keep = self.selected_path() or self._shown
         allowed = set(self._paths) if self._paths is not None else None
         results = [r for p, r in self._results.items() if allowed is None or p in allowed]
         self.rows = build_worklist(results, self.model_id)
@@ -190,6 +191,7 @@ class WorklistPanel(QWidget):
     def follow(self, path: str) -> None:
         """The viewer shows ``path`` (opened from the browser, say): select its row without opening
         it again, or no row when it is not in the list; stepping goes on from there."""
+        self._shown = path
         if path != self.selected_path() and not self.select_path(path, emit=False):
             self.clear_selection()
 

@@ -80,6 +80,15 @@ def test_worklist_selection_is_the_image_in_the_viewer_or_none(qtbot, results, f
     assert panel.step(1) == panel.paths_in_order()[0]
     panel.follow("/elsewhere/not-listed.png")
     assert panel.selected_path() == ""
+    # The image in the viewer before its result came (a batch run still going): selected once listed.
+    later = WorklistPanel()
+    qtbot.addWidget(later)
+    later.set_model("tiny-test-resnet18", {})
+    later.follow(films[1])
+    assert later.selected_path() == ""
+    for path in films:
+        later.add_result(path, "tiny-test-resnet18", results[path], now=True)
+    assert later.selected_path() == films[1]
 
 
 def test_findings_of_a_flagged_image_are_hidden_until_asked(qtbot, results, films):
