@@ -201,6 +201,28 @@ class StudyBrowser(QWidget):
         self.tree.blockSignals(False)
         self.apply_filter(self.filter_edit.text())
 
+    def add_catalog(self, catalog: Catalog) -> list[str]:
+        """Join ``catalog`` to the one shown (files dropped on the window); images already listed keep
+        their thumbnails, marks and scores. Returns the images that are new (they need thumbnails)."""
+        known = set(self.catalog.paths())
+        kept = {p: (item.icon(0), item.text(1), item.foreground(1), item.toolTip(1), item.foreground(0))
+                for p, item in self._items.items()}
+        warnings = {p: list(w) for p, w in self._warnings.items()}
+        self.set_catalog(self.catalog.merge(catalog))
+        for path, (icon, text, colour, tip, title_colour) in kept.items():
+            item = self._items.get(path)
+            if item is None:
+                continue
+            item.setIcon(0, icon)
+            item.setText(1, text)
+            item.setForeground(1, colour)
+            item.setToolTip(1, tip)
+            item.setForeground(0, title_colour)
+            if warnings.get(path):
+                self._warnings[path] = warnings[path]
+                item.setText(0, self._title_text(path))
+        return [p for p in self.catalog.paths() if p not in known]
+
     def set_thumbnail(self, path: str, arr: np.ndarray | None) -> None:
         item = self._items.get(path)
         if item is not None and arr is not None:

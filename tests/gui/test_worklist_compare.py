@@ -234,3 +234,41 @@ def test_one_image_run_is_kept_on_disk_and_found_again_without_loading_the_model
     assert built == []  # no model loaded to list what the cache holds
     assert again.browser._items[films[0]].text(1)
     again.workers.wait(10_000)
+
+
+def test_photograph_and_ct_dropped_on_an_open_folder_join_its_worklist_flagged(qtbot, tiny_zoo, films, tmp_path):
+    """Files dropped on the window are added to the studies open (not a new session): the films keep
+    their results, and the dropped photograph and CT are listed after them, flagged, not scored."""
+    import skimage.data
+    from PIL import Image
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from chestview.gui.main_window import MainWindow
+    from chestview.gui.settings import AppSettings
+
+    films_only, ct = films[:-1], films[-1]
+    photo = tmp_path / "photo.png"
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    w = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    w.model_panel.auto_run.setChecked(False)
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths(films_only)
+    w.run_all()
+    qtbot.waitUntil(lambda: len(w.worklist.rows) == len(films_only), timeout=TIMEOUT)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photo)), QUrl.fromLocalFile(ct)])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.dropEvent(event)
+    assert set(w.browser.paths()) == {*films_only, str(photo), ct}
+    assert all(w.browser._items[p].text(1) for p in films_only)  # their scores stay
+    w.run_all()
+    qtbot.waitUntil(lambda: len(w.worklist.rows) == len(films) + 1, timeout=TIMEOUT)
+    order = w.worklist.paths_in_order()
+    assert set(order[-2:]) == {str(photo), ct} and all(r.flagged for r in w.worklist.rows[-2:])
+    assert w.browser._items[str(photo)].text(1) == "flagged" and w.browser._items[ct].text(1) == "flagged"
+    w.workers.wait(10_000)
