@@ -146,7 +146,9 @@ class WorklistPanel(QWidget):
                 self.table.setItem(i, c, item)
         self.table.blockSignals(False)
         flagged = sum(r.flagged for r in self.rows)
-        shown = f"{len(rows)} of {len(self.rows)} image(s) shown" if len(rows) != len(self.rows) else f"{len(self.rows)} image(s)"
+        shown = f"{len(self.rows)} image(s)"
+        if len(rows) != len(self.rows):
+            shown = f"{len(rows)} of {shown} shown"
         self.summary.setText(f"{shown}, {flagged} flagged" if self.rows else "no results yet")
         # The selection is the image in the viewer or nothing: a shorter list (a filter) must not leave
         # another image's row highlighted.

@@ -50,7 +50,8 @@ class BrowsingMixin:
         self.save_settings()
         self._update_recent_menu()
         self._pending_select = select
-        self.browser.roots = [*self.browser.roots, *(p for p in paths if p not in self.browser.roots)] if add else list(paths)
+        old_roots = self.browser.roots if add else []
+        self.browser.roots = [*old_roots, *(p for p in paths if p not in old_roots)]
         self.statusBar().showMessage(f"Listing {', '.join(Path(p).name for p in paths)}…")
         return self._start("scan", create_worker(scan_job, paths, progress=True, name="open"),
                            returned=lambda c: self._catalog_ready(c, add=add), yielded=self._scan_progress)
@@ -82,8 +83,8 @@ class BrowsingMixin:
             self.notify_error("open", f"{Path(path).name}: {reason}")
         if need_thumbnails:
             # Added images get their own job: the folder's thumbnails may still be coming.
-            self._start("thumbs-added" if add else "thumbs", create_worker(thumbnails_job, need_thumbnails, name="thumbnails"),
-                        yielded=lambda pa: self.browser.set_thumbnail(*pa))
+            worker = create_worker(thumbnails_job, need_thumbnails, name="thumbnails")
+            self._start("thumbs-added" if add else "thumbs", worker, yielded=lambda pa: self.browser.set_thumbnail(*pa))
         if opened:
             target = self._pending_select if self._pending_select in opened else opened[0]
             self.browser.select_path(target)
