@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from chestview.cli.common import collect_inputs, error, table
+from chestview.cli.common import collect_inputs, error, report, report_backend, table
 from chestview.engine.errors import ChestviewError
 
 
@@ -25,12 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chestview.engine.inference import Predictor
-    from chestview.engine.result_cache import ResultCache, predict_with_cache
+    from chestview.engine.device import resolve_device
+    from chestview.engine.result_cache import ResultCache, cached_results, predict_with_cache, settings_key
     from chestview.engine.results import ImageResult
     from chestview.engine.util import atomic_write_text
     from chestview.engine.worklist import build_worklist, write_worklist_csv
-    from chestview.engine.zoo import default_model_id, load_model
+    from chestview.engine.zoo import ModelCard, default_model_id, find_model
 
     if args.batch_size < 1:
         error("--batch-size must be at least 1")
@@ -40,30 +40,50 @@ def run(args: argparse.Namespace) -> int:
         error("no model is installed: the zoo is empty (train one with `chestview train` or import one)")
         return 2
     try:
-        predictor = Predictor(load_model(model_id), device=args.device, boxes="positive")
+        model_dir = find_model(model_id)
+        card = ModelCard.load(model_dir)
+        device = resolve_device(args.device)
     except ChestviewError as exc:
         error(str(exc))
         return 2
     files, failures = collect_inputs(args.paths)
     cache = None if args.no_cache else ResultCache()
-    results = []
-    for result in predict_with_cache(predictor, files, cache, batch_size=args.batch_size):
-        if result.error:
-            print(f"chestview: {result.error}", file=sys.stderr)
-        results.append(result)
+    # What the cache holds is found from the card alone: a folder seen before is listed without
+    # loading the model at all.
+    hits: dict = {}
+    if cache is not None and files:
+        hits, _ = cached_results(None, files, cache, key=settings_key(card, device_type=device.type,
+                                                                       box_threshold=card.box_threshold))
+    results = [hits[p] for p in files if p in hits]
+    misses = [p for p in files if p not in hits]
+    backend = "no model run"
+    if misses:
+        from chestview.engine.inference import Predictor
+        from chestview.engine.zoo import load_model
+
+        try:
+            predictor = Predictor(load_model(model_dir), device=device, boxes="positive")
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
+        report_backend(predictor)
+        backend = predictor.backend_name
+        for result in predict_with_cache(predictor, misses, cache, batch_size=args.batch_size):
+            if result.error:
+                report(result.error)
+            results.append(result)
     for path, message in failures:
-        print(f"chestview: {message}", file=sys.stderr)
+        report(message)
         results.append(ImageResult(path=path, error=message))
-    card = predictor.card
     rows = build_worklist(results, card.id)
     shown = [
-        [i + 1, Path(r.path).name, "" if r.score is None else f"{r.score:.3f}", (r.error or r.top_text())[:70],
-         ("FLAGGED " + r.input_check.reason if r.flagged else r.check_text())[:60],
-         "warn" if r.warnings else ""]
+        [i + 1, Path(r.path).name, "" if r.score is None else f"{r.score:.3f}", _clip(r.error or r.top_text(), 70),
+         _clip(r.check_text(), 70), _clip(" | ".join(r.warnings), 50)]
         for i, r in enumerate(rows)
     ]
-    print(f"worklist: {len(rows)} image(s), model {card.id} on {predictor.device}; most suspicious first, "
-          f"flagged inputs (not a frontal chest radiograph?) after them")
+    source = f"{len(hits)} from the result cache, {len(misses)} run" if cache is not None else "result cache off"
+    print(f"worklist: {len(rows)} image(s), model {card.id} on {device} ({backend}); {source}; most suspicious "
+          f"first, flagged inputs (not a frontal chest radiograph?) after them")
     if shown:
         print(table(shown, ["#", "file", "score", "top findings (+ positive)", "input check", "warnings"]))
     if args.csv:
@@ -76,3 +96,8 @@ def run(args: argparse.Namespace) -> int:
         error("no images found in the given paths")
         return 1
     return 1 if any(r.error for r in results) else 0
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with "…" when cut (the CSV and JSON keep it whole)."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"

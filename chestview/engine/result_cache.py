@@ -53,22 +53,32 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def predictor_key(predictor: Any) -> str:
-    """What, besides the file, decides a result: the card and the settings of the run."""
+def settings_key(
+    card: Any, *, device_type: str, box_threshold: int, tta: str = "none", boxes: str = "positive",
+    max_boxes: int = 3,
+) -> str:
+    """What, besides the file, decides a result: the card and the settings of the run. Needs only the
+    card, not the model: the app looks results up with it before (or without) building a predictor."""
     settings = {
         "format": FORMAT,
         "chestview": __version__,
-        "card": predictor.card.to_json(),
-        "tta": predictor.tta,
-        "box_threshold": predictor.box_threshold,
-        "boxes": predictor.boxes,
-        "max_boxes": predictor.max_boxes,
-        "backend": predictor.device.type,  # fp16 autocast on CUDA gives slightly different numbers
+        "card": card.to_json(),
+        "tta": tta,
+        "box_threshold": int(box_threshold),
+        "boxes": boxes,
+        "max_boxes": max_boxes,
+        "backend": device_type,  # fp16 autocast on CUDA gives slightly different numbers
     }
     precision = getattr(predictor, "precision", "f32")
     if precision != "f32":  # the exact backends agree to 1e-4 and share entries; bf16 does not
         settings["precision"] = precision
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def predictor_key(predictor: Any) -> str:
+    """:func:`settings_key` of a predictor's card and settings."""
+    return settings_key(predictor.card, device_type=predictor.device.type, box_threshold=predictor.box_threshold,
+                        tta=predictor.tta, boxes=predictor.boxes, max_boxes=predictor.max_boxes)
 
 
 def encode_result(result: ImageResult) -> bytes:
@@ -296,11 +306,14 @@ class ResultCache:
         return int(self._run(run) or 0)
 
 
-def cached_results(predictor: Any, paths: Iterable[str], cache: ResultCache) -> tuple[dict[str, ImageResult], dict[str, str]]:
+def cached_results(
+    predictor: Any, paths: Iterable[str], cache: ResultCache, *, key: str | None = None,
+) -> tuple[dict[str, ImageResult], dict[str, str]]:
     """(path -> cached result, path -> cache key) for ``paths``: no model runs. Fast enough to call
-    on the GUI thread for a folder of a thousand unchanged files."""
+    on the GUI thread for a folder of a thousand unchanged files. ``key``: the :func:`settings_key`
+    to look up instead of the predictor's (``predictor`` may then be None: no model is needed)."""
     paths = [str(p) for p in paths]
-    pkey = predictor_key(predictor)
+    pkey = key if key is not None else predictor_key(predictor)
     keys = {p: cache.key(d, pkey) for p, d in cache.file_digests(paths).items()}
     found = cache.get_many(keys.values())
     hits: dict[str, ImageResult] = {}

@@ -25,7 +25,7 @@ from chestview.gui.state import Catalog, CatalogImage
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 TITLE_ROLE = Qt.ItemDataRole.UserRole + 2
-BADGE_ROLE = Qt.ItemDataRole.UserRole + 3
+FLAGGED_COLOUR = QColor("#ff9b9b")  # the input gate flagged the image: not scored
 THUMB = 56
 MAX_THUMBNAILS = 300
 
@@ -201,6 +201,28 @@ class StudyBrowser(QWidget):
         self.tree.blockSignals(False)
         self.apply_filter(self.filter_edit.text())
 
+    def add_catalog(self, catalog: Catalog) -> list[str]:
+        """Join ``catalog`` to the one shown (files dropped on the window); images already listed keep
+        their thumbnails, marks and scores. Returns the images that are new (they need thumbnails)."""
+        known = set(self.catalog.paths())
+        kept = {p: (item.icon(0), item.text(1), item.foreground(1), item.toolTip(1), item.foreground(0))
+                for p, item in self._items.items()}
+        warnings = {p: list(w) for p, w in self._warnings.items()}
+        self.set_catalog(self.catalog.merge(catalog))
+        for path, (icon, text, colour, tip, title_colour) in kept.items():
+            item = self._items.get(path)
+            if item is None:
+                continue
+            item.setIcon(0, icon)
+            item.setText(1, text)
+            item.setForeground(1, colour)
+            item.setToolTip(1, tip)
+            item.setForeground(0, title_colour)
+            if warnings.get(path):
+                self._warnings[path] = warnings[path]
+                item.setText(0, self._title_text(path))
+        return [p for p in self.catalog.paths() if p not in known]
+
     def set_thumbnail(self, path: str, arr: np.ndarray | None) -> None:
         item = self._items.get(path)
         if item is not None and arr is not None:
@@ -230,37 +252,30 @@ class StudyBrowser(QWidget):
             item.setForeground(1, QBrush(QColor("#ff6b6b")))
             item.setToolTip(1, result.error)
             return
+        if result.warnings:
+            self.add_warnings(path, result.warnings)
+        if result.flagged:
+            # The input gate's verdict, never a score: its findings are hidden in the app.
+            item.setText(1, "flagged")
+            for column in (0, 1):
+                item.setForeground(column, QBrush(FLAGGED_COLOUR))
+            item.setToolTip(1, f"Not a frontal chest radiograph? {result.input_check.reason} (findings hidden)")
+            return
         positive, score = result_flag(result)
         item.setText(1, f"{'+ ' if positive else ''}{score:.2f}" if score == score else "–")  # NaN: no score
         item.setForeground(1, QBrush(QColor("#ff8a65" if positive else "#a0a4a8")))
         item.setToolTip(1, "abnormal (a positive finding)" if positive else "no positive finding")
-        if result.warnings:
-            self.add_warnings(path, result.warnings)
+        item.setForeground(0, QBrush(QColor("#ffc040")) if self._warnings.get(path) else QBrush())
 
     def clear_results(self) -> None:
         for item in self._items.values():
             item.setText(1, "")
 
-    def set_badge(self, path: str, badge: str, *, flagged: bool = False) -> None:
-        """A short note after an image's title (its worklist score, or that the input gate flagged it)."""
-        item = self._items.get(path)
-        if item is None:
-            return
-        item.setData(0, BADGE_ROLE, badge)
-        item.setText(0, self._title_text(path))
-        if flagged:
-            item.setForeground(0, QBrush(QColor("#ff9b9b")))
-        elif self._warnings.get(path):
-            item.setForeground(0, QBrush(QColor("#ffc040")))
-        else:
-            item.setForeground(0, QBrush())
-
     def _title_text(self, path: str) -> str:
-        """The image's title, with ⚠ when it warned and its badge (set_badge) after it."""
+        """The image's title, with ⚠ when it warned."""
         item = self._items[path]
         title = item.data(0, TITLE_ROLE) or Path(path).name
-        badge = item.data(0, BADGE_ROLE)
-        return f"{'⚠ ' if self._warnings.get(path) else ''}{title}" + (f"  [{badge}]" if badge else "")
+        return f"{'⚠ ' if self._warnings.get(path) else ''}{title}"
 
     def paths(self) -> list[str]:
         return self.catalog.paths()

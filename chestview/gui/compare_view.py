@@ -38,9 +38,12 @@ THUMB = 256
 
 
 def _thumbnail(gray_u8: np.ndarray, heat: np.ndarray | None) -> QPixmap:
+    """``heat``: a map in display units (:func:`chestview.engine.explain.display.combined_heatmap`),
+    drawn as the viewer draws it, so that a negative finding does not look hot here either."""
+    from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
     from chestview.engine.render import overlay_heatmap
 
-    rgb = (overlay_heatmap(gray_u8, heat, opacity=0.5, colormap="jet") if heat is not None
+    rgb = (overlay_heatmap(gray_u8, heat, opacity=DEFAULT_OPACITY, colormap=DEFAULT_COLORMAP) if heat is not None
            else np.repeat(gray_u8[..., None], 3, axis=2))
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w, _ = rgb.shape
@@ -70,6 +73,7 @@ class CompareView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)  # all 14 findings in view with the maps
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.side_by_side = QCheckBox("Heatmaps side by side")
         self.side_by_side.setChecked(True)
@@ -90,6 +94,9 @@ class CompareView(QWidget):
         lay.addWidget(self.side_by_side)
         lay.addWidget(self.maps, 1)
         split.addWidget(below)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.split = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.flag_note)
@@ -145,8 +152,11 @@ class CompareView(QWidget):
             self.table.setToolTip("\n".join(f"{m}: {e}" for m, e in errors.items()))
         if labels:
             first = next((i for i, lbl in enumerate(labels) if lbl in self.disagree), 0)
+            self.table.blockSignals(True)  # one drawing of the maps below, not two
             self.table.selectRow(first)
+            self.table.blockSignals(False)
         self._show_maps()
+        self.label_selected.emit(self.selected_label())
 
     def labels(self) -> list[str]:
         return [self.table.item(r, 0).data(LABEL_ROLE) for r in range(self.table.rowCount())]
@@ -167,7 +177,10 @@ class CompareView(QWidget):
     # -- heatmaps ---------------------------------------------------------------------------
     def _show_maps(self) -> None:
         for lbl in self.map_labels:
+            # Hidden at once: deleteLater waits for the event loop, and until then the old maps
+            # would still be drawn over the new ones.
             self.maps_layout.removeWidget(lbl)
+            lbl.hide()
             lbl.deleteLater()
         self.map_labels = []
         label = self.selected_label()
@@ -175,8 +188,13 @@ class CompareView(QWidget):
             return
         columns = list(self.results)
         shown = columns if self.side_by_side.isChecked() else [columns[self._toggle_index % len(columns)]]
+        from chestview.engine.explain.display import combined_heatmap
+
         for col in shown:
-            heat = self.results[col].heatmaps.get(label)
+            result = self.results[col]
+            # The map scaled by the finding's level against the model's operating point (as in the
+            # viewer): the stored maps are normalised per image and would all peak "hot".
+            heat = combined_heatmap(result, [label])
             box = QLabel()
             box.setAlignment(Qt.AlignmentFlag.AlignCenter)
             box.setPixmap(_thumbnail(self._gray, heat))
@@ -185,7 +203,11 @@ class CompareView(QWidget):
             cell = QWidget()
             v = QVBoxLayout(cell)
             v.setContentsMargins(0, 0, 0, 0)
-            v.addWidget(QLabel(col), 0, Qt.AlignmentFlag.AlignHCenter)
+            f = result.finding(label)
+            caption = QLabel(col if f is None else (f"{col}\n{label.replace('_', ' ')} {f.probability:.2f}, "
+                                                    f"{'positive' if f.positive else 'negative'}"))
+            caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            v.addWidget(caption, 0, Qt.AlignmentFlag.AlignHCenter)
             v.addWidget(box, 1)
             self.maps_layout.addWidget(cell)
             self.map_labels.append(cell)
@@ -209,7 +231,7 @@ class CompareDialog(QDialog):
         super().__init__(window)
         self.window_ = window
         self.setWindowTitle("Compare models")
-        self.resize(900, 700)
+        self.resize(980, 860)
         self.models = QListWidget()
         current = window.model_panel.current_id()
         for entry in window.model_panel.entries:
@@ -217,7 +239,9 @@ class CompareDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if entry.card.id == current else Qt.CheckState.Unchecked)
             self.models.addItem(item)
-        self.models.setMaximumHeight(120)
+        # As tall as its models (up to five rows), not a fixed block over the table.
+        rows = max(2, min(self.models.count(), 5))
+        self.models.setMaximumHeight(rows * max(self.models.sizeHintForRow(0), 18) + 2 * self.models.frameWidth() + 4)
         self.ensemble = QCheckBox("Ensemble column (mean of the models' probabilities)")
         self.ensemble.setChecked(True)
         self.run_button = QPushButton("Compare on the current image")

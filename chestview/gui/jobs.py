@@ -67,6 +67,19 @@ class PredictorCache:
         with self._lock:
             self._predictors.clear()
 
+    def cache_key(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> str:
+        """The result-cache key of what :meth:`get` would build, from the model's card alone: looking
+        results up needs no model (no weights read, no backend opened)."""
+        from chestview.engine.device import resolve_device
+        from chestview.engine.result_cache import settings_key
+        from chestview.engine.zoo import ModelCard, find_model
+
+        with self._lock:
+            pred = self._predictors.get((model_id, device, self.backend))
+        card = pred.card if pred is not None else ModelCard.load(find_model(model_id))
+        return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
+                            boxes="positive")
+
 
 def describe_device_job(device: str = "auto") -> str:
     from chestview.engine.device import describe_device, resolve_device
@@ -83,7 +96,23 @@ def list_zoo_job() -> tuple[list, list[str]]:
 
 
 def predict_image_job(cache: PredictorCache, model_id: str, device: str, image, box_threshold: int = 180):
-    return cache.get(model_id, device, box_threshold).predict_image(image)
+    """The model's result on one loaded image, from the on-disk result cache when it is there; a new
+    result is stored there (so the worklist finds it when the folder is opened again)."""
+    from chestview.engine.result_cache import predictor_key
+
+    predictor = cache.get(model_id, device, box_threshold)
+    disk = disk_cache()
+    digest = disk.file_digests([image.path]).get(image.path) if disk is not None and image.path else None
+    if digest is None:
+        return predictor.predict_image(image)
+    key = disk.key(digest, predictor_key(predictor))
+    hit = disk.get(key)
+    if hit is not None:
+        hit.path = image.path
+        return hit
+    result = predictor.predict_image(image)
+    disk.put(key, result)
+    return result
 
 
 _disk_lock = threading.Lock()
@@ -114,7 +143,7 @@ def cached_results_job(cache: PredictorCache, model_id: str, device: str, paths:
     disk = disk_cache()
     if disk is None or not paths:
         return model_id, {}
-    hits, _ = cached_results(cache.get(model_id, device, box_threshold), paths, disk)
+    hits, _ = cached_results(None, paths, disk, key=cache.cache_key(model_id, device, box_threshold))
     return model_id, hits
 
 

@@ -325,7 +325,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
 
     def _connect(self) -> None:
         self.browser.image_selected.connect(self.show_path)
-        self.browser.paths_dropped.connect(self.open_paths)
+        self.browser.paths_dropped.connect(self.drop_paths)
         self.viewer.cursor_info.connect(self.cursor_label.setText)
         self.viewer.page_requested.connect(self.browser.select_offset)
         self.viewer.measure.changed.connect(self._measurement_changed)
@@ -424,7 +424,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
     def dropEvent(self, event) -> None:  # noqa: N802
         paths = dropped_paths(event)
         if paths:
-            self.open_paths(paths)
+            self.drop_paths(paths)
 
 
 def about_text() -> str:

@@ -33,6 +33,7 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 10
 ALL_FINDINGS = "All findings"
 FLAGGED_FG = QColor(150, 150, 150)
 FLAGGED_BG = QColor(80, 40, 40)
+WARNINGS_WIDTH = 220
 
 
 class WorklistPanel(QWidget):
@@ -44,6 +45,7 @@ class WorklistPanel(QWidget):
         self._results: dict[str, Any] = {}  # path -> ImageResult of model_id
         self._paths: list[str] | None = None  # the browser's images (None: show every result)
         self.rows: list[WorklistRow] = []
+        self._shown = ""  # the image in the viewer (see follow)
         self.filter = QComboBox()
         self.filter.addItem(ALL_FINDINGS)
         self.filter.setToolTip("Show only the images where this finding is positive")
@@ -56,10 +58,17 @@ class WorklistPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
+        # Score, file, findings and model fit their text; the input check takes the rest of the width
+        # (a flagged image's reason is long: elided, whole in the tooltip) and warnings a fixed width,
+        # so that no column is pushed out of sight on a flagged or warned row.
         header = self.table.horizontalHeader()
         for c in range(len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COLUMNS.index("Input check"), QHeaderView.ResizeMode.Stretch)
+        warnings = COLUMNS.index("Warnings")
+        header.setSectionResizeMode(warnings, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(warnings, WARNINGS_WIDTH)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         top = QHBoxLayout()
         top.addWidget(QLabel("Filter"))
         top.addWidget(self.filter, 1)
@@ -105,7 +114,7 @@ class WorklistPanel(QWidget):
         return [f for f in result.findings if f.positive] if result is not None and not row.flagged else []
 
     def refresh(self) -> None:
-        keep = self.selected_path()
+        keep = self.selected_path() or self._shown
         allowed = set(self._paths) if self._paths is not None else None
         results = [r for p, r in self._results.items() if allowed is None or p in allowed]
         self.rows = build_worklist(results, self.model_id)
@@ -137,9 +146,14 @@ class WorklistPanel(QWidget):
                 self.table.setItem(i, c, item)
         self.table.blockSignals(False)
         flagged = sum(r.flagged for r in self.rows)
-        self.summary.setText(f"{len(self.rows)} image(s), {flagged} flagged" if self.rows else "no results yet")
-        if keep:
-            self.select_path(keep, emit=False)
+        shown = f"{len(self.rows)} image(s)"
+        if len(rows) != len(self.rows):
+            shown = f"{len(rows)} of {shown} shown"
+        self.summary.setText(f"{shown}, {flagged} flagged" if self.rows else "no results yet")
+        # The selection is the image in the viewer or nothing: a shorter list (a filter) must not leave
+        # another image's row highlighted.
+        if not (keep and self.select_path(keep, emit=False)):
+            self.clear_selection()
 
     def _update_filter_labels(self) -> None:
         labels = sorted({f.label for r in self._results.values() for f in r.findings})
@@ -170,6 +184,19 @@ class WorklistPanel(QWidget):
                 return True
         return False
 
+    def clear_selection(self) -> None:
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        self.table.setCurrentItem(None)
+        self.table.blockSignals(False)
+
+    def follow(self, path: str) -> None:
+        """The viewer shows ``path`` (opened from the browser, say): select its row without opening
+        it again, or no row when it is not in the list; stepping goes on from there."""
+        self._shown = path
+        if path != self.selected_path() and not self.select_path(path, emit=False):
+            self.clear_selection()
+
     def step(self, delta: int) -> str:
         """Select the next (``delta`` = 1) or previous image in worklist order; returns its path."""
         paths = self.paths_in_order()
@@ -191,7 +218,6 @@ def install_worklist(window: Any) -> WorklistPanel:
     """Add the worklist dock to the main window and keep it in step with the window's results,
     its browser and its model picker. The window needs ``results`` (gui.state.ResultCache),
     ``model_panel``, ``browser``, ``show_path``, ``catalog_loaded`` and ``_dock``."""
-    from chestview.engine.results import abnormality_score
     from chestview.gui import jobs
     from chestview.gui.workers import create_worker
 
@@ -201,15 +227,10 @@ def install_worklist(window: Any) -> WorklistPanel:
     window.worklist_dock = dock
 
     def badge(path: str, model_id: str, result: Any) -> None:
-        """The study browser shows each image's score, or its flag, for the current model."""
-        if model_id != panel.model_id:
-            return
-        if result is None or result.error:
-            window.browser.set_badge(path, "")
-        elif result.flagged:
-            window.browser.set_badge(path, "flagged: not a chest film?", flagged=True)
-        else:
-            window.browser.set_badge(path, f"{abnormality_score(result):.2f}")
+        """The study browser shows each image's score, or its flag, for the current model (also for
+        results read from the disk cache)."""
+        if model_id == panel.model_id:
+            window.browser.set_result(path, result)
 
     def model_changed(model_id: str) -> None:
         results = window.results.for_model(model_id) if model_id else {}
@@ -250,6 +271,7 @@ def install_worklist(window: Any) -> WorklistPanel:
     window.results.subscribe(panel.add_result)
     window.results.subscribe(badge)
     panel.image_selected.connect(lambda p: window.browser.select_path(p))
+    window.image_shown.connect(panel.follow)
     window.model_panel.model_changed.connect(model_changed)
     window.catalog_loaded.connect(catalog_loaded)
     for text, keys, delta in (("Next in worklist", "Ctrl+]", 1), ("Previous in worklist", "Ctrl+[", -1)):

@@ -41,9 +41,30 @@ def test_worklist_writes_sorted_csv_and_json_and_reuses_the_cache(tiny_zoo, test
     from chestview.engine.result_cache import ResultCache
 
     assert ResultCache().stats().entries >= 4  # the readable ones were stored; a rerun reads them
+    assert "0 from the result cache, 5 run" in printed
     out2 = tmp_path / "w2.csv"
     assert main(["worklist", str(src), "--csv", str(out2)]) == 1
     assert out2.read_text() == out_csv.read_text()
+    # Only the unreadable file is tried again; the four others come from the cache and say so.
+    assert "4 from the result cache, 1 run" in capsys.readouterr().out
+
+
+def test_worklist_of_a_folder_seen_before_loads_no_model(tiny_zoo, test_data, samples_dir, tmp_path, capsys, monkeypatch):
+    src = _inputs(tmp_path, test_data, samples_dir)
+    (src / "broken.png").unlink()
+    assert main(["worklist", str(src), "--csv", str(tmp_path / "a.csv")]) == 0
+    capsys.readouterr()
+
+    import chestview.engine.zoo as zoo
+
+    def no_model(*_a, **_k):
+        raise AssertionError("the model was loaded although every result is in the cache")
+
+    monkeypatch.setattr(zoo, "load_model", no_model)
+    assert main(["worklist", str(src), "--csv", str(tmp_path / "b.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "4 from the result cache, 0 run" in out and "no model run" in out
+    assert (tmp_path / "b.csv").read_text() == (tmp_path / "a.csv").read_text()
 
 
 def test_predict_with_two_models_writes_both_and_an_ensemble(tiny_zoo, test_data, samples_dir, tmp_path):

@@ -124,3 +124,22 @@ def test_same_bytes_under_two_names_give_two_results(tiny_zoo, films, tmp_path):
     both = _run(pred, [films[0], twin], cache)
     assert set(both) == {str(films[0]), str(twin)}
     assert both[str(twin)].path == str(twin)
+
+
+def test_results_are_found_from_the_card_alone_without_a_model(tiny_zoo, films, tmp_path):
+    """The app and `chestview worklist` look a folder up before (or without) building the model: the
+    key from the card and the settings is the predictor's own."""
+    from chestview.engine.result_cache import cached_results, predictor_key, settings_key
+    from chestview.engine.zoo import ModelCard, find_model
+
+    cache = ResultCache(tmp_path / "cache.sqlite")
+    pred = Predictor(load_model(tiny_zoo), device="cpu", box_threshold=150)
+    first = _run(pred, films, cache)
+    card = ModelCard.load(find_model(tiny_zoo))
+    key = settings_key(card, device_type="cpu", box_threshold=150)
+    assert key == predictor_key(pred)
+    hits, _ = cached_results(None, films, ResultCache(tmp_path / "cache.sqlite"), key=key)
+    assert {p: r.to_json() for p, r in hits.items()} == {p: r.to_json() for p, r in first.items()}
+    # Another box threshold is another key: nothing found.
+    other = settings_key(card, device_type="cpu", box_threshold=151)
+    assert cached_results(None, films, cache, key=other)[0] == {}

@@ -39,8 +39,9 @@ class BrowsingMixin:
             a.triggered.connect(lambda _=False, f=folder: self.open_paths([f]))
         self.recent_menu.setEnabled(bool(self.settings.recent_folders))
 
-    def open_paths(self, paths: list[str], *, select: str | None = None) -> Worker:
-        """List the studies under ``paths`` (in a worker) and show the first image."""
+    def open_paths(self, paths: list[str], *, select: str | None = None, add: bool = False) -> Worker:
+        """List the studies under ``paths`` (in a worker) and show the first image. ``add``: join them to
+        the studies open now (files dropped on the window) instead of replacing them."""
         paths = [os.path.abspath(p) for p in paths]
         for p in paths:
             folder = Path(p) if Path(p).is_dir() else Path(p).parent
@@ -49,29 +50,46 @@ class BrowsingMixin:
         self.save_settings()
         self._update_recent_menu()
         self._pending_select = select
-        self.browser.roots = list(paths)
+        old_roots = self.browser.roots if add else []
+        self.browser.roots = [*old_roots, *(p for p in paths if p not in old_roots)]
         self.statusBar().showMessage(f"Listing {', '.join(Path(p).name for p in paths)}…")
         return self._start("scan", create_worker(scan_job, paths, progress=True, name="open"),
-                           returned=self._catalog_ready, yielded=self._scan_progress)
+                           returned=lambda c: self._catalog_ready(c, add=add), yielded=self._scan_progress)
+
+    def drop_paths(self, paths: list[str]) -> Worker:
+        """Files and folders dropped on the window: added to the studies open now (a photograph dropped
+        on a folder of films joins its worklist), or opened when none are."""
+        return self.open_paths(paths, add=bool(self.browser.paths()))
 
     def _scan_progress(self, ev) -> None:
         self.statusBar().showMessage(f"Listing… {ev.files_done} files")
 
-    def _catalog_ready(self, catalog: Catalog) -> None:
-        self.browser.set_catalog(catalog)
+    def _catalog_ready(self, catalog: Catalog, add: bool = False) -> None:
+        opened = catalog.paths()
+        if add:
+            before = len(self.browser.paths())
+            need_thumbnails = self.browser.add_catalog(catalog)
+            total = len(self.browser.paths())
+            note = f"{total - before} image{'s' if total - before != 1 else ''} added, {total} in all"
+        else:
+            self.browser.set_catalog(catalog)
+            need_thumbnails = opened
+            n = len(opened)
+            note = f"{n} image{'s' if n != 1 else ''}"
         self._refresh_browser_flags(self.model_panel.current_id())  # results cached from before
-        n, e = len(catalog.images), len(catalog.errors)
-        self.statusBar().showMessage(f"{n} image{'s' if n != 1 else ''}" + (f", {e} could not be opened" if e else ""), 5000)
+        e = len(catalog.errors)
+        self.statusBar().showMessage(note + (f", {e} could not be opened" if e else ""), 5000)
         for path, reason in catalog.errors[:50]:
             self.notify_error("open", f"{Path(path).name}: {reason}")
-        paths = catalog.paths()
-        if paths:
-            self._start("thumbs", create_worker(thumbnails_job, paths, name="thumbnails"),
-                        yielded=lambda pa: self.browser.set_thumbnail(*pa))
-            target = self._pending_select if self._pending_select in paths else paths[0]
+        if need_thumbnails:
+            # Added images get their own job: the folder's thumbnails may still be coming.
+            worker = create_worker(thumbnails_job, need_thumbnails, name="thumbnails")
+            self._start("thumbs-added" if add else "thumbs", worker, yielded=lambda pa: self.browser.set_thumbnail(*pa))
+        if opened:
+            target = self._pending_select if self._pending_select in opened else opened[0]
             self.browser.select_path(target)
         self._pending_select = None
-        self.catalog_loaded.emit(n)
+        self.catalog_loaded.emit(len(self.browser.paths()))
 
     # ============================================================================ current image
     def show_path(self, path: str) -> None:

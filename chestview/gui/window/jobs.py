@@ -46,7 +46,7 @@ class JobsMixin:
         self.jobs_label.setText(f"{n} job{'s' if n != 1 else ''}" if n else "")
 
     def cancel_jobs(self) -> None:
-        for kind in ("scan", "thumbs", "infer", "batch", "export"):
+        for kind in ("scan", "thumbs", "thumbs-added", "infer", "batch", "export"):
             w = self._running.get(kind)
             if w is not None:
                 w.quit()
