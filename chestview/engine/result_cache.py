@@ -55,7 +55,7 @@ def file_sha256(path: str | Path) -> str:
 
 def settings_key(
     card: Any, *, device_type: str, box_threshold: int, tta: str = "none", boxes: str = "positive",
-    max_boxes: int = 3,
+    max_boxes: int = 3, precision: str = "f32",
 ) -> str:
     """What, besides the file, decides a result: the card and the settings of the run. Needs only the
     card, not the model: the app looks results up with it before (or without) building a predictor."""
@@ -69,7 +69,6 @@ def settings_key(
         "max_boxes": max_boxes,
         "backend": device_type,  # fp16 autocast on CUDA gives slightly different numbers
     }
-    precision = getattr(predictor, "precision", "f32")
     if precision != "f32":  # the exact backends agree to 1e-4 and share entries; bf16 does not
         settings["precision"] = precision
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
@@ -78,7 +77,8 @@ def settings_key(
 def predictor_key(predictor: Any) -> str:
     """:func:`settings_key` of a predictor's card and settings."""
     return settings_key(predictor.card, device_type=predictor.device.type, box_threshold=predictor.box_threshold,
-                        tta=predictor.tta, boxes=predictor.boxes, max_boxes=predictor.max_boxes)
+                        tta=predictor.tta, boxes=predictor.boxes, max_boxes=predictor.max_boxes,
+                        precision=getattr(predictor, "precision", "f32"))
 
 
 def encode_result(result: ImageResult) -> bytes:

@@ -75,10 +75,10 @@ class PredictorCache:
         from chestview.engine.zoo import ModelCard, find_model
 
         with self._lock:
-            pred = self._predictors.get((model_id, device, self.backend))
+            pred = self._predictors.get((model_id, device, self.backend, self.precision))
         card = pred.card if pred is not None else ModelCard.load(find_model(model_id))
         return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
-                            boxes="positive")
+                            boxes="positive", precision=pred.precision if pred is not None else self.precision)
 
 
 def describe_device_job(device: str = "auto") -> str:
