@@ -1,3 +1,4 @@
 from chestview.cli.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned child process (a training job) imports it as __mp_main__
+    raise SystemExit(main())

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from chestview.gui import timings
+
 log = logging.getLogger(__name__)
 
 SCREENSHOT_SIZE = (1600, 1000)
@@ -91,6 +93,7 @@ def run_app(
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     model = _model_directory_to_id(model)
     app = make_app()
+    timings.mark("Qt application")
     from chestview.engine.paths import samples_dir
     from chestview.gui.main_window import MainWindow
     from chestview.gui.settings import AppSettings
@@ -102,8 +105,11 @@ def run_app(
     window = MainWindow(
         settings, persist=not screenshot, model=model, hide_identifiers=bool(screenshot) and not show_identifiers
     )
+    timings.mark("window built")
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)
+    if timings.enabled():
+        _mark_milestones(app, window)
     window.show()
     missing = [p for p in paths if not Path(p).exists()]
     for p in missing:
@@ -112,14 +118,15 @@ def run_app(
     window.open_paths(existing or ([] if paths else [str(samples_dir())]))
     if not screenshot:
         code = app.exec()
-        if window.busy():
-            # A cancelled model run still computing: quit now rather than wait for it (settings are
-            # saved; every write the jobs make is atomic, so nothing is left half-written).
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-        return code
+        # End the process now. The window saved the settings and asked every job to stop when it
+        # closed; waiting for a job still computing, or for Python's own clean-up of torch, OpenVINO
+        # and Qt (1-2 s on 2 cores), would only keep a closed app alive. Every file the app writes is
+        # written atomically (a temporary file renamed into place), so nothing is left half-written.
+        timings.mark("exit")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     shooter = Screenshotter(window, screenshot, finding)
     quit_on_close = app.quitOnLastWindowClosed()
     app.setQuitOnLastWindowClosed(False)  # the event loop ends through exit() below, nothing posted
@@ -128,6 +135,24 @@ def run_app(
     finally:
         app.setQuitOnLastWindowClosed(quit_on_close)
     return shooter.status
+
+
+def _mark_milestones(app, window) -> None:
+    """``CHESTVIEW_TIMINGS``: mark the window's first paint, the first findings drawn and the quit."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                window.removeEventFilter(self)
+                timings.mark("window shown")
+            return False
+
+    window._timings_filter = FirstPaint(window)  # type: ignore[attr-defined]
+    window.installEventFilter(window._timings_filter)
+    # The findings are painted with the next frame: mark after the events that the result queued.
+    window.result_shown.connect(lambda _p: QTimer.singleShot(0, lambda: timings.mark("first findings")))
+    app.aboutToQuit.connect(lambda: timings.mark("event loop ended"))
 
 
 class Screenshotter:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
+from chestview.gui import timings
 from chestview.gui.state import ResultCache
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,13 @@ class PredictorCache:
         with self._lock:
             pred = self._predictors.get(key)
             if pred is None:
-                pred = Predictor(load_model(model_id), device=device, boxes="positive", box_threshold=box_threshold,
-                                 backend=self.backend, precision=self.precision)
+                # lazy: with a cached export the torch module is never built (timm + torchvision: seconds)
+                pred = Predictor(load_model(model_id, lazy=True), device=device, boxes="positive",
+                                 box_threshold=box_threshold, backend=self.backend, precision=self.precision)
                 if pred.backend_note:
                     (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
                 self._predictors[key] = pred
+                timings.mark("model loaded")
             pred.box_threshold = box_threshold
             return pred
 
@@ -79,6 +82,12 @@ class PredictorCache:
         card = pred.card if pred is not None else ModelCard.load(find_model(model_id))
         return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
                             boxes="positive", precision=pred.precision if pred is not None else self.precision)
+
+
+def preload_job(cache: PredictorCache, model_id: str, device: str, box_threshold: int = 180) -> str:
+    """Load the model (and its backend) before the first image asks for it; returns the model id."""
+    cache.get(model_id, device, box_threshold)
+    return model_id
 
 
 def describe_device_job(device: str = "auto") -> str:

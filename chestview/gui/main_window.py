@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 import chestview
 from chestview.engine.results import ImageResult
-from chestview.gui import jobs
+from chestview.gui import jobs, timings
 from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths
 from chestview.gui.compare_view import open_compare
 from chestview.gui.findings import FindingsPanel
@@ -47,8 +47,6 @@ from chestview.gui.worklist import install_worklist
 log = logging.getLogger(__name__)
 
 __all__ = ["MainWindow", "about_text", "samples_dir"]
-
-QUIT_WAIT_MS = 300  # how long closing waits for cancelled jobs before the process ends anyway
 
 
 class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWindow):
@@ -81,6 +79,9 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.zoo_loaded = False
         self._running: dict[str, Worker] = {}  # job kind -> worker (scan, thumbs, load, tags, infer, batch)
         self._pending_select: str | None = None  # path to select once the catalogue is listed
+        # First: listing the zoo imports PyTorch (seconds), the start of the path to the first findings.
+        # Its result is handled by the event loop, once the window below exists.
+        self.refresh_zoo(select=model or "")
 
         self._create_central()
         self._create_actions()
@@ -91,7 +92,6 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self._connect()
         self._restore_layout()
         self.apply_settings()
-        self.refresh_zoo(select=model or "")
 
     # ============================================================================ build steps
     def _create_central(self) -> None:
@@ -372,7 +372,12 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.predictors.precision = s.precision
         self.predictors.clear()
         self.model_panel.set_device("…")
-        self._start("device", create_worker(jobs.describe_device_job, s.device), pool="io",
+        if self.zoo_loaded:  # at start-up: once the zoo is listed (see _zoo_ready)
+            self.describe_device()
+
+    def describe_device(self) -> None:
+        self.model_panel.set_device("…")
+        self._start("device", create_worker(jobs.describe_device_job, self.settings.device), pool="io",
                     returned=self.model_panel.set_device)
 
     def _restore_layout(self) -> None:
@@ -395,11 +400,11 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
             self.settings.save()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        # Quit at once: ask every job to stop and give them a moment, never wait on a long model run
-        # (run_app ends the process when some are still busy; nothing they write is half-written:
-        # every write is atomic).
+        # Quit at once: ask every job (inference, run-all, training) to stop and never wait for one;
+        # run_app then ends the process. Nothing they write is left half-written: every write is atomic.
+        timings.mark("quit requested")
         self.save_layout()
-        self.workers.wait(QUIT_WAIT_MS)
+        self.workers.abandon()
         super().closeEvent(event)
 
     def open_settings(self) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from chestview.gui.evaluation_view import EvaluationView, fmt
+from chestview.gui.subprocess_job import run_in_subprocess
 from chestview.gui.workers import WorkerManager, create_worker
 
 DATA_FORMATS = ("nih", "chexpert", "indiana", "openi", "csv")
@@ -298,7 +299,9 @@ class TrainingTab(QWidget):
         self.last_result = None
         self.status.setText(("Resuming" if resume else "Starting") + f" {cfg['arch']} on {cfg['data']}…")
         self.progress.setRange(0, 0)
-        w = create_worker(train_job, cfg, resume, progress=True, name="training")
+        # In a child process: training holds the interpreter lock for long stretches (imports, the
+        # ONNX export's tracing), which froze the window when it ran in a thread.
+        w = create_worker(run_in_subprocess, train_job, cfg, resume, progress=True, name="training")
         w.yielded.connect(self.on_event)
         w.returned.connect(self._trained)
         w.errored.connect(lambda exc: self._append(f"error: {exc}"))
@@ -392,8 +395,8 @@ class TrainingTab(QWidget):
             self.status.setText("Evaluation needs a model and a dataset")
             return None
         self.status.setText(f"Evaluating {model} on {self.data_spec()}…")
-        w = create_worker(evaluate_job, model, self.data_spec(), out_dir, self.device.currentText(),
-                          progress=True, name="evaluation")
+        w = create_worker(run_in_subprocess, evaluate_job, model, self.data_spec(), out_dir,
+                          self.device.currentText(), progress=True, name="evaluation")
         w.yielded.connect(self.on_event)
         w.returned.connect(self.show_evaluation)
         w.errored.connect(lambda exc: self.status.setText(f"Evaluation failed: {exc}"))

@@ -23,9 +23,11 @@ from __future__ import annotations
 import inspect
 import logging
 import traceback
+import warnings
 from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class WorkerSignals(QObject):
 
 
 _STOPPED = object()  # a generator stopped between yields: nothing to return
+# Jobs still running when their window closed: a QRunnable must outlive its run() (see abandon()).
+_ABANDONED: list["Worker"] = []
 
 
 class Aborted(Exception):
@@ -197,9 +201,10 @@ class WorkerManager(QObject):
 
     def start(self, worker: Worker, *, pool: str = "io", report_errors: bool = True) -> Worker:
         self._workers.add(worker)
-        worker.signals.finished.connect(lambda w=worker: self._forget(w))
+        # Guarded: a report queued before the window closed may arrive after this object is gone.
+        worker.signals.finished.connect(lambda w=worker: isValid(self) and self._forget(w))
         if report_errors:
-            worker.signals.errored.connect(lambda exc, w=worker: self.error.emit(w.name, exc))
+            worker.signals.errored.connect(lambda exc, w=worker: isValid(self) and self.error.emit(w.name, exc))
         (self.compute_pool if pool == "compute" else self.io_pool).start(worker)
         self.jobs_changed.emit(len(self._workers))
         return worker
@@ -215,6 +220,27 @@ class WorkerManager(QObject):
     def quit_all(self) -> None:
         for w in list(self._workers):
             w.quit()
+
+    def abandon(self) -> list[Worker]:
+        """Ask every job to stop and cut it off from the app, without waiting (the window is closing).
+
+        A job finishes in its own time with nobody listening: nothing it reports can reach a widget
+        that is gone. Each is kept alive (its pool thread still runs it) until the process ends.
+        Returns the jobs that were still running.
+        """
+        running = list(self._workers)
+        for w in running:
+            w.quit()
+            for sig in (w.started, w.yielded, w.returned, w.errored, w.aborted, w.finished):
+                with warnings.catch_warnings():  # PySide warns when a signal had no connection
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    try:
+                        sig.disconnect()
+                    except (RuntimeError, TypeError):
+                        pass
+        _ABANDONED.extend(running)
+        self._workers.clear()
+        return running
 
     def wait(self, msecs: int = 5000) -> bool:
         """Ask every job to stop and wait for the pools (used when the window closes)."""

@@ -464,3 +464,40 @@ def test_prior_of_the_same_patient_shown_side_by_side(qtbot, window, test_data, 
     w.browser.select_path(paths["old"])
     qtbot.waitUntil(lambda: w.prior_viewer.image is None, timeout=TIMEOUT)
     assert "No earlier study" in w.prior_viewer.placeholder.text()
+
+
+def test_closing_cancels_jobs_without_waiting_for_them(qtbot, window):
+    """Quitting must not wait on a model run or a training: jobs are told to stop and cut off."""
+    import threading
+
+    from chestview.gui.workers import create_worker
+
+    w = window
+    release = threading.Event()
+    heard = []
+
+    def stubborn_job() -> str:  # a long model call that does not check for cancellation
+        release.wait(60)
+        return "done"
+
+    job = w._start("batch", create_worker(stubborn_job, name="long job"), pool="compute",
+                   returned=heard.append)
+    qtbot.waitUntil(lambda: job.is_running, timeout=TIMEOUT)
+    w.close()
+    assert job.abort_requested and job.is_running  # close returned while the job still runs
+    assert not w.busy()  # nothing left for the window to wait on
+    release.set()
+    assert w.workers.compute_pool.waitForDone(TIMEOUT)
+    qtbot.wait(50)  # any queued report would be delivered now
+    assert heard == []  # the closed window heard nothing from it
+
+
+def test_settings_dialog_names_the_real_default_model(qtbot, window):
+    from chestview.engine.zoo import default_model_id
+    from chestview.gui.settings import SettingsDialog
+
+    w = window
+    ids = [e.card.id for e in w.model_panel.entries]
+    dlg = SettingsDialog(w.settings, ids, w, zoo_default=w._zoo_default(w.model_panel.entries))
+    qtbot.addWidget(dlg)
+    assert dlg.model_combo.itemText(0) == f"zoo default ({default_model_id()})"

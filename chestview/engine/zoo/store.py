@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors.torch import load as load_safetensors_bytes
@@ -33,12 +35,38 @@ class ZooEntry:
     bundled: bool
 
 
-@dataclass
 class LoadedModel:
-    card: ModelCard
-    module: nn.Module
-    path: Path
-    box_priors: dict | None = None  # label -> prior map, when the card fuses boxes with priors
+    """A zoo model: its card, its torch module, its folder and box priors.
+
+    ``module`` may be built on first use (``build``): an exported backend whose export and parity
+    check are cached never needs it, and building it imports timm and torchvision (seconds).
+    """
+
+    def __init__(self, card: ModelCard, module: nn.Module | None, path: Path, box_priors: dict | None = None,
+                 *, build: Callable[[], nn.Module] | None = None) -> None:
+        if module is None and build is None:
+            raise ValueError("LoadedModel needs a module or a way to build it")
+        self.card = card
+        self.path = path
+        self.box_priors = box_priors  # label -> prior map, when the card fuses boxes with priors
+        self._module, self._build = module, build
+        self._lock = threading.Lock()
+
+    @property
+    def module(self) -> nn.Module:
+        with self._lock:
+            if self._module is None:
+                assert self._build is not None
+                self._module, self._build = self._build(), None
+            return self._module
+
+    @property
+    def module_built(self) -> bool:
+        return self._module is not None
+
+    def with_card(self, card: ModelCard) -> "LoadedModel":
+        """The same model (one module, built once) under another card."""
+        return LoadedModel(card, self.module, self.path, self.box_priors)
 
 
 def zoo_dirs() -> list[Path]:
@@ -120,25 +148,34 @@ def read_weights(directory: Path, card: ModelCard) -> dict[str, torch.Tensor]:
         raise ModelError(f"{path}: not a valid safetensors file ({exc})") from None
 
 
-def load_model(id_or_dir: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Build the architecture from the card and load its verified weights, in eval mode, float32."""
+def load_model(id_or_dir: str | Path, device: str | torch.device = "cpu", *, lazy: bool = False) -> LoadedModel:
+    """Build the architecture from the card and load its verified weights, in eval mode, float32.
+
+    ``lazy``: the weights are read and verified now, the module is built on first use of
+    ``.module`` (a weights/architecture mismatch is reported then).
+    """
     directory = find_model(id_or_dir)
     card = ModelCard.load(directory)
-    module = build_module(card)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in read_weights(directory, card).items()}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ModelError(
-            f"{directory}: weights do not fit architecture {card.architecture!r} "
-            f"(missing {len(missing)} e.g. {missing[:2]}, unexpected {len(unexpected)} e.g. {unexpected[:2]})"
-        )
-    module.eval().to(device)
+    weights = read_weights(directory, card)
+
+    def build() -> nn.Module:
+        module = build_module(card)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+        missing, unexpected = module.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ModelError(
+                f"{directory}: weights do not fit architecture {card.architecture!r} "
+                f"(missing {len(missing)} e.g. {missing[:2]}, unexpected {len(unexpected)} e.g. {unexpected[:2]})"
+            )
+        return module.eval().to(device)
+
+    module = None if lazy else build()
     priors = None
     if card.box_prior:
         from chestview.engine.explain.prior import load_priors
 
         priors = load_priors(directory / card.box_prior["file"], card.box_prior.get("sha256"))
-    return LoadedModel(card=card, module=module, path=directory, box_priors=priors)
+    return LoadedModel(card=card, module=module, path=directory, box_priors=priors, build=None if module is not None else build)
 
 
 def save_zoo_entry(

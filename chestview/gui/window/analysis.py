@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chestview.engine.results import ImageResult
-from chestview.gui import jobs
+from chestview.gui import jobs, timings
 from chestview.gui.findings import default_label
 from chestview.gui.viewer import NEGATIVE_COLOUR, DrawnBox, box_colour
 from chestview.gui.workers import create_worker
@@ -20,6 +20,7 @@ class AnalysisMixin:
 
     def _zoo_ready(self, entries_problems, select: str = "") -> None:
         entries, problems = entries_problems
+        timings.mark("model zoo listed")
         for p in problems:
             self.notify_error("model zoo", p)
         ids = [e.card.id for e in entries]
@@ -28,10 +29,22 @@ class AnalysisMixin:
             select = ""
         if not select:
             select = self.settings.default_model if self.settings.default_model in ids else self._zoo_default(entries)
+        first = not self.zoo_loaded
         self.zoo_loaded = True
         self.model_panel.set_entries(entries, select=select)
         if self.training_tab is not None:
             self.training_tab.set_models([e.card.id for e in entries])
+        if first:
+            self.describe_device()  # waited for the zoo: both import torch, and the first image must not wait
+            self._preload_model()
+
+    def _preload_model(self) -> None:
+        """Load the selected model while the first image is still being read: its findings come sooner."""
+        model_id = self.model_panel.current_id()
+        if not model_id or not self.model_panel.auto_run.isChecked() or self._compute_busy():
+            return
+        self._start("preload", create_worker(jobs.preload_job, self.predictors, model_id, self.settings.device,
+                                             self.findings.threshold_value, name="load model"), pool="compute")
 
     @staticmethod
     def _zoo_default(entries) -> str:

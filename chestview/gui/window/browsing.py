@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from chestview.engine.paths import samples_dir
+from chestview.gui import timings
 from chestview.gui.browser import scan_job, thumbnails_job
 from chestview.gui.state import Catalog
 from chestview.gui.tags import tags_job
@@ -118,6 +119,7 @@ class BrowsingMixin:
     def _display_image(self, image) -> None:
         self.current_image = image
         self.viewer.set_image(image)
+        timings.mark("first image shown")
         self.act_invert.blockSignals(True)
         self.act_invert.setChecked(False)
         self.act_invert.blockSignals(False)

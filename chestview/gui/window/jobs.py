@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from PySide6.QtWidgets import QListWidgetItem
+from shiboken6 import isValid
 
 from chestview.gui.workers import Worker
 
@@ -19,15 +20,19 @@ class JobsMixin:
         if cancel_previous and old is not None and not old.is_done:
             old.quit()
         self._running[kind] = worker
-        # Results of a superseded job (another job of the same kind started since) are dropped.
+        # Results of a superseded job (another job of the same kind started since) are dropped, and so
+        # are reports that arrive after the window is gone.
         if returned is not None:
-            worker.returned.connect(lambda r, k=kind, w=worker: self._running.get(k) is w and returned(r))
+            worker.returned.connect(lambda r, k=kind, w=worker: self._current(k, w) and returned(r))
         if yielded is not None:
-            worker.yielded.connect(lambda v, k=kind, w=worker: self._running.get(k) is w and yielded(v))
-        worker.finished.connect(lambda k=kind, w=worker: self._job_done(k, w))
+            worker.yielded.connect(lambda v, k=kind, w=worker: self._current(k, w) and yielded(v))
+        worker.finished.connect(lambda k=kind, w=worker: isValid(self) and self._job_done(k, w))
         if finished is not None:
             worker.finished.connect(finished)
         return self.workers.start(worker, pool=pool)
+
+    def _current(self, kind: str, worker: Worker) -> bool:
+        return isValid(self) and self._running.get(kind) is worker
 
     def _job_done(self, kind: str, worker: Worker) -> None:
         if self._running.get(kind) is worker:
