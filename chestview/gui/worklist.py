@@ -250,7 +250,8 @@ def install_worklist(window: Any) -> WorklistPanel:
             return
         w = create_worker(jobs.cached_results_job, window.predictors, model_id, window.settings.device, todo,
                           window.findings.threshold_value, name="cached results")
-        window._start("worklist-cache", w, pool="compute", returned=store_cached)
+        # The io pool: a lookup (file hashes, one SQLite read) must not queue behind a model load or run.
+        window._start("worklist-cache", w, pool="io", returned=store_cached)
 
     def store_cached(found: tuple[str, dict[str, Any]]) -> None:
         model_id, hits = found

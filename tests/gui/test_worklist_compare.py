@@ -221,18 +221,29 @@ def test_one_image_run_is_kept_on_disk_and_found_again_without_loading_the_model
     w.workers.wait(10_000)
     w.close()
 
-    built = []
+    # Building a predictor (the start-up preload would) is held back until the worklist is filled:
+    # the cached rows must not wait for any model.
+    import threading
+
+    model_may_load = threading.Event()
     original = jobs.PredictorCache.get
-    monkeypatch.setattr(jobs.PredictorCache, "get", lambda self, *a, **k: built.append(a) or original(self, *a, **k))
+
+    def held_get(self, *a, **k):
+        model_may_load.wait(TIMEOUT / 1000)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(jobs.PredictorCache, "get", held_get)
     again = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: again.zoo_loaded, timeout=TIMEOUT)
     again.model_panel.auto_run.setChecked(False)
     with qtbot.waitSignal(again.catalog_loaded, timeout=TIMEOUT):
         again.open_paths([films[0]])
-    qtbot.waitUntil(lambda: len(again.worklist.rows) == 1, timeout=TIMEOUT)
-    assert built == []  # no model loaded to list what the cache holds
-    assert again.browser._items[films[0]].text(1)
+    try:
+        qtbot.waitUntil(lambda: len(again.worklist.rows) == 1, timeout=TIMEOUT)
+        assert again.browser._items[films[0]].text(1)
+    finally:
+        model_may_load.set()
     again.workers.wait(10_000)
 
 
