@@ -283,3 +283,24 @@ def test_photograph_and_ct_dropped_on_an_open_folder_join_its_worklist_flagged(q
     assert set(order[-2:]) == {str(photo), ct} and all(r.flagged for r in w.worklist.rows[-2:])
     assert w.browser._items[str(photo)].text(1) == "flagged" and w.browser._items[ct].text(1) == "flagged"
     w.workers.wait(10_000)
+
+
+def test_a_film_that_fails_at_inference_is_listed_last_with_its_reason(qtbot, tiny_zoo, films, tmp_path):
+    from chestview.gui.main_window import MainWindow
+    from chestview.gui.settings import AppSettings
+
+    data = open(films[0], "rb").read()
+    broken = tmp_path / "truncated.png"
+    broken.write_bytes(data[: len(data) // 3])  # a valid header, pixel data cut short
+    w = MainWindow(AppSettings(), model=tiny_zoo, persist=False)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    w.model_panel.auto_run.setChecked(False)
+    with qtbot.waitSignal(w.catalog_loaded, timeout=TIMEOUT):
+        w.open_paths([*films[:2], str(broken)])
+    w.run_all()
+    qtbot.waitUntil(lambda: len(w.worklist.rows) == 3, timeout=TIMEOUT)
+    last = w.worklist.rows[-1]
+    assert last.path == str(broken) and last.error and "truncated.png" in last.error
+    assert w.worklist.paths_in_order()[:2] != [str(broken)] and not w.worklist.rows[0].error
+    w.workers.wait(10_000)

@@ -148,6 +148,7 @@ class AnalysisMixin:
         self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
         if ev.result.error:
             self.notify_error("inference", ev.result.error)
+            self.worklist.add_result(ev.path, model_id, ev.result)  # listed last, with its reason
             return
         self.results.store(ev.path, model_id, ev.result)
         self.browser.set_result(ev.path, ev.result)
