@@ -59,6 +59,7 @@ def test_default_card_test_auroc_is_reproduced_from_the_raw_images():
     card = load_model(default_model_id()).card
     result = evaluate(default_model_id(), card.provenance["data"].replace("../shared/data", str(SHARED_DATA)),
                       split="test", n_boot=0, device="cpu", split_fractions=card.provenance["split_fractions"],
-                      split_seed=card.provenance["split_seed"])
+                      split_seed=card.provenance["split_seed"],
+                      data_options=card.provenance.get("data_options") or None)  # e.g. first_collection
     assert result.n_images == card.metrics["test"]["n_images"]
     assert result.auroc.mean_auroc == pytest.approx(card.metrics["test"]["mean_auroc"], abs=2e-3)
