@@ -127,7 +127,8 @@ class WorklistPanel(QWidget):
         for i, row in enumerate(rows):
             flagged_text = "not a chest film? " + row.input_check.reason if row.flagged else row.check_text()
             cells = [
-                "" if row.score is None else f"{row.score:.3f}",
+                # a flagged image's score is hidden like its findings (a photo is not "0.99 abnormal")
+                "" if row.score is None else "–" if row.flagged else f"{row.score:.3f}",
                 Path(row.path).name,
                 "findings hidden (flagged)" if row.flagged else (row.error or row.top_text()),
                 flagged_text,

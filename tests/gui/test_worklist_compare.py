@@ -282,6 +282,8 @@ def test_photograph_and_ct_dropped_on_an_open_folder_join_its_worklist_flagged(q
     order = w.worklist.paths_in_order()
     assert set(order[-2:]) == {str(photo), ct} and all(r.flagged for r in w.worklist.rows[-2:])
     assert w.browser._items[str(photo)].text(1) == "flagged" and w.browser._items[ct].text(1) == "flagged"
+    n = w.worklist.table.rowCount()
+    assert [w.worklist.table.item(i, 0).text() for i in (n - 2, n - 1)] == ["–", "–"]  # no score shown
     w.workers.wait(10_000)
 
 
