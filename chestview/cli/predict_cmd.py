@@ -176,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         ab = r.abnormality
         abnormal = "" if ab is None else f"{ab.probability:.2f}" + (" (positive)" if ab.positive else "")
-        if r.flagged:  # no positives for what is probably not a chest film; they stay in results.json
-            rows.append([Path(r.path).name, "FLAGGED", abnormal,
+        if r.flagged:  # no scores for what is probably not a chest film; they stay in results.json
+            rows.append([Path(r.path).name, "FLAGGED", "–",
                          f"not a frontal chest radiograph? {r.input_check.reason}"])
             continue
         summaries = []

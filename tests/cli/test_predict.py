@@ -2,6 +2,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from chestview.cli.main import main
@@ -138,3 +139,23 @@ def test_predict_needs_paths_or_samples(tiny_zoo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--samples" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_flagged_input_shows_no_score_in_the_table_but_keeps_it_in_the_json(tmp_path, capsys):
+    """A photograph is flagged by the default model (with an abnormality output); the table shows no
+    abnormality score or positives for it (the reader meets "not a frontal chest radiograph?"),
+    results.json keeps the numbers."""
+    import skimage.data
+
+    from chestview.engine.zoo import default_model_id, load_model
+
+    if default_model_id() is None or not load_model(default_model_id()).card.has_abnormality:
+        pytest.skip("no bundled model with an abnormality output")
+    photo = tmp_path / "photo.png"
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    assert main(["predict", str(photo), "--out", str(tmp_path / "out"), "--no-images", "--device", "cpu"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("photo.png"))
+    assert "FLAGGED" in line and "not a frontal chest radiograph?" in line
+    assert "positive" not in line.split("not a frontal")[0]
+    entry = json.loads((tmp_path / "out" / "results.json").read_text())["results"][0]
+    assert entry["input_check"]["flagged"] and entry["findings"] and entry["abnormality"]["probability"] > 0

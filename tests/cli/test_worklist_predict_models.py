@@ -37,6 +37,8 @@ def test_worklist_writes_sorted_csv_and_json_and_reuses_the_cache(tiny_zoo, test
     assert doc["rows"][3]["input_check"]["flagged"] is True
     printed = capsys.readouterr().out
     assert "FLAGGED" in printed
+    ct_line = next(line for line in printed.splitlines() if "ct.dcm" in line)
+    assert "findings hidden (flagged)" in ct_line and "+" not in ct_line.split("FLAGGED")[0]  # no score, no positives
 
     from chestview.engine.result_cache import ResultCache
 
