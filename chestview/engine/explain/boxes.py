@@ -2,8 +2,8 @@
 
 Done on the low-resolution map and scaled to image pixels, never on a full-size upsampled map:
 the map holds no more detail than its cells, and a 1024^2 labelling would cost more than the model.
-All labels of an image are labelled in one call (the maps side by side, a blank column between
-them), so boxes for 14 labels cost well under a millisecond, about as much as for one.
+All labels of an image are labelled in one vectorised pass over the runs of hot pixels
+(:func:`_components`), so boxes for 14 labels cost well under a millisecond.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from chestview.engine.results import Box
 
 WANG_THRESHOLD = 180  # Wang et al. 2017: heatmaps scaled to 0..255, boxes around regions >= 180
 
-_8_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 @lru_cache(maxsize=64)
@@ -94,6 +94,60 @@ def _working_maps(maps: np.ndarray, work_size: int | None) -> np.ndarray:
     return (wy @ (maps.astype(np.float64) @ wx.T)).astype(np.float32)
 
 
+def _components(work: np.ndarray, threshold: float) -> tuple[np.ndarray, ...] | None:
+    """Every 8-connected component of ``work >= threshold`` within each map of ``work`` (L, h, w):
+    (plane, r0, r1, c0, c1, peak) arrays, components in raster order of their first pixel, map by map.
+
+    From runs rather than pixels: each row's hot runs come from one vectorised diff, runs of
+    consecutive rows that overlap or touch diagonally are joined, and a sparse connected-components
+    pass over the (few hundred) runs numbers the components. The same components as a pixel
+    labelling (scipy.ndimage.label with a 3x3 structure; a test compares them), at half the cost.
+    """
+    n_maps, h, w = work.shape
+    padded = np.zeros((n_maps, h, w + 2), dtype=np.int8)
+    padded[:, :, 1:-1] = work >= threshold
+    edges = np.diff(padded, axis=2).reshape(-1)  # +1 where a run starts, -1 one past its end
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    n = starts.size
+    if n == 0:
+        return None
+    row_key, sc = np.divmod(starts, w + 1)  # row_key = map * h + row; raster order already
+    ec = ends - row_key * (w + 1)
+    sp, sr = np.divmod(row_key, h)
+    # Candidate neighbours of a run: the runs of the next row of the same map (a contiguous range).
+    lo = np.searchsorted(row_key, row_key + 1, side="left")
+    count = np.where(sr < h - 1, np.searchsorted(row_key, row_key + 1, side="right") - lo, 0)
+    src = np.repeat(np.arange(n), count)
+    dst = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+    touch = (sc[dst] <= ec[src]) & (sc[src] <= ec[dst])  # [a0, a1), [b0, b1) 8-connected
+    src, dst = src[touch], dst[touch]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])  # src is sorted: CSR rows directly
+    n_comp, comp = connected_components(csr_matrix((np.ones(src.size, np.int8), dst, indptr), shape=(n, n)),
+                                        directed=False)
+    first = np.full(n_comp, n, dtype=np.int64)
+    np.minimum.at(first, comp, np.arange(n))
+    rank = np.empty(n_comp, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(n_comp)
+    comp = rank[comp]
+    values = work.reshape(-1)
+    bounds = np.stack([row_key * w + sc, row_key * w + ec], axis=1).reshape(-1)
+    run_peak = np.maximum.reduceat(values, bounds[:-1] if bounds[-1] == values.size else bounds)[::2]
+    plane = np.empty(n_comp, dtype=np.int64)
+    plane[comp] = sp
+    r0 = np.full(n_comp, h, dtype=np.int64)
+    r1 = np.zeros(n_comp, dtype=np.int64)
+    c0 = np.full(n_comp, w, dtype=np.int64)
+    c1 = np.zeros(n_comp, dtype=np.int64)
+    peak = np.zeros(n_comp, dtype=values.dtype)
+    np.minimum.at(r0, comp, sr)
+    np.maximum.at(r1, comp, sr + 1)
+    np.minimum.at(c0, comp, sc)
+    np.maximum.at(c1, comp, ec)
+    np.maximum.at(peak, comp, run_peak)
+    return plane, r0, r1, c0, c1, peak
+
+
 def maps_to_boxes(
     maps: np.ndarray,
     image_size: tuple[int, int],
@@ -120,29 +174,14 @@ def maps_to_boxes(
     width, height = image_size
     sx, sy = width / w, height / h
     out: list[list[Box]] = [[] for _ in range(n_maps)]
-    # The maps side by side in one 2-D image, a blank column between neighbours so that no
-    # component spans two maps: one 2-D labelling is cheaper than a 3-D one of the same pixels.
-    stride = w + 1
-    tiled = np.zeros((h, n_maps * stride), dtype=work.dtype)
-    tiled.reshape(h, n_maps, stride)[:, :, :w] = work.transpose(1, 0, 2)
-    # 8-connected components are at least two pixels apart both ways, so there are at most
-    # ceil(h/2) * ceil(W/2) of them: int16 labels when that fits (less memory to scan, ~30% faster).
-    most = -(-tiled.shape[0] // 2) * -(-tiled.shape[1] // 2)
-    components = np.empty(tiled.shape, dtype=np.int16 if most < np.iinfo(np.int16).max else np.int32)
-    n = ndimage.label(tiled >= threshold, structure=_8_CONNECTED, output=components)
-    if n == 0:
+    found = _components(work, threshold)
+    if found is None:
         return out
-    # Components in raster order of the tiled image: within one map, raster order of that map.
-    objects = ndimage.find_objects(components)
-    spans = np.array([(s[0].start, s[0].stop, s[1].start, s[1].stop) for s in objects], dtype=np.int64)
-    r0, r1, t0, t1 = spans.T
-    plane = t0 // stride
-    c0, c1 = t0 - plane * stride, t1 - plane * stride
+    plane, r0, r1, c0, c1, peaks = found
+    n = plane.size
     keep = (r1 - r0) * (c1 - c0) >= min_area_frac * h * w
-    # Each component's peak, inside its own bounding box (a few dozen small slices at most).
-    peaks = np.array([tiled[sl][components[sl] == k].max() for k, sl in enumerate(objects, 1)], dtype=np.float64)
     bw, bh = (c1 - c0) * sx, (r1 - r0) * sy
-    score, area = peaks / 255.0, bw * bh
+    score, area = peaks.astype(np.float64) / 255.0, bw * bh
     order = np.lexsort((np.arange(n), -area, -score, plane))  # per map: best score, then largest
     order = order[keep[order]]
     for i in order:

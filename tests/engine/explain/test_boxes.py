@@ -126,3 +126,28 @@ def test_float_maps_from_a_fusion_step_give_boxes_too():
     first, second = maps_to_boxes(maps, (700, 700), threshold=180)
     assert len(first) == 1 and second == []
     assert 150 <= first[0].x <= 250 and first[0].score == pytest.approx(maps[0].max() / 255, abs=0.02)
+
+
+def test_components_from_runs_are_the_pixel_labelling():
+    """The run-based components equal scipy's 8-connected pixel labelling, map by map, in raster
+    order: bounding boxes and peaks, on noise (many small components, runs touching diagonally,
+    maps of one row or one column) and on smooth maps."""
+    from scipy import ndimage
+
+    from chestview.engine.explain.boxes import _components
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        shape = (int(rng.integers(1, 15)), int(rng.integers(1, 20)), int(rng.integers(1, 20)))
+        work = (rng.integers(0, 256, shape).astype(np.uint8) if trial % 2
+                else (ndimage.gaussian_filter(rng.random(shape), (0, 1, 1)) * 255).astype(np.float32))
+        threshold = float(rng.integers(1, 255)) if trial % 2 else 127.0
+        expected = []
+        for p, plane in enumerate(work):
+            labels, _ = ndimage.label(plane >= threshold, structure=np.ones((3, 3), bool))
+            for k, sl in enumerate(ndimage.find_objects(labels), 1):
+                expected.append((p, sl[0].start, sl[0].stop, sl[1].start, sl[1].stop,
+                                 float(plane[sl][labels[sl] == k].max())))
+        found = _components(work, threshold)
+        got = [] if found is None else [(*map(int, row[:5]), float(row[5])) for row in zip(*found)]
+        assert got == expected, trial
