@@ -183,12 +183,14 @@ def maps_to_boxes(
     bw, bh = (c1 - c0) * sx, (r1 - r0) * sy
     score, area = peaks.astype(np.float64) / 255.0, bw * bh
     order = np.lexsort((np.arange(n), -area, -score, plane))  # per map: best score, then largest
-    order = order[keep[order]]
+    order = order[keep[order]].tolist()
+    # Python floats once for all, not one numpy scalar conversion per field per box.
+    xs, ys, widths, heights = (c0 * sx).tolist(), (r0 * sy).tolist(), bw.tolist(), bh.tolist()
+    scores, planes = score.tolist(), plane.tolist()
     for i in order:
-        boxes = out[plane[i]]
+        boxes = out[planes[i]]
         if len(boxes) < max_boxes:
-            boxes.append(Box(x=float(c0[i] * sx), y=float(r0[i] * sy), width=float(bw[i]), height=float(bh[i]),
-                             score=float(score[i])))
+            boxes.append(Box(x=xs[i], y=ys[i], width=widths[i], height=heights[i], score=scores[i]))
     return out
 
 
