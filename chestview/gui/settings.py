@@ -112,29 +112,25 @@ class SettingsDialog(QDialog):
         self.model_combo.setCurrentIndex(max(idx, 0))
         form.addRow("Default model", self.model_combo)
 
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(DEVICES)
-        self.device_combo.setCurrentText(settings.device)
-        form.addRow("Device", self.device_combo)
+        def choice(label: str, items, current: str, tip: str = "") -> QComboBox:
+            combo = QComboBox()
+            combo.addItems(items)
+            combo.setCurrentText(current)
+            if tip:
+                combo.setToolTip(tip)
+            form.addRow(label, combo)
+            return combo
 
-        self.backend_combo = QComboBox()
-        self.backend_combo.addItems(BACKENDS)
-        self.backend_combo.setCurrentText(settings.backend)
-        self.backend_combo.setToolTip("auto: on the CPU the fastest exact backend installed (OpenVINO, then ONNX "
-                                      "Runtime), checked against torch before first use; torch on a GPU")
-        form.addRow("Inference backend", self.backend_combo)
-
-        self.precision_combo = QComboBox()
-        self.precision_combo.addItems(PRECISIONS)
-        self.precision_combo.setCurrentText(settings.precision)
-        self.precision_combo.setToolTip("f32: exact. bf16: OpenVINO on a CPU with bf16, only for a model whose card "
-                                        "records a passing `chestview models check-precision`; otherwise f32")
-        form.addRow("Precision", self.precision_combo)
-
-        self.cmap_combo = QComboBox()
-        self.cmap_combo.addItems(COLORMAPS)
-        self.cmap_combo.setCurrentText(settings.heat_colormap)
-        form.addRow("Heatmap colour map", self.cmap_combo)
+        self.device_combo = choice("Device", DEVICES, settings.device)
+        self.backend_combo = choice(
+            "Inference backend", BACKENDS, settings.backend,
+            "auto: on the CPU the fastest exact backend installed (OpenVINO, then ONNX Runtime), checked "
+            "against torch before first use; torch on a GPU")
+        self.precision_combo = choice(
+            "Precision", PRECISIONS, settings.precision,
+            "f32: exact. bf16: OpenVINO on a CPU with bf16, only for a model whose card records a passing "
+            "`chestview models check-precision`; otherwise f32")
+        self.cmap_combo = choice("Heatmap colour map", COLORMAPS, settings.heat_colormap)
 
         self.threshold_spin = QSpinBox()
         self.threshold_spin.setRange(0, 255)
