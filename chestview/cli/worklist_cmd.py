@@ -77,9 +77,7 @@ def run(args: argparse.Namespace) -> int:
         results.append(ImageResult(path=path, error=message))
     rows = build_worklist(results, card.id)
     shown = [
-        # A flagged image's score and findings are withheld here as in the app (CSV/JSON keep them).
-        [i + 1, Path(r.path).name, "" if r.score is None else "–" if r.flagged else f"{r.score:.3f}",
-         _clip(r.error or ("findings hidden (flagged)" if r.flagged else r.top_text()), 70),
+        [i + 1, Path(r.path).name, r.shown_score(), _clip(r.shown_findings(), 70),
          _clip(r.check_text(), 70), _clip(" | ".join(r.warnings), 50)]
         for i, r in enumerate(rows)
     ]

@@ -41,6 +41,14 @@ class WorklistRow:
     def top_text(self) -> str:
         return ", ".join(f"{f.label} {f.probability:.2f}" + (" +" if f.positive else "") for f in self.top)
 
+    # What a reader is shown (the app's worklist, the command's table): a flagged image's score and
+    # findings are withheld, as its findings are in the viewer; the CSV and JSON keep the numbers.
+    def shown_score(self, digits: int = 3) -> str:
+        return "" if self.score is None else "–" if self.flagged else f"{self.score:.{digits}f}"
+
+    def shown_findings(self) -> str:
+        return self.error or ("findings hidden (flagged)" if self.flagged else self.top_text())
+
     def check_text(self) -> str:
         if self.error:
             return "error"

@@ -127,10 +127,9 @@ class WorklistPanel(QWidget):
         for i, row in enumerate(rows):
             flagged_text = "not a chest film? " + row.input_check.reason if row.flagged else row.check_text()
             cells = [
-                # a flagged image's score is hidden like its findings (a photo is not "0.99 abnormal")
-                "" if row.score is None else "–" if row.flagged else f"{row.score:.3f}",
+                row.shown_score(),
                 Path(row.path).name,
-                "findings hidden (flagged)" if row.flagged else (row.error or row.top_text()),
+                row.shown_findings(),
                 flagged_text,
                 " | ".join(row.warnings),
                 row.model,
