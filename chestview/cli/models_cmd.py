@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     prec.add_argument("--dry-run", action="store_true", help="measure and print, but do not write the card")
     prec.add_argument("--json", action="store_true", help="print the measurement as JSON")
     prec.set_defaults(models_run=_check_precision)
+    pack = msub.add_parser("pack-graph",
+                           help="ship the model's ONNX graph (reading the weights file) and torch's check outputs in "
+                                "its zoo entry, so the CPU backends start without building the torch module")
+    pack.add_argument("model", help="model id or directory")
+    pack.set_defaults(models_run=_pack_graph)
     try:
         from chestview.cli import import_cmd
 
@@ -82,6 +87,21 @@ def _fit_gate(args: argparse.Namespace) -> int:
           f"({s['components']} components), fitted on {s['train_images']} training films; "
           f"{s['val_flagged']}/{s['val_images']} validation films flagged ({100 * s['val_flagged_rate']:.1f}%); "
           f"{fit.seconds:.0f} s")
+    return 0
+
+
+def _pack_graph(args: argparse.Namespace) -> int:
+    from chestview.engine.backends.packaged import pack_graph
+    from chestview.engine.zoo import find_model
+
+    try:
+        card = pack_graph(find_model(args.model))
+    except ChestviewError as exc:
+        error(str(exc))
+        return 1
+    g = card.graph
+    print(f"{card.id}: shipped {g['file']} ({g['external_parameters']} parameters read from {card.weights}) "
+          f"and {g['reference']} (torch {g['torch']})")
     return 0
 
 

@@ -101,12 +101,13 @@ def torch_reference(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor,
     return out.logits.float(), out.maps.float(), feats[0]
 
 
-def ensure_onnx(loaded: LoadedModel) -> Path:
-    """The model's ONNX file in the cache, exported now if it is not there yet."""
+def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
+    """The model as an ONNX graph with (logits, maps[, features]) outputs, batch size free.
+
+    ``fold_constants=False`` keeps every parameter an initializer named as in the state dict
+    (batch norms unfolded), which is what lets a shipped graph read them from the weights file.
+    """
     exportable(loaded)
-    path = cache_dir(loaded) / "model.onnx"
-    if path.is_file():
-        return path
     import importlib.util
 
     if importlib.util.find_spec("onnx") is None:  # torch's exporter writes the file with it
@@ -115,18 +116,32 @@ def ensure_onnx(loaded: LoadedModel) -> Path:
     x = check_input(pre.channels, pre.size)
     wrapped = _Outputs(reference_module(loaded)).eval()
     buf = io.BytesIO()
-    log.info("exporting %s to ONNX (once) into %s", loaded.card.id, path.parent)
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapped, (x,), buf, input_names=["x"], output_names=wrapped.output_names,
                 dynamic_axes={name: {0: "batch"} for name in ["x", *wrapped.output_names]},
-                opset_version=OPSET, dynamo=False,
+                opset_version=OPSET, dynamo=False, do_constant_folding=fold_constants,
             )
     except Exception as exc:  # an exporter limit is the model's, not the user's, problem: fall back
         raise BackendUnavailable(f"{loaded.card.id}: ONNX export failed ({type(exc).__name__}: {str(exc)[:160]})") from None
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def ensure_onnx(loaded: LoadedModel) -> Path:
+    """The model's ONNX file: the graph its zoo entry ships, else the cache's, exported now if it is not there yet."""
+    exportable(loaded)
+    from chestview.engine.backends.packaged import shipped_graph
+
+    shipped = shipped_graph(loaded)
+    if shipped is not None:
+        return shipped
+    path = cache_dir(loaded) / "model.onnx"
+    if path.is_file():
+        return path
+    log.info("exporting %s to ONNX (once) into %s", loaded.card.id, path.parent)
+    atomic_write_bytes(path, export_graph(loaded))
     return path
 
 
@@ -136,14 +151,18 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> ParityCheck:
-    """Compare ``run`` with torch on the fixed input, once per (export file, backend, versions); raise if it fails.
+def checked(loaded: LoadedModel, backend: str, version: str, run: Runner, graph: Path) -> ParityCheck:
+    """Compare ``run`` (of the ONNX file ``graph``) with torch on the fixed input, once per (graph file,
+    backend, versions); raise if it fails.
 
-    The record names the export's own SHA-256, so a replaced or foreign file is checked again.
+    The record names the graph's own SHA-256, so a replaced or foreign file is checked again. Torch's
+    side comes from the zoo entry when it ships it (:mod:`packaged`), so no torch module is built.
     """
+    from chestview.engine.backends.packaged import shipped_reference
+
     record = cache_dir(loaded) / f"check-{backend}.json"
     key = {"backend": backend, "version": version, "torch": torch.__version__,
-           "onnx_sha256": _file_sha256(cache_dir(loaded) / "model.onnx")}
+           "onnx_sha256": _file_sha256(graph)}
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
         if all(data.get(k) == v for k, v in key.items()):
@@ -160,7 +179,7 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner) -> Par
     except Exception as exc:
         raise BackendUnavailable(f"{loaded.card.id}: {backend} failed on the check input "
                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
-    result = parity(torch_reference(loaded, x), got)
+    result = parity(shipped_reference(loaded) or torch_reference(loaded, x), got)
     atomic_write_text(record, json.dumps({**key, "passed": result.passed,
                                           "max_abs_prob_delta": result.max_abs_prob_delta,
                                           "max_abs_map_delta": result.max_abs_map_delta,

@@ -32,7 +32,7 @@ class OnnxRuntimeBackend:
         outputs = {o.name for o in self.session.get_outputs()}
         self._names = ["logits", "maps"] + (["features"] if "features" in outputs else [])
         self._lock = threading.Lock()
-        self.check = checked(loaded, self.name, ort.__version__, self.run_with_features)
+        self.check = checked(loaded, self.name, ort.__version__, self.run_with_features, path)
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, maps, _ = self.run_with_features(x)

@@ -10,6 +10,7 @@ checked, at float32, against torch.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ class OpenVinoBackend:
         # precision compiles float32 only when that check has not run yet).
         exact = self._compiled.run_with_features if precision == EXACT else (
             lambda x: compile_(OV_HINT[EXACT]).run_with_features(x))
-        self.check = checked(loaded, "openvino", ov.get_version(), exact)
+        self.check = checked(loaded, "openvino", ov.get_version(), exact, Path(path))
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, maps, _ = self.run_with_features(x)

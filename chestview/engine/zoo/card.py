@@ -17,6 +17,7 @@ SCHEMA_VERSION = 1
 SUPERVISION_KINDS = ("weak", "box", "imported", "untrained")
 DEFAULT_BOX_THRESHOLD = 180  # Wang et al. 2017
 ABNORMALITY = "Abnormality"  # the name of the abnormality output in calibration and reports
+GRAPH_KEYS = ("file", "sha256", "reference", "reference_sha256", "weights_sha256")  # a shipped graph's record
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class ModelCard:
     # validation split, the limits and whether they held, for the weights of ``weights_sha256``
     # (chestview.engine.backends.proof). Only a passing entry lets that precision run.
     reduced_precision: dict[str, Any] = field(default_factory=dict)
+    # Non-empty: the entry ships its ONNX graph (weights read from the weights file) and torch's
+    # outputs on the fixed check input, for the weights of ``weights_sha256``
+    # (chestview.engine.backends.packaged): the CPU backends start without building the module.
+    graph: dict[str, Any] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
         return float(self.thresholds.get(label, 0.5))
@@ -109,6 +114,7 @@ class ModelCard:
             calibration=dict(data.get("calibration") or {}),
             box_prior=dict(data.get("box_prior") or {}),
             reduced_precision=dict(data.get("reduced_precision") or {}),
+            graph=dict(data.get("graph") or {}),
         )
 
     @classmethod
@@ -189,6 +195,9 @@ def validate_card(data: dict[str, Any]) -> list[str]:
             isinstance(v, dict) and isinstance(v.get("passed"), bool) and isinstance(v.get("weights_sha256"), str)
             for v in rp.values()):
         problems.append("'reduced_precision' must map precisions to records with 'passed' and 'weights_sha256'")
+    graph = data.get("graph") or {}
+    if graph and not (isinstance(graph, dict) and all(isinstance(graph.get(k), str) for k in GRAPH_KEYS)):
+        problems.append(f"'graph' must name {', '.join(GRAPH_KEYS)}")
     if not isinstance(data.get("arch_kwargs", {}), dict):
         problems.append("'arch_kwargs' must be an object")
     gate = data.get("input_gate", {})

@@ -7,6 +7,7 @@ beside the card and a test can re-derive the card's numbers from it.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from chestview.engine.errors import ModelError
 from chestview.engine.zoo.card import ModelCard
 from chestview.engine.zoo.store import load_model
 
+log = logging.getLogger(__name__)
 REPORT_FILES = ("report.json", "report.md", "roc_grid.png", "reliability.png")
 
 
@@ -40,5 +42,18 @@ def publish_run(run_dir: str | Path, zoo_dir: str | Path, *, overwrite: bool = F
     for name in REPORT_FILES:
         if (run_dir / "eval" / name).is_file():
             shutil.copyfile(run_dir / "eval" / name, staging / "eval" / name)
+    _pack_graph(staging)
     staging.rename(target)  # the entry appears whole or not at all
     return target
+
+
+def _pack_graph(entry: Path) -> None:
+    """Ship the ONNX graph in the entry (backends.packaged), so its first use needs no torch module;
+    a model that keeps torch, or a machine without onnx, publishes without one."""
+    from chestview.engine.backends.base import BackendUnavailable
+    from chestview.engine.backends.packaged import pack_graph
+
+    try:
+        pack_graph(entry)
+    except BackendUnavailable as exc:
+        log.info("%s: no graph shipped (%s)", entry, exc)
