@@ -237,7 +237,7 @@ def run_benchmark(
     for round_ in range(max(1, repeat)):
         for name, predictor in predictors.items():
             tag = f"{name}, round {round_ + 1}/{repeat}" if repeat > 1 else name
-            model_ips, forward_ms, probs, maps = _model_only(predictor, batches, f"forward ({tag})", emit, stop)
+            model_ips, forward_ms, probs, maps = time_forward(predictor, batches, f"forward ({tag})", emit, stop)
             pipeline_ips = _pipeline(predictor, readable, batch_size, num_workers, f"pipeline ({tag})", emit, stop)
             best_model, best_pipeline, _ = measured.get(name, (0.0, 0.0, None))
             measured[name] = (max(model_ips, best_model), max(pipeline_ips, best_pipeline), probs)
@@ -290,9 +290,12 @@ def run_benchmark(
     )
 
 
-def _model_only(predictor: Predictor, batches: list[torch.Tensor], stage: str, emit, stop
-                ) -> tuple[float, list[float], np.ndarray, np.ndarray]:
-    """Throughput of the forward pass alone (after one warm-up batch), per-image times, probs, maps."""
+def time_forward(predictor: Predictor, batches: list[torch.Tensor], stage: str = "forward",
+                 emit: Callable[[BenchProgress], None] = lambda _e: None, stop: Callable[[], bool] = lambda: False,
+                 ) -> tuple[float, list[float], np.ndarray, np.ndarray]:
+    """Throughput of the forward pass alone (after one warm-up batch), per-image times, probs, maps.
+
+    The one forward timing of the project: ``bench`` and the reduced-precision proof both use it."""
     predictor.forward(batches[0])
     forward_ms, probs_out, maps_out = [], [], []
     n = sum(xb.shape[0] for xb in batches)

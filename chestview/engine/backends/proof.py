@@ -150,14 +150,12 @@ def _speeds(predictors: dict[str, Any], paths: Sequence[str], batch_size: int) -
         return {}
     tensors = [tensors[i % len(tensors)] for i in range(max(SPEED_IMAGES, batch_size))]
     batches = [torch.cat(tensors[i:i + batch_size]) for i in range(0, len(tensors), batch_size)]
+    from chestview.engine.bench import time_forward
+
     best = {name: 0.0 for name in predictors}
     for _ in range(SPEED_ROUNDS):
         for name, predictor in predictors.items():
-            predictor.forward(batches[0])  # warm-up
-            t0 = time.perf_counter()
-            for xb in batches:
-                predictor.forward(xb)
-            best[name] = max(best[name], len(tensors) / (time.perf_counter() - t0))
+            best[name] = max(best[name], time_forward(predictor, batches)[0])
     return best
 
 
