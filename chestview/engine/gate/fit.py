@@ -65,6 +65,7 @@ class GateFit:
     val_images: int
     val_flagged: int
     seconds: float
+    max_flag_rate: float = DEFAULT_MAX_FLAG_RATE
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,7 @@ class GateFit:
             "val_images": self.val_images,
             "val_flagged": self.val_flagged,
             "val_flagged_rate": round(self.val_flagged / max(self.val_images, 1), 4),
+            "max_flag_rate": self.max_flag_rate,
         }
 
 
@@ -166,7 +168,7 @@ def fit_input_gate(
     if len(train) < 3 or len(val) == 0:
         raise ChestviewError(f"{ds.name}: too few readable training or validation images for the input gate")
     stats, flagged = fit_gate_features(train, val, components=components, max_flag_rate=max_flag_rate)
-    fit = GateFit(stats, len(train), len(val), flagged, time.perf_counter() - t0)
+    fit = GateFit(stats, len(train), len(val), flagged, time.perf_counter() - t0, max_flag_rate)
     save_gate(loaded.path, loaded.card, stats, {**fit.summary(), "data": getattr(ds, "name", str(data))})
     log.info("input gate of %s: threshold %.3f, %d/%d validation films flagged, %.0f s",
              loaded.card.id, stats.threshold, flagged, len(val), fit.seconds)
