@@ -108,28 +108,36 @@ class Worker(QRunnable):
         return self.signals.finished
 
     # --- execution ---------------------------------------------------------------------------
+    def _emit(self, name: str, *args: Any) -> None:
+        """Emit a signal unless its QObject is gone: a window closed (or a screenshot taken) while
+        this job ran deletes it, and then nobody is listening; a traceback would only be noise."""
+        try:
+            getattr(self.signals, name).emit(*args)
+        except RuntimeError:
+            log.debug("worker %s: %s not delivered, its receiver was deleted", self.name, name)
+
     def run(self) -> None:  # called in the pool thread
         self._running = True
-        self.signals.started.emit()
+        self._emit("started")
         try:
             result = _STOPPED if self._abort else self.work()
             if result is not _STOPPED:
-                self.signals.returned.emit(result)
+                self._emit("returned", result)
             if self._abort:
-                self.signals.aborted.emit()
+                self._emit("aborted")
         except Aborted:
-            self.signals.aborted.emit()
+            self._emit("aborted")
         except Exception as exc:  # noqa: BLE001 - every error goes to the notification area
             if self._abort:  # an engine job that raises because it was cancelled
-                self.signals.aborted.emit()
+                self._emit("aborted")
             else:
                 exc.__chestview_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
                 log.debug("worker %s failed", self.name, exc_info=True)
-                self.signals.errored.emit(exc)
+                self._emit("errored", exc)
         finally:
             self._running = False
             self._done = True
-            self.signals.finished.emit()
+            self._emit("finished")
 
     def work(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -152,7 +160,7 @@ class GeneratorWorker(Worker):
                 value = next(gen)
             except StopIteration as stop:
                 return stop.value
-            self.signals.yielded.emit(value)
+            self._emit("yielded", value)
 
 
 class FunctionWorker(Worker):
@@ -169,7 +177,7 @@ class FunctionWorker(Worker):
     def work(self) -> Any:
         kwargs = dict(self._kwargs)
         if self._progress:
-            kwargs.setdefault("on_event", self.signals.yielded.emit)
+            kwargs.setdefault("on_event", lambda event: self._emit("yielded", event))
             kwargs.setdefault("should_stop", self.should_stop)
         return self._func(*self._args, **kwargs)
 

@@ -69,3 +69,15 @@ def test_errors_are_reported_not_raised(qtbot):
     with qtbot.waitSignal(w.finished, timeout=5000):
         manager.start(w)
     assert errors == [("loader", "bad file")]
+
+
+def test_a_job_outliving_its_receivers_ends_quietly(qtbot, capfd):
+    """A window closed (or a screenshot taken) while a job runs deletes the job's signals object;
+    the job still ends, without a traceback on stderr."""
+    import shiboken6
+
+    w = create_worker(counting, 3, 0.0)
+    shiboken6.delete(w.signals)
+    w.run()  # in this thread: every emit meets a deleted object
+    assert w._done
+    assert "Traceback" not in capfd.readouterr().err
