@@ -129,14 +129,15 @@ def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def ensure_onnx(loaded: LoadedModel) -> Path:
-    """The model's ONNX file: the graph its zoo entry ships, else the cache's, exported now if it is not there yet."""
+def ensure_onnx(loaded: LoadedModel, *, shipped: bool = True) -> Path:
+    """The model's ONNX file: the graph its zoo entry ships (unless ``shipped`` is False), else the
+    cache's, exported now if it is not there yet."""
     exportable(loaded)
     from chestview.engine.backends.packaged import shipped_graph
 
-    shipped = shipped_graph(loaded)
-    if shipped is not None:
-        return shipped
+    graph = shipped_graph(loaded) if shipped else None
+    if graph is not None:
+        return graph
     path = cache_dir(loaded) / "model.onnx"
     if path.is_file():
         return path

@@ -15,12 +15,12 @@ from chestview.engine.zoo.store import LoadedModel
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
-    def __init__(self, loaded: LoadedModel, threads: int) -> None:
+    def __init__(self, loaded: LoadedModel, threads: int, *, shipped: bool = True) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
             raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
-        path = ensure_onnx(loaded)
+        path = ensure_onnx(loaded, shipped=shipped)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1

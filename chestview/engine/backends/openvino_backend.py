@@ -46,7 +46,7 @@ class _Compiled:
 
 
 class OpenVinoBackend:
-    def __init__(self, loaded: LoadedModel, threads: int, precision: str = EXACT) -> None:
+    def __init__(self, loaded: LoadedModel, threads: int, precision: str = EXACT, *, shipped: bool = True) -> None:
         try:
             import openvino as ov
         except ImportError:
@@ -54,7 +54,7 @@ class OpenVinoBackend:
         self.precision = validate_precision(precision)
         # Reports and bench rows name the precision when it is not the exact one.
         self.name = "openvino" if precision == EXACT else f"openvino-{precision}"
-        path = str(ensure_onnx(loaded))
+        path = str(ensure_onnx(loaded, shipped=shipped))
         core = ov.Core()
 
         def compile_(hint: str) -> _Compiled:

@@ -48,14 +48,28 @@ def default_backend(device: torch.device) -> str:
 
 
 def _open_exported(name: str, loaded: LoadedModel, precision: str = EXACT) -> Backend:
+    """The runtime on the zoo entry's shipped graph; if that fails (a runtime that cannot read it, a
+    check it does not pass), on an export of the module into the user cache."""
+    from chestview.engine.backends.packaged import shipped_graph
+
     threads = torch.get_num_threads()
-    if name == "onnxruntime":
-        from chestview.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(loaded, threads)
-    from chestview.engine.backends.openvino_backend import OpenVinoBackend
+    def open_(shipped: bool) -> Backend:
+        if name == "onnxruntime":
+            from chestview.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    return OpenVinoBackend(loaded, threads, precision)
+            return OnnxRuntimeBackend(loaded, threads, shipped=shipped)
+        from chestview.engine.backends.openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(loaded, threads, precision, shipped=shipped)
+
+    try:
+        return open_(shipped=True)
+    except BackendUnavailable as exc:
+        if exc.expected or shipped_graph(loaded) is None:
+            raise
+        log.warning("%s; exporting the model instead of using its shipped graph", exc)
+        return open_(shipped=False)
 
 
 def open_reduced(loaded: LoadedModel, device: torch.device, name: str, precision: str) -> OpenedBackend:

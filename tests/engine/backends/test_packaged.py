@@ -125,3 +125,19 @@ def test_pack_graph_on_the_command_line(tmp_path, capsys):
     assert main(["models", "pack-graph", str(entry)]) == 0
     assert "shipped graph.onnx" in capsys.readouterr().out
     assert ModelCard.load(entry).graph["file"] == GRAPH_FILE
+
+
+def test_a_shipped_graph_a_runtime_cannot_run_falls_back_to_an_export(packed, monkeypatch):
+    """A graph that passes its SHA-256 but fails in the runtime (an older runtime, a bad pack) costs
+    the fast start, not the fast backend: the module is exported into the cache and checked."""
+    if not RUNTIMES:
+        pytest.skip("no ONNX runtime installed")
+    from chestview.engine.backends import packaged
+
+    bad = packed / "broken.onnx"
+    bad.write_bytes(b"not an onnx graph")
+    monkeypatch.setattr(packaged, "shipped_graph", lambda loaded: bad)
+    loaded = load_model(packed, lazy=True)
+    opened = open_backend(loaded, CPU, RUNTIMES[0])
+    assert opened.name == RUNTIMES[0] and opened.backend.check.passed
+    assert (cache_dir(loaded) / "model.onnx").is_file() and loaded.module_built
