@@ -156,8 +156,9 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner, graph:
     """Compare ``run`` (of the ONNX file ``graph``) with torch on the fixed input, once per (graph file,
     backend, versions); raise if it fails.
 
-    The record names the graph's own SHA-256, so a replaced or foreign file is checked again. Torch's
-    side comes from the zoo entry when it ships it (:mod:`packaged`), so no torch module is built.
+    The record names the graph's own SHA-256, so a replaced or foreign file is checked again. The
+    entry's own graph is checked against the torch outputs the entry ships with it (:mod:`packaged`),
+    so no torch module is built; an export into the cache against the module itself.
     """
     from chestview.engine.backends.packaged import shipped_reference
 
@@ -180,7 +181,8 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner, graph:
     except Exception as exc:
         raise BackendUnavailable(f"{loaded.card.id}: {backend} failed on the check input "
                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
-    result = parity(shipped_reference(loaded) or torch_reference(loaded, x), got)
+    reference = shipped_reference(loaded) if graph.parent == loaded.path else None
+    result = parity(reference or torch_reference(loaded, x), got)
     atomic_write_text(record, json.dumps({**key, "passed": result.passed,
                                           "max_abs_prob_delta": result.max_abs_prob_delta,
                                           "max_abs_map_delta": result.max_abs_map_delta,

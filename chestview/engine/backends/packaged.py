@@ -143,7 +143,8 @@ def graph_reading_weights(onnx_bytes: bytes, weights: Path, prefix: str) -> tupl
 def pack_graph(directory: str | Path) -> ModelCard:
     """Write the entry's graph and torch reference beside its weights and record them in its card.
 
-    Raises BackendUnavailable when the model cannot be exported (it keeps torch).
+    Raises BackendUnavailable when the model cannot be exported (it keeps torch), ModelError when no
+    parameter of the export maps onto the weights file.
     """
     from safetensors.torch import save
 

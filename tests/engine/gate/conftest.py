@@ -22,27 +22,66 @@ def _ct_like_slice(size: int = 256) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
+# scikit-image's sample images that ship in its wheel (others are downloaded on first use: never here).
+PHOTOS = ("astronaut", "brick", "camera", "cat", "cell", "checkerboard", "chelsea", "clock", "coffee", "coins",
+          "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
+          "microaneurysms", "moon", "page", "retina", "rocket", "shepp_logan_phantom", "text")
+
+
+def _as_uint8(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., :3]
+    if arr.dtype == np.uint8:
+        return arr
+    arr = arr.astype(np.float32)
+    return ((arr - arr.min()) / max(float(np.ptp(arr)), 1e-6) * 255).astype(np.uint8)
+
+
+def _readable(path: Path) -> bool:
+    """chestview opens it (some of pydicom's test files are deliberately broken: an error, not a gate case)."""
+    from chestview.engine.errors import ChestviewError
+    from chestview.engine.io.loader import load_image
+
+    try:
+        load_image(path)
+    except ChestviewError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def non_radiographs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """57 images that are not chest radiographs: every photograph above (and a gray copy of each colour
+    one), every CT and MR slice among pydicom's bundled test files (as DICOM and as header-less PNG),
+    and a drawn CT-like slice. The README's gate numbers are this set."""
     import pydicom
     import pydicom.data
     import skimage.data
 
     out = tmp_path_factory.mktemp("non-radiographs")
     paths = []
-    for name in ("camera", "chelsea", "coins", "moon", "astronaut", "page"):
-        arr = getattr(skimage.data, name)()
-        p = out / f"{name}.png"
-        Image.fromarray(arr).save(p)
-        paths.append(p)
-    for name in ("CT_small.dcm", "MR_small.dcm"):
-        src = Path(pydicom.data.get_testdata_file(name))
-        shutil.copy(src, out / name)
-        paths.append(out / name)
-        a = pydicom.dcmread(src).pixel_array.astype(np.float32)
-        a = (a - a.min()) / max(float(np.ptp(a)), 1e-6) * 255
+    for name in PHOTOS:
+        arr = _as_uint8(getattr(skimage.data, name)())
+        paths.append(out / f"{name}.png")
+        Image.fromarray(arr).save(paths[-1])
+        if arr.ndim == 3:  # a gray photograph is the gate's hard case: no colour check can catch it
+            paths.append(out / f"{name}_gray.png")
+            Image.fromarray(arr).convert("L").save(paths[-1])
+    # The files in pydicom's wheel only (get_testdata_file would download the others).
+    for src in sorted((Path(pydicom.data.__file__).parent / "test_files").rglob("*.dcm")):
+        try:
+            ds = pydicom.dcmread(src)
+            if ds.get("Modality") not in ("CT", "MR") or "PixelData" not in ds:
+                continue
+            a = ds.pixel_array
+        except Exception:  # a test file this pydicom cannot decode: not ours to judge
+            continue
+        if a.ndim != 2 or not _readable(src):
+            continue
+        shutil.copy(src, out / src.name)
+        paths.append(out / src.name)
         png = out / f"{src.stem}_pixels.png"  # the same slice without its header
-        Image.fromarray(a.astype(np.uint8)).resize((256, 256)).save(png)
+        Image.fromarray(_as_uint8(a)).save(png)
         paths.append(png)
     p = out / "ct_like.png"
     Image.fromarray(_ct_like_slice()).save(p)

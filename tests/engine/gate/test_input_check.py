@@ -84,3 +84,7 @@ def test_bundled_default_model_flags_non_radiographs_and_passes_chest_films(test
     # The feature distance alone separates them (not only the colour and header checks).
     scores = [results[str(p)].input_check.score for p in non_radiographs]
     assert min(scores) > predictor.gate.threshold
+
+
+def test_the_non_radiograph_set_is_the_one_the_readme_counts(non_radiographs):
+    assert len(non_radiographs) == 57
