@@ -73,6 +73,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--channels", type=int, choices=(1, 3))
     d.add_argument("--mean", type=floats, help="normalisation mean(s) (default: from the trunk)")
     d.add_argument("--std", type=floats, help="normalisation std(s) (default: from the trunk)")
+    d.add_argument("--intensity", choices=("window", "equalize"),
+                   help="gray-level standardisation before the model (equalize: per-image histogram "
+                        "equalisation, part of the model's preprocessing; default window)")
+    d.add_argument("--balance-normals", action="store_true", default=None,
+                   help="draw normal films so that each collection's normals weigh alike")
     d.add_argument("--split", type=floats, metavar="TRAIN,VAL,TEST", help="split fractions (default 0.7,0.1,0.2)")
     d.add_argument("--split-seed", type=int)
     d.add_argument("--no-augment", dest="augment", action="store_false", default=None)
@@ -96,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--abnormality", action="store_true", default=None,
                    help="train an abnormality output of its own (any label vs No Finding)")
     o.add_argument("--group-weight", action="append", metavar="GROUP=W",
-                   help="loss weight of a sample group (e.g. second=0.5 with --data-opt first_collection=634)")
+                   help="sampling weight of a collection (nih: c1, c2, c3 from collections.csv, e.g. c2=0.5)")
     o.add_argument("--patience", dest="early_stop_patience", type=int, help="early stopping patience in epochs (0: off)")
     o.add_argument("--select-on", choices=("loss", "auroc"),
                    help="best epoch (kept weights, early stopping): lowest validation loss (default) or highest "
@@ -120,7 +125,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 _DIRECT = ("arch", "methodology", "model_id", "data", "labels", "size", "channels", "mean", "std", "split",
            "split_seed", "augment", "num_workers", "loss", "box_weight", "epochs", "batch_size", "lr",
            "weight_decay", "schedule", "warmup_epochs", "trunk_lr_mult", "ema_decay", "label_smoothing", "abnormality", "early_stop_patience", "select_on", "augment_strength", "seed", "out", "device", "amp", "channels_last",
-           "unreliable_min_positives", "fp16_weights", "heatmap_threshold")
+           "unreliable_min_positives", "fp16_weights", "heatmap_threshold", "intensity", "balance_normals")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

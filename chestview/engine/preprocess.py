@@ -18,18 +18,27 @@ from chestview.engine.io.image import XrayImage
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# How a film's gray levels are standardised before the model sees them:
+# "window": as the file's window maps them (the model learns the site's processing, brightness included);
+# "equalize": histogram-equalised per image, so a monotonic change of the processing curve (gamma,
+# brightness, contrast) leaves the input (almost) unchanged -- the model cannot key on brightness.
+INTENSITY_MODES = ("window", "equalize")
+
 
 @dataclass(frozen=True)
 class Preprocessing:
     """How a model wants its input: ``(x - mean) / std`` on [0, 1] pixels resized to ``size``.
 
     ``mean``/``std`` have one value per channel; a gray image is replicated to ``channels``.
+    ``intensity`` (see INTENSITY_MODES) is applied to the resized gray image first, by every backend
+    alike (it lives here, outside the model graph).
     """
 
     size: int = 224
     channels: int = 3
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    intensity: str = "window"
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -38,9 +47,14 @@ class Preprocessing:
             raise ValueError(f"channels must be 1 or 3, not {self.channels}")
         if len(self.mean) not in (1, self.channels) or len(self.std) not in (1, self.channels):
             raise ValueError("mean and std need one value, or one per channel")
+        if self.intensity not in INTENSITY_MODES:
+            raise ValueError(f"intensity must be one of {', '.join(INTENSITY_MODES)}, not {self.intensity!r}")
 
     def to_json(self) -> dict:
-        return {"size": self.size, "channels": self.channels, "mean": list(self.mean), "std": list(self.std)}
+        out = {"size": self.size, "channels": self.channels, "mean": list(self.mean), "std": list(self.std)}
+        if self.intensity != "window":  # older cards (and their cache keys) stay as they were
+            out["intensity"] = self.intensity
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> "Preprocessing":
@@ -49,6 +63,7 @@ class Preprocessing:
             channels=int(data["channels"]),
             mean=tuple(float(v) for v in data["mean"]),
             std=tuple(float(v) for v in data["std"]),
+            intensity=str(data.get("intensity", "window")),
         )
 
 
@@ -61,8 +76,24 @@ def resize_gray(pixels01: np.ndarray | torch.Tensor, size: int | tuple[int, int]
     return F.interpolate(t[None, None], size=out_hw, mode="bilinear", antialias=True, align_corners=False)[0, 0]
 
 
+def equalize(gray: torch.Tensor) -> torch.Tensor:
+    """Histogram equalisation of each (H, W) image of a (..., H, W) [0, 1] tensor (scikit-image's
+    256-bin ``equalize_hist`` over the image's own range), so that any monotonic remapping of the
+    gray levels gives (nearly) the same result."""
+    from skimage.exposure import equalize_hist  # deferred: keeps the app's start-up import light
+
+    flat = gray.detach().float().reshape(-1, *gray.shape[-2:]).numpy()
+    out = np.empty_like(flat)
+    for k, img in enumerate(flat):
+        out[k] = equalize_hist(img, nbins=256) if float(img.max() - img.min()) > 1e-6 else img
+    return torch.from_numpy(out).reshape(gray.shape)
+
+
 def normalise_tensor(gray: torch.Tensor, pre: Preprocessing) -> torch.Tensor:
-    """(..., H, W) gray [0, 1] -> (..., C, H, W) normalised as the model expects."""
+    """(..., H, W) gray [0, 1] -> (..., C, H, W) standardised (``pre.intensity``) and normalised
+    as the model expects."""
+    if pre.intensity == "equalize":
+        gray = equalize(gray)
     x = gray.unsqueeze(-3).expand(*gray.shape[:-2], pre.channels, *gray.shape[-2:])
     mean = torch.tensor(pre.mean, dtype=torch.float32).view(-1, 1, 1)
     std = torch.tensor(pre.std, dtype=torch.float32).view(-1, 1, 1)

@@ -95,6 +95,21 @@ def _read_boxes(path: Path) -> dict[str, list[tuple[str, float, float, float, fl
     return out
 
 
+def _read_collections(path: Path) -> dict[str, str]:
+    """Image name -> group "c<collection>" from ``collections.csv`` (absent file: no groups)."""
+    if not path.is_file():
+        return {}
+    try:
+        with _open_text(path) as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"Image Index", "collection"} <= set(reader.fieldnames):
+                raise DatasetError(f"{path}: needs the columns 'Image Index' and 'collection'")
+            return {row["Image Index"].strip(): f"c{row['collection'].strip()}" for row in reader
+                    if (row.get("Image Index") or "").strip() and (row.get("collection") or "").strip()}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: cannot read the collection list ({exc})") from exc
+
+
 def _read_list(path: Path) -> list[str]:
     return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
@@ -106,8 +121,10 @@ def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_bo
     whole folder recursively). Rows whose image is absent are skipped and counted.
 
     ``first_collection`` N: the CSV's first N rows are one collection (group "first") and the rest
-    another ("second") -- a folder assembled from two selections with different label mixes, as
-    ``../shared/data/nih`` is; splits are stratified on the group and reports measure each."""
+    another ("second") -- a folder assembled from two selections with different label mixes.
+    Without it, a ``collections.csv`` beside the label file (``Image Index,collection``) names each
+    image's collection (group "c1", "c2", ...). Splits are stratified on the group and reports
+    measure each."""
     try:
         n_first = None if first_collection in (None, "") else int(first_collection)
     except (TypeError, ValueError):
@@ -125,6 +142,7 @@ def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_bo
         raise DatasetError(f"{spec_path}: no such file or folder")
 
     rows = _read_entries(csv_path)
+    collections = _read_collections(root / "collections.csv") if n_first is None else {}
     index = index_images(_pick_image_root(root, images))
     label_pos = {lab: i for i, lab in enumerate(NIH_LABELS)}
     box_file = _find_one(root, ("BBox_List_2017.csv", "BBox_List_2017.csv.gz")) if with_boxes else None
@@ -161,7 +179,10 @@ def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_bo
                 sample_boxes.append((lab, Box(x * sx, y * sy, w * sx, h * sy)))
         pid = (row.get("Patient ID") or "").strip() or None
         name_to_index[name] = len(samples)
-        group = None if n_first is None else ("first" if row_number < n_first else "second")
+        if n_first is not None:
+            group: str | None = "first" if row_number < n_first else "second"
+        else:
+            group = collections.get(name)
         samples.append(Sample(str(path), targets, pid, tuple(sample_boxes), size, group))
 
     if unknown_labels:

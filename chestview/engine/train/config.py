@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chestview.engine.errors import ChestviewError
-from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, INTENSITY_MODES, Preprocessing
 
 SCHEDULES = ("plateau", "step", "cosine")
 SELECT_ON = ("loss", "auroc")
@@ -51,6 +51,10 @@ class TrainConfig:
     # A head output of its own for "any of the labels" (trained with the No Finding films as negatives)
     abnormality: bool = False
     group_weights: dict[str, float] = field(default_factory=dict)  # loss weight per sample group
+    # Draw the normal films so that each collection's normals weigh alike (their total weight kept):
+    # one collection's many bright normals must not teach "this collection = normal".
+    balance_normals: bool = False
+    intensity: str = "window"  # see preprocess.INTENSITY_MODES; "equalize" is part of the model's preprocessing
     early_stop_patience: int = 3  # epochs without progress (see select_on) before stopping; 0 = never
     # What "best epoch" means, for the kept weights and early stopping: the lowest validation loss
     # (the seed studies' rule) or the highest validation mean AUROC.
@@ -90,6 +94,8 @@ class TrainConfig:
         elif self.epochs == 0 and self.methodology != "untrained":
             # zero epochs would publish the initial weights as a trained model
             p.append("epochs must be at least 1 (to evaluate a model as built, use methodology 'untrained')")
+        if self.intensity not in INTENSITY_MODES:
+            p.append(f"intensity must be one of {', '.join(INTENSITY_MODES)}, not {self.intensity!r}")
         if self.size < 16:
             p.append(f"size {self.size} is too small")
         if self.channels not in (1, 3):
@@ -139,7 +145,8 @@ class TrainConfig:
                 d_mean, d_std = (GRAY_MEAN,) * self.channels, (GRAY_STD,) * self.channels
             mean = mean if mean is not None else d_mean
             std = std if std is not None else d_std
-        return Preprocessing(size=self.size, channels=self.channels, mean=tuple(mean), std=tuple(std))
+        return Preprocessing(size=self.size, channels=self.channels, mean=tuple(mean), std=tuple(std),
+                             intensity=self.intensity)
 
     def default_model_id(self) -> str:
         fmt, _, path = self.data.partition(":")

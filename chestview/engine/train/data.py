@@ -75,13 +75,16 @@ def build_data(config: TrainConfig) -> TrainData:
     pre = config.preprocessing()
     ab = bool(config.abnormality)
     weights = None
-    if config.group_weights:
+    if config.group_weights or config.balance_normals:
         groups = {ds.samples[i].group for i in split["train"]}
         unknown = sorted(set(config.group_weights) - {g for g in groups if g is not None})
         if unknown:
             raise ChestviewError(f"{config.data}: no training images in group(s) {', '.join(unknown)} "
                                  f"(groups here: {', '.join(sorted(g for g in groups if g)) or 'none'})")
         weights = [float(config.group_weights.get(ds.samples[i].group or "", 1.0)) for i in split["train"]]
+        if config.balance_normals:
+            normal = [not bool(np.nan_to_num(ds.samples[i].targets) .any()) for i in split["train"]]
+            weights = balanced_normal_weights(weights, normal, [ds.samples[i].group for i in split["train"]])
     return TrainData(
         labels=tuple(ds.labels),
         train=ChestXrayTorchDataset(ds, split["train"], pre, augment=config.augment, seed=config.seed,
@@ -94,6 +97,23 @@ def build_data(config: TrainConfig) -> TrainData:
         abnormality=ab,
         train_weights=weights,
     )
+
+
+def balanced_normal_weights(weights: list[float], normal: list[bool], groups: list[str | None]) -> list[float]:
+    """Sampling weights with the normal films re-weighted so that each group's normals carry the same
+    total weight, the normals' overall weight unchanged (abnormal films keep theirs)."""
+    w = np.asarray(weights, dtype=float)
+    is_normal = np.asarray(normal, dtype=bool)
+    names = sorted({g or "" for g, n in zip(groups, normal) if n})
+    if len(names) < 2:
+        return [float(v) for v in w]
+    total = w[is_normal].sum()
+    share = total / len(names)
+    out = w.copy()
+    for name in names:
+        members = is_normal & np.array([(g or "") == name for g in groups])
+        out[members] = w[members] * share / w[members].sum()
+    return [float(v) for v in out]
 
 
 def seed_worker(worker_id: int) -> None:

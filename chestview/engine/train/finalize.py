@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from chestview.engine.data.recorded_split import SPLIT_FILE
+from chestview.engine.util import atomic_write_bytes, sha256_file
 from chestview.engine.train.config import TrainConfig
 from chestview.engine.train.data import TrainData
 from chestview.engine.train.events import EventSink, Log, StopCheck, emit
@@ -111,6 +113,9 @@ def finalize_run(
     )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     card = save_zoo_entry(model_dir, card, state, fp16=config.fp16_weights)
+    if (out / SPLIT_FILE).is_file():  # the split as its images travels with the entry (no leak)
+        atomic_write_bytes(model_dir / SPLIT_FILE, (out / SPLIT_FILE).read_bytes())
+        provenance["split_file"] = {"file": SPLIT_FILE, "sha256": sha256_file(model_dir / SPLIT_FILE)}
     emit(on_event, Log(f"wrote zoo entry {model_id} to {model_dir}"))
 
     loaded = load_model(model_dir, device="cpu")

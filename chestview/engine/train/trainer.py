@@ -37,6 +37,7 @@ from chestview.engine.train.checkpoint import (
     save_checkpoint,
     train_state_from,
 )
+from chestview.engine.data.recorded_split import SPLIT_FILE, record_split, write_split
 from chestview.engine.train.config import TrainConfig
 from chestview.engine.train.data import TrainData, build_data, seed_worker
 from chestview.engine.train.events import (
@@ -544,6 +545,9 @@ def train(
             from chestview.engine.util import atomic_write_text
 
             atomic_write_text(out / "config.toml", config.to_toml())
+            if data.dataset is not None and data.split is not None and not (resume and (out / SPLIT_FILE).is_file()):
+                # The split as its images (names and content hashes): evaluation can never leak.
+                write_split(out / SPLIT_FILE, record_split(data.dataset, data.split))
         this_command = command_line if command_line is not None else shlex.join(sys.argv)
         command_line = this_command
         if run.main:
