@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "train": "train_cmd",
     "eval": "eval_cmd",
     "send": "send_cmd",
+    "calibrate": "calibrate_cmd",
 }
 
 

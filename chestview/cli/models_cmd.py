@@ -29,7 +29,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--device", default="cpu", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     gate.add_argument("--batch-size", type=int, default=16)
     gate.add_argument("--max-flag-rate", type=float, default=0.02,
-                      help="largest share of validation films the threshold may flag (default: %(default)s)")
+                      help="largest share of validation films (and of processed chest films, with the kind "
+                           "classifier) the gate may flag (default: %(default)s)")
+    gate.add_argument("--no-kinds", dest="kinds", action="store_false",
+                      help="fit the feature distance only, without the kind classifier (chest film or not)")
+    gate.add_argument("--kind-films", type=int, default=120,
+                      help="training films whose processed variants and near-misses fit the kind classifier "
+                           "(default: %(default)s)")
+    gate.add_argument("--kind-val-films", type=int, default=60,
+                      help="validation films whose variants and near-misses measure it (default: %(default)s)")
+    gate.add_argument("--holdout", type=float, default=0.3,
+                      help="share of the photographs and slices held out to measure it (default: %(default)s)")
+    gate.add_argument("--seed", type=int, default=0)
     gate.set_defaults(models_run=_fit_gate)
     prec = msub.add_parser("check-precision",
                            help="measure a reduced precision against f32 on the model's validation split; "
@@ -73,12 +84,15 @@ def _publish(args: argparse.Namespace) -> int:
 def _fit_gate(args: argparse.Namespace) -> int:
     from chestview.engine.gate.fit import fit_input_gate
 
-    if args.batch_size < 1 or not 0.0 <= args.max_flag_rate < 1.0:
-        error("--batch-size must be at least 1 and --max-flag-rate in [0, 1)")
+    if (args.batch_size < 1 or not 0.0 <= args.max_flag_rate < 1.0 or not 0.0 < args.holdout < 1.0
+            or args.kind_films < 2 or args.kind_val_films < 1):
+        error("--batch-size must be at least 1, --max-flag-rate in [0, 1), --holdout in (0, 1), "
+              "--kind-films at least 2 and --kind-val-films at least 1")
         return 2
     try:
         fit = fit_input_gate(args.model, args.data, device=args.device, batch_size=args.batch_size,
-                             max_flag_rate=args.max_flag_rate)
+                             max_flag_rate=args.max_flag_rate, kinds=args.kinds, kind_films=args.kind_films,
+                             kind_val_films=args.kind_val_films, holdout=args.holdout, seed=args.seed)
     except ChestviewError as exc:
         error(str(exc))
         return 1
@@ -87,6 +101,13 @@ def _fit_gate(args: argparse.Namespace) -> int:
           f"({s['components']} components), fitted on {s['train_images']} training films; "
           f"{s['val_flagged']}/{s['val_images']} validation films flagged ({100 * s['val_flagged_rate']:.1f}%); "
           f"{fit.seconds:.0f} s")
+    if fit.kind is not None:
+        cf, cn = fit.kind.rates(True)
+        of, on = fit.kind.rates(False)
+        print(f"kind classifier, held out: {cf}/{cn} processed chest films flagged ({100 * cf / max(cn, 1):.1f}%), "
+              f"{of}/{on} non-radiographs flagged ({100 * of / max(on, 1):.1f}%)")
+        for kind, row in sorted(fit.kind.held_out.items(), key=lambda kv: (kv[1]["chest"], kv[0])):
+            print(f"  {'chest' if row['chest'] else 'other'}  {kind:<18} {row['flagged']:>4}/{row['n']}")
     return 0
 
 

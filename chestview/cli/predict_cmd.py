@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-out", metavar="DIR",
                    help="also write a DICOM SR and presentation state per DICOM input into DIR (for a PACS or "
                         "viewer); one --model only")
+    p.add_argument("--site", metavar="NAME",
+                   help="use a site profile made by `chestview calibrate` (its calibration, operating points and "
+                        "gate cut); one --model only")
     p.set_defaults(run=run)
 
 
@@ -53,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.io.loader import load_image
     from chestview.engine.outputs import open_output_folder
     from chestview.engine.results import ImageResult
-    from chestview.engine.zoo import default_model_id, load_model
-
+    from chestview.engine.gate.drift import folder_drift
     from chestview.engine.paths import samples_dir
+    from chestview.engine.zoo import default_model_id, load_model
 
     if args.samples:
         args.paths = [*args.paths, str(samples_dir())]
@@ -82,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     except ChestviewError as exc:
         error(str(exc))
         return 2
+    if args.site and len(model_ids) > 1:
+        error("--site takes one --model, not several (a profile belongs to one model)")
+        return 2
     if len(model_ids) > 1 and (shard is not None or args.dicom_out):
         # A shard's part and the DICOM objects describe one model's results; several models would
         # need a part and an SR per model, which neither format has.
@@ -91,7 +97,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         device = shard_device(args.device) if shard else args.device
         for model_id in model_ids:
-            predictors.append(Predictor(load_model(model_id), device=device, tta=args.tta, boxes=args.boxes,
+            loaded = load_model(model_id)
+            if args.site:
+                from chestview.engine.site import load_profile, with_site
+
+                loaded = with_site(loaded, load_profile(loaded.card.id, args.site))
+            predictors.append(Predictor(loaded, device=device, tta=args.tta, boxes=args.boxes,
                                         box_threshold=args.box_threshold, backend=args.backend,
                                         precision=args.precision))
     except ChestviewError as exc:
@@ -150,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
             per_model.append(results)
         predictor = predictors[0]
         results = per_model[0]
+        drift = folder_drift(cards[0], results) if shard is None else None
         settings = {"boxes": args.boxes, "tta": args.tta, "box_threshold": predictor.box_threshold,
                     "device": str(predictor.device), "backend": predictor.backend_name}
         if not multi:
@@ -160,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
             settings["backend"] = {p.card.id: p.backend_name for p in predictors}
             ensemble = [ensemble_result(list(rs)) for rs in zip(*per_model)] if args.ensemble else None
             document = multi_model_document(cards, per_model, ensemble=ensemble, settings=settings)
+        if drift is not None:
+            document["drift"] = drift.to_json()
         if shard is None:
             written = write_results_json(out / "results.json", document)
         else:
@@ -190,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
           f"{len(results)} input(s)")
     if rows:
         print(table(rows, ["image", "status", "abnormality", "positive findings"]))
+    if predictors[0].site:
+        print(f"site profile: {predictors[0].site}")
+    if drift is not None and drift.warn:
+        print(f"WARNING: {drift.message}")
     print(f"wrote {written}" + (f" (shard {shard.index + 1}/{shard.count})" if shard else ""))
     if dicom_out is not None:
         print(f"wrote {len(dicom_out.written)} DICOM object(s) in {dicom_out.out_dir}")

@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-cache", action="store_true", help="run every image; neither read nor write the result cache")
+    p.add_argument("--site", metavar="NAME", help="use a site profile made by `chestview calibrate`")
     p.set_defaults(run=run)
 
 
@@ -42,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         model_dir = find_model(model_id)
         card = ModelCard.load(model_dir)
+        profile = None
+        if args.site:
+            from chestview.engine.site import load_profile
+
+            profile = load_profile(card.id, args.site)
+            card = profile.apply(card)  # the cache key, too, names the site's operating points
         device = resolve_device(args.device)
     except ChestviewError as exc:
         error(str(exc))
@@ -62,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         from chestview.engine.zoo import load_model
 
         try:
-            predictor = Predictor(load_model(model_dir), device=device, boxes="positive")
+            from chestview.engine.site import with_site
+
+            predictor = Predictor(with_site(load_model(model_dir), profile), device=device, boxes="positive")
         except ChestviewError as exc:
             error(str(exc))
             return 2
@@ -75,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     for path, message in failures:
         report(message)
         results.append(ImageResult(path=path, error=message))
+    from chestview.engine.gate.drift import folder_drift
+
+    drift = folder_drift(card, results)
     rows = build_worklist(results, card.id)
     shown = [
         [i + 1, Path(r.path).name, r.shown_score(), _clip(r.shown_findings(), 70),
@@ -86,10 +98,18 @@ def run(args: argparse.Namespace) -> int:
           f"first, flagged inputs (not a frontal chest radiograph?) after them")
     if shown:
         print(table(shown, ["#", "file", "score", "top findings (+ positive)", "input check", "warnings"]))
+    if profile is not None:
+        print(f"site profile: {profile.name}")
+    if drift is not None and drift.warn:
+        print(f"WARNING: {drift.message}")
     if args.csv:
         print(f"wrote {write_worklist_csv(args.csv, rows)}")
     if args.json:
         doc = {"model": card.id, "rows": [r.to_json() for r in rows]}
+        if profile is not None:
+            doc["site"] = profile.name
+        if drift is not None:
+            doc["drift"] = drift.to_json()
         atomic_write_text(Path(args.json), json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}")
     if not files and not failures:

@@ -32,6 +32,7 @@ def model_summary(card: ModelCard) -> dict[str, Any]:
         "unreliable_labels": list(card.unreliable_labels),
         "supervision": card.supervision,
         "input_size": card.preprocessing.size,
+        **({"site": card.calibration["site"]} if (card.calibration or {}).get("site") else {}),
     }
 
 

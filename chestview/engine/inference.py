@@ -187,6 +187,12 @@ class Predictor:
 
         # The input gate's statistics (None for a model without them: pixel and header checks only).
         self.gate = load_gate(loaded.path, self.card)
+        site_cut = self.card.input_gate.get("site_threshold")
+        if self.gate is not None and site_cut is not None:  # a site profile's distance cut (engine.site)
+            from dataclasses import replace
+
+            self.gate = replace(self.gate, threshold=float(site_cut))
+        self.site = (self.card.calibration or {}).get("site") or None
 
     def calibrate(self, probs: np.ndarray) -> np.ndarray:
         """The card's per-output Platt scaling (fitted on the validation split) applied to raw
@@ -302,6 +308,7 @@ class Predictor:
             timings_ms=timings,
             input_check=check,
             heatmaps={label: heat[c] for c, label in enumerate(self.labels)},
+            site=self.site,
         )
 
     # -- public -----------------------------------------------------------------------------

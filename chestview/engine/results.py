@@ -66,21 +66,26 @@ class Finding:
 class InputCheck:
     """Does the image look like a frontal chest radiograph? ``score`` is the distance of the image's
     trunk features to the model's training films (larger = less like them) and ``threshold`` the
-    cut chosen on the validation films; both are None for a model without gate statistics.
+    cut; both are None for a model without gate statistics. ``chest_probability``: the gate's kind
+    classifier's probability that the image is a chest radiograph at all (None without one).
     ``flagged`` is also set by pixel and DICOM header checks; ``reason`` says why ("" when not)."""
 
     score: float | None
     threshold: float | None
     flagged: bool
     reason: str = ""
+    chest_probability: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "score": None if self.score is None else round(float(self.score), 4),
             "threshold": None if self.threshold is None else round(float(self.threshold), 4),
             "flagged": bool(self.flagged),
             "reason": self.reason,
         }
+        if self.chest_probability is not None:
+            out["chest_probability"] = round(float(self.chest_probability), 4)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "InputCheck":
@@ -90,6 +95,7 @@ class InputCheck:
             None if threshold is None else float(threshold),
             bool(data.get("flagged", False)),
             str(data.get("reason", "")),
+            None if data.get("chest_probability") is None else float(data["chest_probability"]),
         )
 
 
@@ -129,6 +135,7 @@ class ImageResult:
     input_check: InputCheck | None = None
     heatmaps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     abnormality: Abnormality | None = None  # None: the model has no abnormality output
+    site: str | None = None  # the site profile whose calibration and operating points were used
 
     @property
     def ok(self) -> bool:
@@ -153,6 +160,7 @@ class ImageResult:
             "findings": [f.to_json() for f in self.findings],
             "input_check": self.input_check.to_json() if self.input_check is not None else None,
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
+            **({"site": self.site} if self.site else {}),
         }
 
     @classmethod
@@ -169,6 +177,7 @@ class ImageResult:
             timings_ms={str(k): float(v) for k, v in data.get("timings_ms", {}).items()},
             input_check=InputCheck.from_json(check) if isinstance(check, dict) else None,
             abnormality=Abnormality.from_json(abnormal) if isinstance(abnormal, dict) else None,
+            site=data.get("site") or None,
         )
 
 

@@ -42,22 +42,25 @@ class PredictorCache:
     precision refused for a model) is logged once, as a warning.
     """
 
-    def __init__(self, backend: str = "auto", precision: str = "f32") -> None:
+    def __init__(self, backend: str = "auto", precision: str = "f32", site: str = "") -> None:
         self._lock = threading.Lock()
-        self._predictors: dict[tuple[str, str, str, str], Any] = {}
+        self._predictors: dict[tuple[str, str, str, str, str], Any] = {}
         self.backend = backend
         self.precision = precision
+        self.site = site  # the Settings' site profile name ("" = each model's own operating points)
 
     def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
         from chestview.engine.inference import Predictor
+        from chestview.engine.site.profile import profile_for, with_site
         from chestview.engine.zoo import load_model
 
-        key = (model_id, device, self.backend, self.precision)
+        key = (model_id, device, self.backend, self.precision, self.site)
         with self._lock:
             pred = self._predictors.get(key)
             if pred is None:
                 # lazy: with a cached export the torch module is never built (timm + torchvision: seconds)
-                pred = Predictor(load_model(model_id, lazy=True), device=device, boxes="positive",
+                loaded = with_site(load_model(model_id, lazy=True), profile_for(model_id, self.site))
+                pred = Predictor(loaded, device=device, boxes="positive",
                                  box_threshold=box_threshold, backend=self.backend, precision=self.precision)
                 if pred.backend_note:
                     (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
@@ -70,18 +73,34 @@ class PredictorCache:
         with self._lock:
             self._predictors.clear()
 
+    def card(self, model_id: str) -> Any:
+        """The model's card as the predictor uses it (with the Settings' site profile applied), without
+        loading the model."""
+        from chestview.engine.site.profile import profile_for
+        from chestview.engine.zoo import ModelCard, find_model
+
+        card = ModelCard.load(find_model(model_id))
+        profile = profile_for(model_id, self.site)
+        return profile.apply(card) if profile is not None else card
+
     def cache_key(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> str:
         """The result-cache key of what :meth:`get` would build, from the model's card alone: looking
         results up needs no model (no weights read, no backend opened)."""
         from chestview.engine.device import resolve_device
         from chestview.engine.result_cache import settings_key
-        from chestview.engine.zoo import ModelCard, find_model
 
         with self._lock:
-            pred = self._predictors.get((model_id, device, self.backend, self.precision))
-        card = pred.card if pred is not None else ModelCard.load(find_model(model_id))
+            pred = self._predictors.get((model_id, device, self.backend, self.precision, self.site))
+        card = pred.card if pred is not None else self.card(model_id)
         return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
                             boxes="positive", precision=pred.precision if pred is not None else self.precision)
+
+
+def drift_job(cache: PredictorCache, model_id: str, results: list) -> Any:
+    """The drift report (engine.gate.drift) of a Run all's results; None without a reference."""
+    from chestview.engine.gate.drift import folder_drift
+
+    return folder_drift(cache.card(model_id), results)
 
 
 def preload_job(cache: PredictorCache, model_id: str, device: str, box_threshold: int = 180) -> str:

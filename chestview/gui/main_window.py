@@ -370,6 +370,10 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.findings.opacity.setValue(round(s.heat_opacity * 100))
         self.predictors.backend = s.backend
         self.predictors.precision = s.precision
+        if self.predictors.site != s.site:  # results in memory were made under the other operating points
+            self.predictors.site = s.site
+            self.results.clear()
+            self.model_panel.set_drift("")
         self.predictors.clear()
         self.model_panel.set_device("…")
         if self.zoo_loaded:  # at start-up: once the zoo is listed (see _zoo_ready)
@@ -409,7 +413,10 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
 
     def open_settings(self) -> None:
         ids = [e.card.id for e in self.model_panel.entries]
-        dlg = SettingsDialog(self.settings, ids, self, zoo_default=self._zoo_default(self.model_panel.entries))
+        from chestview.engine.site.profile import all_site_names
+
+        dlg = SettingsDialog(self.settings, ids, self, zoo_default=self._zoo_default(self.model_panel.entries),
+                             site_names=all_site_names(ids))
         if dlg.exec():
             dlg.apply()
             self.save_settings()

@@ -94,6 +94,11 @@ class ModelPanel(QWidget):
         self.auto_run = QCheckBox("Auto-run")
         self.auto_run.setChecked(True)
         self.auto_run.setToolTip("Run the model whenever another image is shown (results are cached)")
+        # The drift warning of the last Run on all (engine.gate.drift): hidden when there is none.
+        self.drift_label = QLabel()
+        self.drift_label.setWordWrap(True)
+        self.drift_label.setStyleSheet("color: white; background: #8a5a00; padding: 4px;")
+        self.drift_label.setVisible(False)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.progress.setTextVisible(True)
@@ -117,7 +122,13 @@ class ModelPanel(QWidget):
         layout.addWidget(self.card_view)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        layout.addWidget(self.drift_label)
         self.set_entries([])
+
+    def set_drift(self, message: str) -> None:
+        """Show (or, with "", hide) the folder's drift warning."""
+        self.drift_label.setText(message)
+        self.drift_label.setVisible(bool(message))
 
     def set_entries(self, entries: list, *, select: str = "") -> None:
         self.entries = list(entries)

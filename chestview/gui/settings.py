@@ -34,6 +34,7 @@ class AppSettings:
     device: str = "auto"
     backend: str = "auto"  # inference backend; auto: the fastest exact one for the device
     precision: str = "f32"  # bf16: only for a model whose card proves it (else f32, logged)
+    site: str = ""  # a site profile (chestview calibrate) for the models that have one; "" = their own
     # Named apart from the "colormap"/"opacity" of earlier builds, which saved jet at 0.45 by default
     # (a cyan/yellow tint over the whole film) and would keep it after the default changed.
     heat_colormap: str = DEFAULT_COLORMAP
@@ -80,6 +81,7 @@ class AppSettings:
         self.recent_folders = [str(p) for p in self.recent_folders][:MAX_RECENT]
         self.wheel_pages = bool(self.wheel_pages)
         self.last_export_dir = str(self.last_export_dir or "")
+        self.site = str(self.site or "")
 
     def save(self) -> None:
         try:
@@ -97,7 +99,7 @@ class SettingsDialog(QDialog):
     """Default model, device, inference backend, heatmap colour map and box threshold."""
 
     def __init__(self, settings: AppSettings, model_ids: list[str], parent: QWidget | None = None,
-                 zoo_default: str = "") -> None:
+                 zoo_default: str = "", site_names: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._settings = settings
@@ -132,6 +134,16 @@ class SettingsDialog(QDialog):
             "`chestview models check-precision`; otherwise f32")
         self.cmap_combo = choice("Heatmap colour map", COLORMAPS, settings.heat_colormap)
 
+        self.site_combo = QComboBox()
+        self.site_combo.addItem("none (each model's own)", "")
+        for name in sorted(set(site_names or []) | ({settings.site} - {""})):
+            self.site_combo.addItem(name, name)
+        self.site_combo.setCurrentIndex(max(self.site_combo.findData(settings.site), 0))
+        self.site_combo.setToolTip("A site profile made by `chestview calibrate` on this hospital's labelled films: "
+                                   "its calibration, operating points and gate cut, for the models calibrated "
+                                   "there (the others keep their own)")
+        form.addRow("Site profile", self.site_combo)
+
         self.threshold_spin = QSpinBox()
         self.threshold_spin.setRange(0, 255)
         self.threshold_spin.setSpecialValueText("each model's own")  # shown for 0
@@ -158,6 +170,7 @@ class SettingsDialog(QDialog):
         s.backend = self.backend_combo.currentText()
         s.precision = self.precision_combo.currentText()
         s.heat_colormap = self.cmap_combo.currentText()
+        s.site = self.site_combo.currentData() or ""
         s.fixed_box_threshold = self.threshold_spin.value()
         s.wheel_pages = bool(self.wheel_combo.currentData())
         return s

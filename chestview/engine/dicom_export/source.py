@@ -37,10 +37,12 @@ class Algorithm:
     architecture: str
     weights_sha256: str
     software_version: str
+    site: str = ""  # the site profile whose calibration and operating points were used ("" = the card's)
 
     @classmethod
     def from_card(cls, card: ModelCard) -> "Algorithm":
-        return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}")
+        site = str((card.calibration or {}).get("site") or "")
+        return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}", site)
 
 
 def is_dicom_file(path: str | Path) -> bool:

@@ -48,7 +48,8 @@ def build_sr(
     algorithm_id = hd.sr.AlgorithmIdentification(
         name=algorithm.model_id,
         version=algorithm.software_version,
-        parameters=[f"architecture {algorithm.architecture}", f"weights SHA-256 {algorithm.weights_sha256 or 'unknown'}"],
+        parameters=[f"architecture {algorithm.architecture}", f"weights SHA-256 {algorithm.weights_sha256 or 'unknown'}",
+                    *([f"site profile {algorithm.site}"] if algorithm.site else [])],
     )
     observer = hd.sr.ObserverContext(
         observer_type=hd.sr.CodedConcept("121007", "DCM", "Device"),

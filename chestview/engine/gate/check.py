@@ -31,10 +31,14 @@ def input_check(
     the feature distance was not measured, and only the pixel and header checks ran. ``gray``: the
     image's :func:`check_gray`, when it was made already."""
     reasons: list[str] = []
-    score = threshold = None
+    score = threshold = chest = None
     if stats is not None and features is not None and features.shape[-1] == stats.dim:
         score = float(stats.score(features)[0])
         threshold = stats.threshold
+        if stats.kind is not None:
+            chest = float(stats.kind.chest_probability(features)[0])
+            if chest < stats.kind.cutoff:
+                reasons.append(f"does not look like a chest radiograph (kind classifier {chest:.2f} < {stats.kind.cutoff:.2f})")
         if score > threshold:
             reasons.append(f"unlike the model's training films (feature distance {score:.2f} > {threshold:.2f})")
     reasons += pixel_reasons(image, check_gray(image) if gray is None else gray)
@@ -43,4 +47,4 @@ def input_check(
     flagged = bool(reasons)
     if stats is not None and score is None and no_features:
         reasons.append(f"pixel and header checks only: {no_features}")
-    return InputCheck(score, threshold, flagged, "; ".join(reasons))
+    return InputCheck(score, threshold, flagged, "; ".join(reasons), chest)

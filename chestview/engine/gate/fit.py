@@ -31,11 +31,17 @@ def extract_features(
     batch_size: int = 16,
     num_workers: int = 2,
     on_progress: Callable[[int, int], None] | None = None,
+    abnormality: list[float] | None = None,
+    checks_flag: list[bool] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """(N, K) pooled trunk features of the readable images among ``paths`` and those paths."""
+    """(N, K) pooled trunk features of the readable images among ``paths`` and those paths. With
+    ``abnormality`` (a list), each kept image's calibrated abnormality score is appended to it (NaN
+    for a model without that output); with ``checks_flag``, whether the pixel and header checks alone
+    flag it."""
     from chestview.engine.inference import _PreparedImages, _prefetched_batches
 
     prepared = _PreparedImages(list(paths), predictor.card.preprocessing, "none")
+    n_labels = len(predictor.card.labels)
     feats: list[np.ndarray] = []
     kept: list[str] = []
     done = 0
@@ -45,11 +51,18 @@ def extract_features(
             if item["error"] is not None:
                 log.warning("%s", item["error"])
         if good:
-            _, _, f = predictor.forward_with_features(torch.cat([item["x"] for item in good]))
+            probs, _, f = predictor.forward_with_features(torch.cat([item["x"] for item in good]))
             if f is None:
                 raise ChestviewError(f"{predictor.card.id}: the architecture has no trunk features to gate on")
             feats.append(f.numpy())
             kept += [item["path"] for item in good]
+            if checks_flag is not None:
+                from chestview.engine.gate.check import input_check
+
+                checks_flag += [input_check(item["image"], None, None, gray=item["check_gray"]).flagged for item in good]
+            if abnormality is not None:
+                p = predictor.calibrate(probs.numpy())
+                abnormality += [float(v) for v in p[:, n_labels]] if p.shape[1] > n_labels else [np.nan] * len(good)
         done += len(batch)
         if on_progress is not None:
             on_progress(done, len(paths))
@@ -66,8 +79,15 @@ class GateFit:
     val_flagged: int
     seconds: float
     max_flag_rate: float = DEFAULT_MAX_FLAG_RATE
+    kind: Any = None  # a kind_fit.KindFit, when the kind classifier was fitted
+    reference: dict[str, Any] | None = None  # the validation films' quantiles (drift.reference_quantiles)
 
     def summary(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.kind is not None:
+            extra["kind"] = self.kind.summary()
+        if self.reference is not None:
+            extra["reference"] = self.reference
         return {
             "threshold": round(self.stats.threshold, 4),
             "components": int(self.stats.components.shape[0]),
@@ -77,6 +97,7 @@ class GateFit:
             "val_flagged": self.val_flagged,
             "val_flagged_rate": round(self.val_flagged / max(self.val_images, 1), 4),
             "max_flag_rate": self.max_flag_rate,
+            **extra,
         }
 
 
@@ -127,6 +148,10 @@ def fit_input_gate(
     max_flag_rate: float = DEFAULT_MAX_FLAG_RATE,
     max_train_images: int = 400,
     seed: int = 0,
+    kinds: bool = True,
+    kind_films: int = 120,
+    kind_val_films: int = 60,
+    holdout: float = 0.3,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> GateFit:
     """Fit the input gate of the model at ``model`` (zoo id or directory) and save it there.
@@ -135,7 +160,12 @@ def fit_input_gate(
     ``LabeledDataset`` together with its ``split`` (what the training run's finalize step has).
     The statistics come from at most ``max_train_images`` training films (a seeded sample: 400
     describe 16 directions well and keep a fit near a minute on two cores), the threshold from
-    every validation film. Returns the fit; the card in the model directory gains ``input_gate``.
+    every validation film. With ``kinds``, the kind classifier (:mod:`.kind_fit`) is fitted on
+    processed variants and near-misses of ``kind_films`` training films and on photographs and slices,
+    measured on those of ``kind_val_films`` validation films and the held-out (``holdout``) sources,
+    and the distance's cut moves to the processed films. The validation films' distances and
+    abnormality scores are stored as the drift reference. Returns the fit; the card in the model
+    directory gains ``input_gate``.
     """
     from chestview.engine.gate.store import save_gate
     from chestview.engine.inference import Predictor
@@ -164,11 +194,32 @@ def fit_input_gate(
 
     common = dict(batch_size=batch_size, num_workers=num_workers)
     train, _ = extract_features(predictor, [ds.samples[i].path for i in train_idx], on_progress=progress("train"), **common)
-    val, _ = extract_features(predictor, [ds.samples[i].path for i in val_idx], on_progress=progress("val"), **common)
+    val_abnormality: list[float] = []
+    val, _ = extract_features(predictor, [ds.samples[i].path for i in val_idx], on_progress=progress("val"),
+                              abnormality=val_abnormality, **common)
     if len(train) < 3 or len(val) == 0:
         raise ChestviewError(f"{ds.name}: too few readable training or validation images for the input gate")
     stats, flagged = fit_gate_features(train, val, components=components, max_flag_rate=max_flag_rate)
-    fit = GateFit(stats, len(train), len(val), flagged, time.perf_counter() - t0, max_flag_rate)
+    val_scores = stats.score(val)
+    kind_fit = None
+    if kinds:
+        from dataclasses import replace
+
+        from chestview.engine.gate.kind_fit import fit_kinds
+
+        rng = np.random.default_rng(seed + 1)
+        pick = lambda idx, n: [ds.samples[i].path for i in sorted(rng.choice(idx, size=min(n, len(idx)), replace=False))]  # noqa: E731
+        kind_fit = fit_kinds(
+            lambda paths, **kw: extract_features(predictor, paths, on_progress=progress("kinds"), **common, **kw),
+            stats, val_scores, pick(train_idx, kind_films), pick(val_idx, kind_val_films),
+            max_flag_rate=max_flag_rate, holdout=holdout, seed=seed,
+            on_stage=None if on_progress is None else (lambda stage: on_progress(stage, 0, 0)))
+        stats = replace(stats, threshold=kind_fit.distance_threshold, kind=kind_fit.classifier)
+        flagged = int(np.sum((val_scores > stats.threshold) | (stats.kind.chest_probability(val) < stats.kind.cutoff)))
+    from chestview.engine.gate.drift import reference_quantiles
+
+    reference = reference_quantiles(val_scores, val_abnormality)
+    fit = GateFit(stats, len(train), len(val), flagged, time.perf_counter() - t0, max_flag_rate, kind_fit, reference)
     save_gate(loaded.path, loaded.card, stats, {**fit.summary(), "data": getattr(ds, "name", str(data))})
     log.info("input gate of %s: threshold %.3f, %d/%d validation films flagged, %.0f s",
              loaded.card.id, stats.threshold, flagged, len(val), fit.seconds)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chestview.engine.gate.classifier import KindClassifier
+
 _EPS = 1e-6
 
 
@@ -25,6 +27,7 @@ class GateStats:
     variances: np.ndarray  # (k,) variance along each direction
     residual_variance: float  # the variance left per dimension outside them
     threshold: float  # scores above it are flagged
+    kind: KindClassifier | None = None  # chest film or not, whatever the site (None: an older gate)
 
     @property
     def dim(self) -> int:
@@ -39,7 +42,9 @@ class GateStats:
         return np.sqrt((inside + outside) / self.dim)
 
     def to_tensors(self) -> dict[str, np.ndarray]:
+        kind = self.kind.to_tensors() if self.kind is not None else {}
         return {
+            **kind,
             "mean": self.mean.astype(np.float32),
             "scale": self.scale.astype(np.float32),
             "components": self.components.astype(np.float32),
@@ -51,16 +56,18 @@ class GateStats:
     @classmethod
     def from_tensors(cls, t: dict[str, np.ndarray]) -> "GateStats":
         mean = np.asarray(t["mean"], np.float64)
+        scale = np.asarray(t["scale"], np.float64)
         components = np.asarray(t["components"], np.float64)
         if components.ndim != 2 or components.shape[1] != mean.shape[0]:
             raise ValueError(f"components {components.shape} do not match the feature size {mean.shape}")
         return cls(
             mean=mean,
-            scale=np.asarray(t["scale"], np.float64),
+            scale=scale,
             components=components,
             variances=np.asarray(t["variances"], np.float64),
             residual_variance=float(np.asarray(t["residual_variance"]).reshape(-1)[0]),
             threshold=float(np.asarray(t["threshold"]).reshape(-1)[0]),
+            kind=KindClassifier.from_tensors(t, mean, scale),
         )
 
 

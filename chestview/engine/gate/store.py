@@ -24,7 +24,7 @@ def save_gate(directory: str | Path, card: ModelCard, stats: GateStats, summary:
     from safetensors.numpy import save
 
     directory = Path(directory)
-    blob = save(stats.to_tensors(), metadata={"model_id": card.id, "kind": "chestview input gate (PPCA)"})
+    blob = save(stats.to_tensors(), metadata={"model_id": card.id, "kind": "chestview input gate (PPCA" + (" + kind classifier)" if stats.kind is not None else ")")})
     atomic_write_bytes(directory / GATE_FILE, blob)
     entry = {"file": GATE_FILE, "sha256": hashlib.sha256(blob).hexdigest(), **summary}
     card = card.with_updates(input_gate=entry)

@@ -61,6 +61,7 @@ class AnalysisMixin:
         self.refresh_zoo(select=self.model_panel.current_id())
 
     def _model_changed(self, model_id: str) -> None:
+        self.model_panel.set_drift("")  # the warning was another model's
         self._apply_box_threshold()
         self._refresh_browser_flags(model_id)
         self._refresh_findings()
@@ -137,12 +138,28 @@ class AnalysisMixin:
             return
         self.model_panel.set_progress(0, len(paths), f"Running {model_id} on {len(paths)} images")
         self.model_panel.cancel_button.setEnabled(True)
+        self.model_panel.set_drift("")
         w = create_worker(jobs.predict_paths_job, self.predictors, model_id, self.settings.device, paths,
                           self.results, self.findings.threshold_value, name="inference (all)")
         w.yielded.connect(lambda ev, m=model_id: self._batch_progress(ev, m))
-        w.returned.connect(lambda _n: self.statusBar().showMessage("Inference on all images finished", 6000))
+        w.returned.connect(lambda _n, m=model_id, ps=paths: self._run_all_finished(m, ps))
         w.aborted.connect(lambda: self.statusBar().showMessage("Inference on all images cancelled", 6000))
         self._start("batch", w, pool="compute")
+
+    def _run_all_finished(self, model_id: str, paths: list[str]) -> None:
+        """The folder, taken together, against the model's validation films: one warning when it drifts."""
+        self.statusBar().showMessage("Inference on all images finished", 6000)
+        results = [r for p in paths if (r := self.results.result(p, model_id)) is not None]
+        w = create_worker(jobs.drift_job, self.predictors, model_id, results, name="drift check")
+        w.returned.connect(lambda report, m=model_id: self._drift_ready(report, m))
+        self._start("drift", w, pool="io")
+
+    def _drift_ready(self, report, model_id: str) -> None:
+        if report is None or model_id != self.model_panel.current_id():
+            return
+        self.model_panel.set_drift(f"⚠ {report.message}" if report.warn else "")
+        if report.warn:
+            self.statusBar().showMessage(f"{model_id}: {report.message}", 15000)
 
     def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
         self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
