@@ -33,10 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "classifier) the gate may flag (default: %(default)s)")
     gate.add_argument("--no-kinds", dest="kinds", action="store_false",
                       help="fit the feature distance only, without the kind classifier (chest film or not)")
-    gate.add_argument("--kind-films", type=int, default=120,
+    gate.add_argument("--kind-films", type=int, default=80,
                       help="training films whose processed variants and near-misses fit the kind classifier "
                            "(default: %(default)s)")
-    gate.add_argument("--kind-val-films", type=int, default=60,
+    gate.add_argument("--kind-val-films", type=int, default=40,
                       help="validation films whose variants and near-misses measure it (default: %(default)s)")
     gate.add_argument("--holdout", type=float, default=0.3,
                       help="share of the photographs and slices held out to measure it (default: %(default)s)")

@@ -149,8 +149,8 @@ def fit_input_gate(
     max_train_images: int = 400,
     seed: int = 0,
     kinds: bool = True,
-    kind_films: int = 120,
-    kind_val_films: int = 60,
+    kind_films: int = 80,
+    kind_val_films: int = 40,
     holdout: float = 0.3,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> GateFit:
