@@ -11,7 +11,7 @@ from chestview.engine.zoo import ModelCard, load_model
 def test_fit_writes_checked_statistics_and_inference_uses_them(tiny_zoo, test_data):
     ds = open_dataset(f"nih:{test_data / 'nih'}")
     split = {"train": list(range(8)), "val": list(range(8, len(ds)))}
-    fit = fit_input_gate(tiny_zoo, ds, split, batch_size=4, num_workers=0)
+    fit = fit_input_gate(tiny_zoo, ds, split, batch_size=4, num_workers=0, kinds=False)
     assert fit.train_images == 8 and fit.val_images == len(ds) - 8
     assert fit.val_flagged == 0  # at most 2% of 5 films: none
     card = ModelCard.load(tiny_zoo)
@@ -29,3 +29,23 @@ def test_fit_writes_checked_statistics_and_inference_uses_them(tiny_zoo, test_da
     path = tiny_zoo / GATE_FILE
     path.write_bytes(path.read_bytes()[:-4] + b"\0\0\0\0")
     assert load_gate(tiny_zoo, card) is None
+
+
+@pytest.mark.slow  # some 300 example images written and read: a minute on an idle laptop
+def test_fit_with_kinds_stores_the_classifier_the_reference_and_held_out_rates(tiny_zoo, test_data):
+    """The whole recipe on the tiny untrained model (its numbers mean nothing; the plumbing does)."""
+    ds = open_dataset(f"nih:{test_data / 'nih'}")
+    split = {"train": list(range(8)), "val": list(range(8, len(ds)))}
+    fit = fit_input_gate(tiny_zoo, ds, split, batch_size=16, num_workers=0, kind_films=3, kind_val_films=2)
+    card = ModelCard.load(tiny_zoo)
+    stats = load_gate(tiny_zoo, card)
+    assert stats.kind is not None and stats.kind.dim == stats.dim
+    np.testing.assert_allclose(stats.kind.weights, fit.stats.kind.weights, rtol=1e-5)  # float32 on disk
+    held = card.input_gate["kind"]["held_out"]
+    assert held["chest_variants"] == 2 * 14 and held["non_radiographs"] > 10
+    assert {"crop", "rotated90", "photo (gray)"} <= set(held["by_kind"])  # the 2 validation films' near-misses
+    ref = card.input_gate["reference"]
+    assert ref["n"] == len(split["val"]) and len(ref["distance"]) == 101 and "abnormality" not in ref
+    check = Predictor(load_model(tiny_zoo), device="cpu", backend="torch").predict_image(
+        __import__("chestview.engine.io.loader", fromlist=["load_image"]).load_image(ds.samples[0].path)).input_check
+    assert check.chest_probability is not None and 0.0 <= check.chest_probability <= 1.0
