@@ -20,19 +20,27 @@ def test_settings_offer_the_site_profiles_and_keep_the_choice(qtbot):
     assert s.site == "3"
 
 
-def test_run_on_all_shows_the_drift_banner(qtbot, tiny_zoo, test_data):
+def test_run_on_all_shows_the_drift_banner(qtbot, tiny_zoo, test_data, tmp_path, monkeypatch):
     """A reference the folder is far from (the tiny model's own distances shrunk a hundredfold) -> the banner."""
     from chestview.engine.data import open_dataset
     from chestview.engine.gate.fit import fit_input_gate
-    from chestview.engine.zoo import ModelCard
+    from chestview.engine.zoo import ModelCard, find_model
 
+    import shutil
+
+    # A copy of the session's tiny zoo (the GUI tests' tiny_zoo is the model's id): the gate fitted
+    # here must not reach the other tests.
+    src = find_model(tiny_zoo)
+    shutil.copytree(src.parent, tmp_path / "zoo")
+    monkeypatch.setenv("CHESTVIEW_ZOO_PATH", str(tmp_path / "zoo"))
+    entry = tmp_path / "zoo" / src.name
     ds = open_dataset(f"nih:{test_data / 'nih'}")
-    fit_input_gate(tiny_zoo, ds, {"train": list(range(8)), "val": list(range(8, len(ds)))}, batch_size=8,
+    fit_input_gate(entry, ds, {"train": list(range(8)), "val": list(range(8, len(ds)))}, batch_size=8,
                    num_workers=0, kinds=False)
-    card = ModelCard.load(tiny_zoo)
+    card = ModelCard.load(entry)
     ref = card.input_gate["reference"]
     card.with_updates(input_gate={**card.input_gate, "reference": {**ref, "distance": [v / 100 for v in ref["distance"]]}}
-                      ).save(tiny_zoo)
+                      ).save(entry)
 
     w = MainWindow(AppSettings(), model=tiny_zoo)
     qtbot.addWidget(w)
