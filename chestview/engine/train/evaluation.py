@@ -600,8 +600,10 @@ def update_card_problem(card: Any, data_spec: str, *, split: str, boxes_csv: Any
     without lists the very data (spec, options, split fractions and seed) it records -- measured as
     training measures it."""
     prov = card.provenance
-    if split != "test":
-        return f"only test-split numbers go into a card, not {split}"
+    if split == "unseen" and not recorded:
+        return "only a card with a recorded split knows which images it never saw"
+    if split not in ("test", "unseen"):
+        return f"only test-split (or unseen-split) numbers go into a card, not {split}"
     if recorded:
         if boxes_csv:
             return "--boxes changes the ground truth the card's numbers are on"
@@ -643,8 +645,13 @@ def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str
     from chestview.engine.zoo.card import ModelCard
     from chestview.engine.zoo.publish import REPORT_FILES
 
-    if result.split != "test" or result.cancelled:
-        raise ChestviewError("only a complete test-split evaluation goes into a card")
+    if result.split not in ("test", "unseen") or result.cancelled:
+        raise ChestviewError("only a complete test-split (or unseen-split) evaluation goes into a card")
+    if result.split == "unseen":  # an extra held-out measure beside the test split, its report kept apart
+        card = ModelCard.load(directory)
+        write_eval_report(directory / "eval" / "unseen", result, {**extra, "provenance": card.provenance})
+        card.with_updates(metrics={**card.metrics, "unseen": result.metrics_for_card()}).save(directory)
+        return directory
     card = ModelCard.load(directory)  # as on disk now (write_thresholds may just have changed it)
     eval_dir = directory / "eval"
     eval_dir.mkdir(exist_ok=True)
