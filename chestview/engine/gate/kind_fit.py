@@ -5,7 +5,7 @@ training films and the photographs and slices not held out train the classifier;
 near-misses of validation films and the held-out photographs and slices (every example of a
 held-out source) measure the whole gate -- classifier, feature distance, pixel and header checks --
 as ``predict`` would run it. The feature distance's cut moves to the processed chest films: it is
-chosen so that at most ``max_flag_rate`` of them (and of the plain validation films) are above it,
+chosen so that at most ``max_flag_rate`` of them, and of the plain validation films, are above it,
 so it flags what is far from every way of making a chest film, not another hospital's processing.
 """
 
@@ -98,8 +98,10 @@ def fit_kinds(
         tx, test_kept, test_checks = _features(extract, test_ex)
     y = np.array([e.chest for e in fit_kept])
     clf = fit_kind_classifier(fx, y, stats.mean, stats.scale, c=c)
-    # The distance's cut: at most max_flag_rate of the processed training films and validation films.
-    threshold = choose_threshold(np.concatenate([stats.score(fx[y]), np.asarray(val_scores)]), max_flag_rate)
+    # The distance's cut: at most max_flag_rate of the processed training films, and never below the
+    # validation films' own cut (training films sit closer to themselves than unseen films do).
+    threshold = max(choose_threshold(stats.score(fx[y]), max_flag_rate),
+                    choose_threshold(np.asarray(val_scores), max_flag_rate))
     flagged = (clf.chest_probability(tx) < clf.cutoff) | (stats.score(tx) > threshold) | test_checks
     table: dict[str, dict[str, Any]] = {}
     for e, f in zip(test_kept, flagged):
