@@ -66,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
     if args.batch_size < 1:
-        error("--batch-size must be at least 1")
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+        return 2
+    if args.workers is not None and args.workers < 0:
+        error(f"--workers must be at least 0 (0: decode on the main thread; got {args.workers})")
         return 2
     if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
-        error("--box-threshold must be between 1 and 255")
+        error(f"--box-threshold must be a heatmap level between 1 and 255 (got {args.box_threshold})")
         return 2
     model_ids = list(dict.fromkeys(args.model or [default_model_id()]))
     if model_ids == [None]:

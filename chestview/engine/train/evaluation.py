@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chestview.engine.errors import ChestviewError, DatasetError
+from chestview.engine.evaluate.box_threshold import describe_choice
 from chestview.engine.results import Box
 from chestview.engine.train.events import EvalProgress, EventSink, Log, StopCheck, emit
 
@@ -60,6 +61,7 @@ class EvalResult:
     prior_origin: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)  # operating thresholds, from a validation split
     box_threshold: int | None = None  # chosen on a validation split's boxes (when written to the card)
+    box_threshold_note: str = ""  # how it came about: chosen, or the default when no box was found
     threshold_rules: dict[str, str] = field(default_factory=dict)  # how each threshold was chosen
     out_dir: Path | None = None
     errors: list[str] = field(default_factory=list)
@@ -589,6 +591,7 @@ def evaluate(
                   should_stop=should_stop)
     empty = EvalResult(card.id, data_spec, split, len(indices), tuple(), None, cancelled=True)
     thresholds: dict[str, float] = {}
+    box_note = ""
     if write_thresholds:
         if not parts.get("val"):
             raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
@@ -608,6 +611,7 @@ def evaluate(
             updates.update(box_updates)
             provenance.update(box_prov)
             what += f", box threshold {box_updates['box_threshold']}"
+            box_note = describe_choice(box_prov["box_threshold_choice"])
             if box_updates["box_prior"]:
                 what += f" and box-prior exponent {box_updates['box_prior']['exponent']:g}"
         card = card.with_updates(**updates)
@@ -621,6 +625,7 @@ def evaluate(
         return empty
     result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
                         thresholds=thresholds, box_threshold=updates.get("box_threshold") if write_thresholds else None,
+                        box_threshold_note=box_note,
                         threshold_rules=rules if write_thresholds else {},
                         errors=preds.errors, reader=reader_metrics_of(preds, card, n_boot=n_boot))
     if preds.has_boxes:
