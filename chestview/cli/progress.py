@@ -22,8 +22,8 @@ def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
 
 def write_stderr(line: str) -> None:
     """One line on stderr, above any progress bar on screen (tqdm clears and redraws it)."""
-    tqdm_module = sys.modules.get("tqdm")  # loaded only once a bar was made: no bar, a plain print
-    if tqdm_module is not None and getattr(tqdm_module.tqdm, "_instances", None):
+    tqdm_module = sys.modules.get("tqdm")  # loaded once a bar was made; before that, a plain print
+    if tqdm_module is not None:
         tqdm_module.tqdm.write(line, file=sys.stderr)
     else:
         print(line, file=sys.stderr)
