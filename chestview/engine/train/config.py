@@ -96,6 +96,12 @@ class TrainConfig:
             p.append(f"batch_size must be at least 1, not {self.batch_size}")
         if self.num_workers < 0:
             p.append(f"num_workers must be at least 0, not {self.num_workers}")
+        if self.early_stop_patience < 0:
+            p.append(f"early_stop_patience must be at least 0 (0: never stop early), not {self.early_stop_patience}")
+        if self.unreliable_min_positives < 0:
+            p.append(f"unreliable_min_positives must be at least 0, not {self.unreliable_min_positives}")
+        if self.eval_batch_size < 1 or self.step_epochs < 1:
+            p.append(f"eval_batch_size and step_epochs must be at least 1, not {self.eval_batch_size} and {self.step_epochs}")
         if self.epochs == 0 and self.methodology != "untrained":
             # zero epochs would publish the initial weights as a trained model
             p.append("epochs must be at least 1 (to evaluate a model as built, use methodology 'untrained')")
