@@ -15,6 +15,10 @@ import sys
 from typing import Any
 
 
+#: Seconds between redraws at most (tqdm's default; tests set 0 to see every update).
+MININTERVAL = 0.1
+
+
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar (there is one on stderr only when it is a terminal)")
@@ -92,7 +96,7 @@ class Progress:
         desc = ": ".join(part for part in (self.desc, stage) if part)
         # disable=None: tqdm's own "is this file a terminal" test.
         self._bar = tqdm(total=total, desc=desc or None, unit=self.unit, file=sys.stderr, leave=False,
-                         dynamic_ncols=True, disable=None if self.enabled is None else not self.enabled)
+                         dynamic_ncols=True, mininterval=MININTERVAL, disable=None if self.enabled is None else not self.enabled)
         if self._logging is None and not self._bar.disable:
             from tqdm.contrib.logging import logging_redirect_tqdm
 

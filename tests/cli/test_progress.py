@@ -22,7 +22,9 @@ class FakeTerminal(io.StringIO):
 
 @pytest.fixture(autouse=True)
 def _every_update_drawn(monkeypatch):
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # tqdm redraws at most every 0.1 s otherwise
+    import chestview.cli.progress
+
+    monkeypatch.setattr(chestview.cli.progress, "MININTERVAL", 0)  # else a redraw at most every 0.1 s
 
 
 @pytest.fixture
@@ -80,3 +82,18 @@ def test_a_bar_per_stage_and_messages_above_it(monkeypatch):
     with Progress(enabled=False) as off:
         off.update(1, 2, "x")
     assert off._bar is None
+
+
+def test_fit_gate_draws_a_bar_per_split(tiny_zoo, test_data, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "nih"  # 60 of the small films: enough for a training and a validation split
+    (data / "images").mkdir(parents=True)
+    shutil.copy(test_data / "nih_64px" / "Data_Entry_2017_v2020.csv", data)  # rows without a file are skipped
+    for p in sorted((test_data / "nih_64px" / "images").glob("*.png"))[:60]:
+        shutil.copy(p, data / "images")
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["models", "fit-gate", str(tiny_zoo), "--data", f"nih:{data}", "--batch-size", "16"])
+    drawn = terminal.getvalue()
+    assert code == 0, drawn
+    assert "train:" in drawn and "val:" in drawn and "img/s" in drawn
+    assert "input gate of" in capsys.readouterr().out
