@@ -28,6 +28,13 @@ _READER = (
 _COLLECTION = re.compile(r"^mean_auroc_boxed8_(\w+)$")
 # The targets' names (engine/evaluate/targets.py) in words.
 _TARGET_NAMES = {
+    "probe_worst_mean_abs_change": "shortcut probe: largest mean score change from brightness alone",
+    "probe_worst_flip_rate": "shortcut probe: largest share of calls flipped by brightness alone",
+    "c3_abnormality_auroc": "abnormality AUROC, third collection",
+    "c3_normal_flagged": "normal films flagged, third collection",
+    "c3_mean_auroc": "mean AUROC, third collection",
+    "mean_auroc_boxed8_c1": "mean AUROC of the 8 boxed labels, first collection",
+    "boxes_over_half_film": "share of boxes over half the film",
     "mean_auroc_boxed8_first": "mean AUROC of the 8 boxed labels, first collection",
     "mean_auroc_boxed8": "mean AUROC of the 8 boxed labels",
     "abnormality_auroc": "abnormality AUROC",
@@ -53,7 +60,7 @@ def card_text(card: ModelCard, *, where: str = "", default: bool = False) -> str
     for split, metrics in card.metrics.items():
         if isinstance(metrics, dict) and "auroc" in metrics:
             parts.append(_metrics(card, split, metrics))
-    parts += [_operating_points(card), _limits(card)]
+    parts += [_probe(card), _operating_points(card), _limits(card)]
     return "\n\n".join(p for p in parts if p)
 
 
@@ -107,8 +114,8 @@ def _data(card: ModelCard) -> str:
             how.append("fractions " + "/".join(f"{f:g}" for f in prov["split_fractions"]))
         if "split_seed" in prov:
             how.append(f"seed {prov['split_seed']}")
-        if prov.get("split_file"):
-            how.append(f"images listed in {prov['split_file'].get('file', 'split.json')}")
+        if isinstance(prov.get("split_file"), dict):
+            how.append(f"its images listed in {prov['split_file'].get('file', 'split.json')}")
         lines.append(_field("split", split + (f" ({', '.join(how)})" if how else "")))
     if prov.get("epochs_run") is not None:
         best = f", best epoch {prov['best_epoch']}" if prov.get("best_epoch") is not None else ""
@@ -134,9 +141,19 @@ def _metrics(card: ModelCard, split: str, m: dict[str, Any]) -> str:
                      _f(loc_at_01.get(label)) if label in loc_at_01 else "", note])
     head = f"{m.get('split', split)} split, {m.get('n_images', '?')} images: mean AUROC {_f(m.get('mean_auroc'))}"
     out = [head, table(rows, ["label", "AUROC", "95% CI", "positives", "loc. IoBB>0.1", "note"])]
+    if m.get("split_note"):
+        out.insert(1, f"  ({one_line(m['split_note'])})")
     reader = m.get("reader") or {}
     collections = [(match.group(1), value) for key, value in reader.items() if (match := _COLLECTION.match(key))]
-    if collections:
+    per = reader.get("per_collection")
+    if isinstance(per, dict) and per:
+        crow = [[name, c.get("n", "–"), c.get("n_normal", "–"), _f(c.get("mean_auroc")), _f(c.get("mean_auroc_boxed8")),
+                 _f(c.get("abnormality_auroc")), _f(c.get("normal_with_any_positive")), _f(c.get("normal_flagged"))]
+                for name, c in per.items() if isinstance(c, dict)]
+        out += ["", "by collection:",
+                table(crow, ["collection", "films", "normals", "mean AUROC", "8 boxed labels", "abnormality AUROC",
+                             "normals with a positive", "normals flagged"])]
+    elif collections:
         crow = [["all", reader.get("n_normal", 0) + reader.get("n_abnormal", 0) or m.get("n_images", "–"),
                  _f(reader.get("mean_auroc_boxed8"))]]
         crow += [[name, reader.get(f"n_{name}", "–"), _f(value)] for name, value in collections]
@@ -187,12 +204,28 @@ def _operating_points(card: ModelCard) -> str:
     return "\n".join(lines)
 
 
+def _probe(card: ModelCard) -> str:
+    """The shortcut probe (the same films re-scored under changed brightness), when the card has one."""
+    probe = card.metrics.get("probe")
+    if not isinstance(probe, dict) or not probe.get("variants"):
+        return ""
+    targets = probe.get("targets") or {}
+    lines = [f"shortcut probe ({probe.get('probe', '')}, {probe.get('split', '')} split, {probe.get('score', '')} score): "
+             + ("passed" if probe.get("passed") else "FAILED")]
+    rows = [[v.get("name", ""), v.get("n_images", "–"), _f(v.get("mean_abs_change")), _f(v.get("flip_rate"))]
+            for v in probe["variants"]]
+    lines.append(table(rows, ["variant", "films",
+                              f"mean |change| (target {targets.get('worst_mean_abs_change', '–')})",
+                              f"calls flipped (target {targets.get('worst_flip_rate', '–')})"]))
+    return "\n".join(lines)
+
+
 def _limits(card: ModelCard) -> str:
     lines = ["limits"]
     for split, m in card.metrics.items():
         targets = (m or {}).get("targets") if isinstance(m, dict) else None
         for name, t in (targets or {}).items():
-            if not t.get("met", True):
+            if isinstance(t, dict) and not t.get("met", True):
                 lines.append(f"  missed on the {split} split: {_TARGET_NAMES.get(name, name)} {_f(t.get('measured'))} "
                              f"(target {t.get('target')}, short by {_f(t.get('short_by'))})")
     if card.unreliable_labels:

@@ -74,3 +74,17 @@ def test_worklist_takes_the_bundled_samples(tiny_zoo, capsys):
     assert main(["worklist", "--samples", "--no-cache"]) in (0, 1)
     out = capsys.readouterr().out
     assert "model tiny-test-model" in out and "dx_nih_google_uncompressed.dcm" in out
+
+
+def test_every_card_in_the_repository_reads_as_text():
+    from pathlib import Path
+
+    from chestview.cli.card_view import card_text
+    from chestview.engine.zoo import ModelCard
+
+    cards = sorted(Path(__file__).resolve().parents[2].glob("model_zoo/**/card.json"))
+    assert cards
+    for path in cards:
+        card = ModelCard.load(path.parent)
+        text = card_text(card)
+        assert text.startswith(card.id) and "operating points" in text and "limits" in text, path
