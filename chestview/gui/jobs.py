@@ -225,10 +225,11 @@ def export_one_job(
     warnings burned in) and its JSON report beside it, with every setting that shaped the image."""
     from chestview.engine.export import results_document, write_results_json
     from chestview.engine.render import render_annotated, save_image_atomic
+    from chestview.engine.zoo.quality import model_warning_line
 
     rgb = render_annotated(
         image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window,
-        show_heatmap=opacity > 0, measurements=measurements,
+        show_heatmap=opacity > 0, measurements=measurements, model_warning=model_warning_line(card),
     )
     out = save_image_atomic(out_path, rgb, protect=[image.path, *(protect or [])])
     if with_json:
@@ -279,13 +280,17 @@ def export_batch_job(
 ) -> Iterator[ExportProgress]:
     """Annotated images of every study (positive findings drawn) + one results.json for all of them."""
     from chestview.engine.errors import ChestviewError
+    from chestview.engine.explain.box_rule import rebox
     from chestview.engine.export import public_error, results_document, write_results_json
     from chestview.engine.io import load_image
     from chestview.engine.outputs import open_output_folder
     from chestview.engine.render import render_annotated, save_image_atomic
     from chestview.engine.results import ImageResult
 
+    from chestview.engine.zoo.quality import model_warning_line
+
     predictor = cache.get(model_id, device, box_threshold)
+    warning = model_warning_line(predictor.card)
     used: set[str] = set()
     names = {path: output_paths(Path(out_dir), path, fmt, used).name for path in paths}
     written: list[Any] = []
@@ -298,7 +303,10 @@ def export_batch_job(
                 if result is None:
                     result = predictor.predict_image(image)
                     results.store(path, model_id, result)
-                rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap)
+                # The one box path: positive findings cut at this export's level by the model's rule.
+                result = rebox(result, predictor.box_rule, box_threshold)
+                rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap,
+                                       model_warning=warning)
                 target = save_image_atomic(out / names[path], rgb, protect=paths)
                 written.append(result if include_paths else _public(result))
                 yield ExportProgress(i, len(paths), str(target))

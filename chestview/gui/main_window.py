@@ -76,6 +76,8 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.current_path: str | None = None
         self.current_image = None
         self.current_result: ImageResult | None = None
+        self._box_rules: dict[str, object] = {}  # model id -> its BoxRule (engine.explain.box_rule)
+        self._shown_cache: tuple | None = None  # the current result re-boxed as drawn (see shown_result)
         self.zoo_loaded = False
         self._running: dict[str, Worker] = {}  # job kind -> worker (scan, thumbs, load, tags, infer, batch)
         self._pending_select: str | None = None  # path to select once the catalogue is listed
