@@ -33,6 +33,15 @@ class CaseCall:
     note: str = ""  # why it is discordant, naming the findings
     show_map: str = ""  # the map to show when no finding is chosen ("" = a finding's)
 
+    @property
+    def short(self) -> str:
+        """A table cell: the call, and what qualifies it."""
+        if self.show_map or (self.call == "abnormal" and NO_SINGLE_FINDING in self.text):
+            return "abnormal (no single finding)"
+        if self.discordant:
+            return "normal, but " + self.text.split(" — but ", 1)[-1]
+        return self.call
+
     def to_json(self) -> dict[str, Any]:
         return {"call": self.call, "text": self.text, "discordant": self.discordant, "note": self.note}
 

@@ -142,7 +142,7 @@ def render_annotated(
             continue
         if finding.positive:
             colour = BOX_COLOURS[colour_index % len(BOX_COLOURS)]
-            colour_index += 1
+            colour_index += bool(finding.boxes)  # as on screen: a diffuse finding spends no colour
         else:
             colour = NEGATIVE_BOX
         for i, box in enumerate(finding.boxes):

@@ -261,7 +261,7 @@ class AnalysisMixin:
             if f is None:
                 continue
             colour = box_colour(colour_index) if f.positive else NEGATIVE_COLOUR
-            colour_index += bool(f.positive)
+            colour_index += bool(f.positive and f.boxes)  # a diffuse finding draws nothing: no colour spent
             if f.diffuse:
                 diffuse.append(label.replace("_", " "))
             boxes = f.boxes
