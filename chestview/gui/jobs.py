@@ -47,6 +47,13 @@ class PredictorCache:
         self._predictors: dict[tuple[str, str, str, str], Any] = {}
         self.backend = backend
         self.precision = precision
+        self._notes: list[str] = []  # backend notes (a refused precision...) for the Messages panel
+
+    def take_notes(self) -> list[str]:
+        """The backend notes since the last call (each model's once): the window shows them."""
+        with self._lock:
+            notes, self._notes = self._notes, []
+        return notes
 
     def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
         from chestview.engine.inference import Predictor
@@ -61,6 +68,8 @@ class PredictorCache:
                                  box_threshold=box_threshold, backend=self.backend, precision=self.precision)
                 if pred.backend_note:
                     (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
+                    if pred.opened.warn:
+                        self._notes.append(pred.backend_note)
                 self._predictors[key] = pred
                 timings.mark("model loaded")
             pred.box_threshold = box_threshold
@@ -80,8 +89,14 @@ class PredictorCache:
         with self._lock:
             pred = self._predictors.get((model_id, device, self.backend, self.precision))
         card = pred.card if pred is not None else ModelCard.load(find_model(model_id))
+        if pred is not None:
+            precision = pred.precision
+        else:  # a precision the card does not prove runs at f32 (open_reduced): look those results up
+            from chestview.engine.backends.precision import refusal
+
+            precision = self.precision if refusal(card, self.precision) is None else "f32"
         return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
-                            boxes="positive", precision=pred.precision if pred is not None else self.precision)
+                            boxes="positive", precision=precision)
 
 
 def preload_job(cache: PredictorCache, model_id: str, device: str, box_threshold: int = 180) -> str:

@@ -124,6 +124,8 @@ class ModelPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         self.set_entries([])
+        # Until the zoo is listed (it imports PyTorch: seconds), "no model installed" would be untrue.
+        self.card_view.setHtml("<i>Loading the model zoo…</i>")
 
     def set_entries(self, entries: list, *, select: str = "") -> None:
         self.entries = list(entries)

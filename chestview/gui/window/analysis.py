@@ -44,7 +44,14 @@ class AnalysisMixin:
         if not model_id or not self.model_panel.auto_run.isChecked() or self._compute_busy():
             return
         self._start("preload", create_worker(jobs.preload_job, self.predictors, model_id, self.settings.device,
-                                             self.findings.threshold_value, name="load model"), pool="compute")
+                                             self.findings.threshold_value, name="load model"), pool="compute",
+                    returned=lambda _m: self.report_backend_notes())
+
+    def report_backend_notes(self) -> None:
+        """What the backends said while loading (e.g. a precision the model refuses, run at f32 instead):
+        the Messages panel, not only stderr."""
+        for note in self.predictors.take_notes():
+            self.notify_error("model", note)
 
     @staticmethod
     def _zoo_default(entries) -> str:
@@ -145,6 +152,7 @@ class AnalysisMixin:
         self._start("batch", w, pool="compute")
 
     def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
+        self.report_backend_notes()
         self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
         if ev.result.error:
             self.notify_error("inference", ev.result.error)
@@ -156,6 +164,7 @@ class AnalysisMixin:
             self._show_result(ev.result)
 
     def _result_ready(self, result: ImageResult, model_id: str) -> None:
+        self.report_backend_notes()
         self.results.store(result.path, model_id, result)
         if model_id == self.model_panel.current_id():
             self.browser.set_result(result.path, result)
