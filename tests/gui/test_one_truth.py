@@ -126,3 +126,175 @@ def _on_screen_all(result, label):
 def _corners(data) -> tuple:
     pts = np.asarray(data, dtype=float).reshape(-1, 2)
     return (*pts.min(axis=0), *pts.max(axis=0))
+
+
+@pytest.fixture
+def window(qtbot, tiny_zoo):
+    w = _window(qtbot, tiny_zoo)
+    yield w
+    w.workers.wait(10_000)
+
+
+def test_the_selected_finding_does_not_carry_over_to_the_next_film(qtbot, window, test_data):
+    from chestview.gui.findings import default_label
+
+    w = window
+    films = [str(p) for p in sorted((test_data / "nih" / "images").glob("*.png"))[:2]]
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths(films)
+    _show(qtbot, w, films[0])
+    w.findings.show_all.setChecked(True)
+    w.findings.select_label("Hernia")  # unreliable: never a film's default
+    assert w.findings.selected_label() == "Hernia"
+    _show(qtbot, w, films[1])
+    assert w.findings.selected_label() == default_label(w.current_result.findings) != "Hernia"
+    if w.current_result.finding(w.findings.selected_label()).boxes:
+        assert w.viewer.box_overlays  # the new film's positive finding is drawn
+
+
+def test_a_film_that_fails_to_load_clears_the_view_and_says_why(qtbot, window, samples_dir, tmp_path):
+    w = window
+    good = tmp_path / "good.png"
+    shutil.copy(samples_dir / "00000661_000.png", good)
+    bad = tmp_path / "truncated.png"
+    bad.write_bytes(good.read_bytes()[:5000])
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([str(tmp_path)])
+    _show(qtbot, w, str(good))
+    assert w.viewer.image is not None and w.current_result is not None
+    w.browser.select_path(str(bad))
+    qtbot.waitUntil(lambda: "Could not open truncated.png" in w.viewer.placeholder.text(), timeout=TIMEOUT)
+    assert w.viewer.image is None and w.viewer.placeholder.isVisible() and not w.viewer.box_overlays
+    assert w.current_image is None and w.current_result is None
+    assert "truncated.png could not be opened" in w.findings.message.text()
+    assert w.findings.stack.currentWidget() is w.findings.message
+
+
+def test_a_refused_precision_is_said_in_the_messages_panel(qtbot, tiny_zoo):
+    settings = AppSettings()
+    settings.precision = "bf16"
+    w = _window(qtbot, tiny_zoo, settings)
+    qtbot.waitUntil(lambda: any("bf16" in w.messages.item(i).text() for i in range(w.messages.count())),
+                    timeout=TIMEOUT)
+    # The cached results are looked up at the precision that runs (f32), so the worklist refills.
+    key = w.predictors.cache_key(tiny_zoo, "auto", 180)
+    w.predictors.clear()
+    assert w.predictors.cache_key(tiny_zoo, "auto", 180) == key
+    w.workers.wait(10_000)
+
+
+def test_no_model_installed_is_not_said_while_the_zoo_loads(qtbot, tiny_zoo):
+    w = MainWindow(AppSettings(), persist=False)
+    qtbot.addWidget(w)
+    w.show()
+    assert not w.zoo_loaded
+    assert "No model installed" not in w.model_panel.card_view.toPlainText()
+    assert "No model installed" not in w.findings.message.text()
+    assert "Loading the model zoo" in w.model_panel.card_view.toPlainText()
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    w.workers.wait(10_000)
+
+
+def test_a_model_that_misses_its_targets_or_ranks_near_chance_is_offered_with_a_warning(qtbot, tiny_zoo_dir):
+    from chestview.engine.zoo import ModelCard
+    from chestview.engine.zoo.store import ZooEntry
+    from chestview.gui.model_panel import ModelPanel
+
+    card = ModelCard.load(tiny_zoo_dir / TINY_ID)
+    poor = card.with_updates(id="user-poor", metrics={"test": {"mean_auroc": 0.42, "targets": {
+        "abnormality_auroc": {"target": ">= 0.82", "measured": 0.5, "met": False, "short_by": 0.32}}}})
+    good = card.with_updates(id="user-good", metrics={"test": {"mean_auroc": 0.81, "targets": {
+        "abnormality_auroc": {"target": ">= 0.82", "measured": 0.9, "met": True, "short_by": 0.0}}}})
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_entries([ZooEntry(poor, tiny_zoo_dir, False), ZooEntry(good, tiny_zoo_dir, False)], select="user-poor")
+    assert panel.combo.itemText(0).startswith("⚠ user-poor") and not panel.combo.itemText(1).startswith("⚠")
+    assert panel.quality.isVisible()
+    assert "poor test mean AUROC 0.42" in panel.quality.text() and "misses 1 of 1" in panel.quality.text()
+    assert "abnormality_auroc 0.5" in panel.quality.toolTip()
+    panel.combo.setCurrentIndex(1)
+    assert not panel.quality.isVisible()
+
+
+def test_the_window_fits_a_1280_by_800_screen(qtbot, tiny_zoo):
+    w = MainWindow(AppSettings(), persist=False)
+    qtbot.addWidget(w)
+    w.show()
+    avail = w.screen().availableGeometry()
+    assert w.width() <= avail.width() and w.height() <= avail.height()  # the default size fits the screen
+    hint = w.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 800
+    w.resize(1280, 800)
+    qtbot.waitUntil(lambda: w.width() == 1280)
+    dock = w.findings_dock.geometry()
+    assert dock.left() >= 0 and dock.right() < 1280 and dock.width() >= w.findings_dock.minimumSizeHint().width()
+    qtbot.waitUntil(lambda: w.zoo_loaded, timeout=TIMEOUT)
+    w.workers.wait(10_000)
+
+
+def test_return_in_the_studies_filter_hands_the_single_keys_back(qtbot, window, test_data):
+    w = window
+    films = [str(p) for p in sorted((test_data / "nih" / "images").glob("*.png"))[:3]]
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths(films)
+    w.activateWindow()
+    w.browser.filter_edit.setFocus()
+    qtbot.keyClicks(w.browser.filter_edit, Path(films[1]).stem[:8])
+    typed = w.browser.filter_edit.text()
+    qtbot.keyClick(w.browser.filter_edit, Qt.Key.Key_Return)
+    assert w.viewer.graphics.hasFocus() or w.focusWidget() is w.viewer.graphics
+    assert w.current_path in w.browser.visible_paths()
+    for key in (Qt.Key.Key_R, Qt.Key.Key_T, Qt.Key.Key_P, Qt.Key.Key_I):
+        qtbot.keyClick(w.focusWidget(), key)
+    assert w.browser.filter_edit.text() == typed  # nothing typed into the filter
+
+
+def test_exporting_again_never_silently_replaces_the_earlier_export(qtbot, tmp_path):
+    from chestview.gui.export_dialog import ExportDialog, default_export_path
+
+    source = "/films/00000661_000.png"
+    first = Path(default_export_path(source, str(tmp_path)))
+    assert first.name == "00000661_000_annotated.png"
+    first.write_bytes(b"png")
+    first.with_suffix(".json").write_text("{}")
+    second = Path(default_export_path(source, str(tmp_path)))
+    assert second.name == "00000661_000_annotated_2.png"
+    # A name typed over an existing export: Save asks (in place) and only a second Save replaces it.
+    dlg = ExportDialog(None, source, str(tmp_path))
+    qtbot.addWidget(dlg)
+    assert Path(dlg.output_path()) == second
+    dlg.path_row.edit.setText(str(first))
+    dlg._accept()
+    assert dlg.result() == 0 and "already exist" in dlg.error.text()
+    dlg._accept()
+    assert dlg.result() == 1
+
+
+def test_abnormal_with_no_finding_above_its_point_shows_the_abnormality_map(qtbot, window, samples_dir):
+    from dataclasses import replace
+
+    from chestview.engine.case_call import ABNORMALITY_MAP, NO_SINGLE_FINDING
+    from chestview.engine.results import Abnormality
+
+    w = window
+    source = str(samples_dir / "00000661_000.png")
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([source])
+    r = w.current_result
+    heat = dict(r.heatmaps)
+    heat[ABNORMALITY_MAP] = r.heatmaps[r.findings[0].label]
+    quiet = replace(r, findings=[replace(f, positive=False) for f in r.findings], heatmaps=heat,
+                    abnormality=Abnormality(0.97, 0.5, True))
+    w.current_result = None
+    w._show_result(quiet)
+    assert NO_SINGLE_FINDING in w.findings.abnormality.text()
+    assert w.findings.shown_map() == ABNORMALITY_MAP and w.overlay_labels() == [ABNORMALITY_MAP]
+    assert w.viewer.heatmap_visible and not w.viewer.box_overlays
+    # A positive finding on a film called normal: shown, with a note naming it.
+    loud = replace(r, abnormality=Abnormality(0.06, 0.5, False))
+    w.current_result = None
+    w._show_result(loud)
+    positive = next(f for f in loud.findings if f.positive)
+    assert "called normal" in w.findings.abnormality.text() and positive.label.replace("_", " ") in w.findings.abnormality.text()
+    assert positive.label in w.findings.labels()
