@@ -59,7 +59,8 @@ def case_call(result: "ImageResult") -> CaseCall | None:
         if positives:
             return CaseCall("abnormal", f"abnormal — {names}")
         return CaseCall("normal", "normal — no finding above its operating point")
-    score = f"abnormality {ab.probability:.2f}, operating point {ab.threshold:.2f}"
+    digits = 2 if f"{ab.probability:.2f}" != f"{ab.threshold:.2f}" else 3  # never "0.58 below 0.58"
+    score = f"abnormality {ab.probability:.{digits}f}, operating point {ab.threshold:.{digits}f}"
     if ab.positive:
         if positives:
             return CaseCall("abnormal", f"abnormal ({score}) — {names}")

@@ -146,6 +146,7 @@ class FindingsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setMinimumHeight(5 * 24 + 26)  # a few findings always visible, header included
         self.table.setItemDelegateForColumn(1, ProbabilityBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)

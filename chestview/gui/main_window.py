@@ -324,6 +324,10 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         # Actions that need the findings panel (created after the actions).
         self.act_heatmap.setChecked(True)
         install_worklist(self)  # the worklist dock (gui/worklist.py)
+        # The findings keep the whole right column: on a 1280x800 screen the worklist below the
+        # viewer must not squeeze the findings list to a row.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.worklist_dock], [170], Qt.Orientation.Vertical)
 
     def _connect(self) -> None:
         self.browser.image_selected.connect(self.show_path)

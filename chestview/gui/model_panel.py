@@ -89,7 +89,7 @@ class ModelPanel(QWidget):
         self.device_label.setStyleSheet("color: #9fd39f;")
         self.card_view = QTextBrowser()
         self.card_view.setOpenExternalLinks(False)
-        self.card_view.setMaximumHeight(150)
+        self.card_view.setMaximumHeight(110)  # scrolls: the findings below need the height more
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the model on the current image (Ctrl+R)")
         self.run_all_button = QPushButton("Run on all")
