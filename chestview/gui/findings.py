@@ -292,7 +292,7 @@ class FindingsPanel(QWidget):
         """The case call above the list (engine.case_call: the same words as the worklist and the
         exports): the abnormality score on the same scale, and a note when a finding disagrees."""
         ab, call = result.abnormality, case_call(result)
-        if call is None:
+        if call is None or ab is None:  # without an abnormality output the list itself is the call
             self.abnormality.setVisible(False)
             return
         colour = "#ff9070" if call.call == "abnormal" else "#ffb000" if call.discordant else "#d0d0d0"

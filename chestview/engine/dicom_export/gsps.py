@@ -16,7 +16,7 @@ from pydicom.uid import generate_uid
 from chestview.engine.case_call import case_call
 from chestview.engine.dicom_export import codes
 from chestview.engine.dicom_export.source import Algorithm, is_monochrome1
-from chestview.engine.dicom_export.sr import rectangle
+from chestview.engine.dicom_export.sr import plain_text, rectangle
 from chestview.engine.results import ImageResult
 from chestview.engine.render import FLAGGED_BANNER, NOT_FOR_CLINICAL_USE
 
@@ -113,7 +113,7 @@ def _text(value: str, x: float, y: float, height: float, columns: int, rows: int
     x = min(max(0.0, x), columns - width)
     y = min(max(0.0, y), rows - height)
     return hd.pr.TextObject(
-        text_value=value[:1024],
+        text_value=plain_text(value)[:1024],
         units=hd.pr.AnnotationUnitsValues.PIXEL,
         bounding_box=(x, y, x + width, y + height),
         text_justification=hd.pr.TextJustificationValues.LEFT,

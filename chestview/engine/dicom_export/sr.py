@@ -29,6 +29,11 @@ def device_uid(algorithm: Algorithm) -> str:
     return generate_uid(entropy_srcs=["chestview", algorithm.model_id, algorithm.weights_sha256])
 
 
+def plain_text(text: str) -> str:
+    """``text`` in the default DICOM repertoire: the dashes chestview writes become ASCII hyphens."""
+    return text.replace("—", "-").replace("–", "-").replace("…", "...")
+
+
 def rectangle(box: Box, columns: int, rows: int) -> np.ndarray:
     """A closed 5-point (column, row) polyline; DICOM's pixel origin is the top-left pixel's corner,
     the same convention as chestview's boxes, so no half-pixel shift. Clipped to the image."""
@@ -151,8 +156,8 @@ def _box_group(finding: Finding, index: int, box: Box, source: Dataset, algorith
 
 def _abnormality_group(abnormality: Any, call, image, algorithm_id):
     # The case call (engine.case_call) travels in the identifier, as the input check's reason does.
-    identifier = "Abnormality" + (f": {call.text}" if call is not None else "") + (
-        f". Note: {call.note}" if call is not None and call.note else "")
+    identifier = plain_text("Abnormality" + (f": {call.text}" if call is not None else "") + (
+        f". Note: {call.note}" if call is not None and call.note else ""))
     evaluations = [_presence(codes.ABNORMAL, bool(_field(abnormality, "positive")))]
     if call is not None and call.discordant:
         evaluations.append(hd.sr.QualitativeEvaluation(name=codes.DISCORDANT, value=codes.PRESENT))
