@@ -48,10 +48,12 @@ class PredictorCache:
         self.backend = backend
         self.precision = precision
         self._notes: list[str] = []  # backend notes (a refused precision...) for the Messages panel
+        # Its own lock: the window takes the notes on the GUI thread, never waiting for a model load.
+        self._notes_lock = threading.Lock()
 
     def take_notes(self) -> list[str]:
         """The backend notes since the last call (each model's once): the window shows them."""
-        with self._lock:
+        with self._notes_lock:
             notes, self._notes = self._notes, []
         return notes
 
@@ -69,7 +71,8 @@ class PredictorCache:
                 if pred.backend_note:
                     (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
                     if pred.opened.warn:
-                        self._notes.append(pred.backend_note)
+                        with self._notes_lock:
+                            self._notes.append(pred.backend_note)
                 self._predictors[key] = pred
                 timings.mark("model loaded")
             pred.box_threshold = box_threshold
