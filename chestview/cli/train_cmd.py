@@ -197,7 +197,7 @@ def print_evaluation(evaluation: Any) -> None:
                           ("normal_with_any_positive", "normal films with any positive finding"),
                           ("abnormal_with_any_positive", "abnormal films with any positive finding"),
                           ("mean_auroc_boxed8", "mean AUROC, 8 boxed labels"),
-                          ("mean_auroc_boxed8_first", "mean AUROC, 8 boxed labels, first collection"),
+                          ("mean_auroc_boxed8_c1", "mean AUROC, 8 boxed labels, first collection"),
                           ("ece_labels_before", "calibration error (labels) before scaling"),
                           ("ece_labels_after", "calibration error (labels) after scaling")):
             if reader.get(key) is not None:

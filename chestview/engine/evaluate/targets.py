@@ -22,7 +22,6 @@ TARGETS: dict[str, tuple[str, float]] = {
     "c3_mean_auroc": (">=", 0.65),
     "mean_auroc_boxed8_c1": (">=", 0.65),
     "boxes_over_half_film": ("<=", 0.05),
-    "mean_auroc_boxed8_first": (">=", 0.70),
     "mean_auroc_boxed8": (">=", 0.75),
     "abnormality_auroc": (">=", 0.82),
     "pneumonia_auroc": (">=", 0.65),
@@ -45,7 +44,7 @@ def measured_values(test: Mapping[str, Any], probe: Mapping[str, Any] | None = N
     reader = test.get("reader") or {}
     c3 = (reader.get("per_collection") or {}).get("c3") or {}
     values: dict[str, Any] = {key: reader.get(key) for key in
-                              ("mean_auroc_boxed8_first", "mean_auroc_boxed8", "abnormality_auroc",
+                              ("mean_auroc_boxed8", "abnormality_auroc",
                                "normal_with_any_positive")}
     values["abnormal_flagged"] = reader.get("abnormal_flagged", reader.get("abnormal_with_any_positive"))
     values["pneumonia_auroc"] = ((test.get("auroc") or {}).get("Pneumonia") or {}).get("auroc")

@@ -798,7 +798,7 @@ def evaluate(
         prior = boxes_with_sizes(ds, parts.get("train", [])) if split in ("test", "val") else None
         result.localization, result.prior_origin = localization_of(preds, prior)
         result.boxes = box_area_summary(preds.pred_boxes, preds.image_sizes)
-    extra = {"tta": tta, "heatmap_threshold": threshold, "split": resolved.note}
+    extra = {"tta": tta, "heatmap_threshold": threshold, "split_note": resolved.note}
     if not resolved.recorded:
         extra.update(split_fractions=list(fractions), split_seed=seed)
     if result.probe is not None:

@@ -95,7 +95,7 @@ def reader_table(cards: Sequence[ModelCard]) -> str:
         "| model | abnormality AUROC (95% CI) " + t["abnormality_auroc"] + " | abnormal films flagged " + t["abnormal_flagged"]
         + " | normal films with a positive finding " + t["normal_with_any_positive"]
         + " | mean AUROC, 8 boxed labels, all " + t["mean_auroc_boxed8"]
-        + " / first collection " + t["mean_auroc_boxed8_first"] + " | Pneumonia AUROC " + t["pneumonia_auroc"]
+        + " / first collection " + t["mean_auroc_boxed8_c1"] + " | Pneumonia AUROC " + t["pneumonia_auroc"]
         + " | calibration error before / after |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -108,7 +108,7 @@ def reader_table(cards: Sequence[ModelCard]) -> str:
         pneumonia = test.get("auroc", {}).get("Pneumonia", {}).get("auroc")
         lines.append(
             f"| {card.id} | {ab} | {_fmt(flagged)} | {_fmt(r.get('normal_with_any_positive'))} | "
-            f"{_fmt(r.get('mean_auroc_boxed8'))} / {_fmt(r.get('mean_auroc_boxed8_first'))} | {_fmt(pneumonia)} | "
+            f"{_fmt(r.get('mean_auroc_boxed8'))} / {_fmt(r.get('mean_auroc_boxed8_c1', r.get('mean_auroc_boxed8_first')))} | {_fmt(pneumonia)} | "
             f"{_fmt(r.get('ece_labels_before'))} / {_fmt(r.get('ece_labels_after'))} |"
         )
     return "\n".join(lines)
