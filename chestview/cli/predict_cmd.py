@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
 from chestview.cli.common import add_backend_argument, collect_inputs, error, report, report_backend, table
+from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
 
@@ -38,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--site", metavar="NAME",
                    help="use a site profile made by `chestview calibrate` (its calibration, operating points and "
                         "gate cut); one --model only")
+    add_quiet_argument(p)
     p.set_defaults(run=run)
 
 
@@ -52,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         results_document,
         write_results_json,
     )
+    from chestview.engine.case_call import case_call
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
     from chestview.engine.outputs import open_output_folder
@@ -66,10 +70,13 @@ def run(args: argparse.Namespace) -> int:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
     if args.batch_size < 1:
-        error("--batch-size must be at least 1")
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+        return 2
+    if args.workers is not None and args.workers < 0:
+        error(f"--workers must be at least 0 (0: decode on the main thread; got {args.workers})")
         return 2
     if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
-        error("--box-threshold must be between 1 and 255")
+        error(f"--box-threshold must be a heatmap level between 1 and 255 (got {args.box_threshold})")
         return 2
     model_ids = list(dict.fromkeys(args.model or [default_model_id()]))
     if model_ids == [None]:
@@ -127,12 +134,13 @@ def run(args: argparse.Namespace) -> int:
     shard_name = f"{shard.index + 1}-of-{shard.count}" if shard else ""
     per_model: list[list[ImageResult]] = []
     with open_output_folder(args.out, roots=existing, inputs=files, outputs=outputs, what="chestview predict",
-                            shard=shard_name) as out:
+                            shard=shard_name) as out, contextlib.ExitStack() as stack:
         for m, predictor in enumerate(predictors):
             first = m == 0  # input errors and warnings are reported once, for the first model
             results: list[ImageResult] = []
+            bar = stack.enter_context(progress_for(args, predictor.card.id if multi else ""))
             batches = predictor.predict_paths([files[k] for k in mine], batch_size=args.batch_size,
-                                              num_workers=args.workers)
+                                              num_workers=args.workers, on_progress=bar.on_predict)
             for k, result in zip(mine, batches):
                 results.append(result)
                 if result.error:
@@ -152,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                         report(str(exc))
                 if dicom_out is not None and not result.error:
                     export_dicom(dicom_out, result, image)
+            bar.close()
             if shard and shard.index > 0:
                 failures = []  # the first shard reports the missing paths
             for path, message in failures:
@@ -189,7 +198,8 @@ def run(args: argparse.Namespace) -> int:
             rows.append([Path(r.path).name, "ERROR", "", r.error.split(": ", 1)[-1][:60]])
             continue
         ab = r.abnormality
-        abnormal = "" if ab is None else f"{ab.probability:.2f}" + (" (positive)" if ab.positive else "")
+        call = case_call(r)  # the one rule the app, the worklist and the exports follow
+        abnormal = ("" if ab is None else f"{ab.probability:.2f} ") + (call.short if call is not None else "")
         if r.flagged:  # no scores for what is probably not a chest film; they stay in results.json
             rows.append([Path(r.path).name, "FLAGGED", "–",
                          f"not a frontal chest radiograph? {r.input_check.reason}"])
@@ -203,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model{'s' if multi else ''} {', '.join(c.id for c in cards)} on {predictors[0].device} ({backends}); "
           f"{len(results)} input(s)")
     if rows:
-        print(table(rows, ["image", "status", "abnormality", "positive findings"]))
+        print(table(rows, ["image", "status", "abnormality (case call)", "positive findings"]))
     if predictors[0].site:
         print(f"site profile: {predictors[0].site}")
     if drift is not None and drift.warn:
@@ -224,6 +234,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _positives(r) -> str:
-    pos = [f"{f.label} {f.probability:.2f}" for f in r.findings if f.positive]
+    pos = [f"{f.label} {f.probability:.2f}" + (" (diffuse, no box)" if f.diffuse else "") for f in r.findings if f.positive]
     top = r.findings[0] if r.findings else None
     return ", ".join(pos) if pos else f"none positive (top: {top.label} {top.probability:.2f})" if top else ""

@@ -37,12 +37,15 @@ class Algorithm:
     architecture: str
     weights_sha256: str
     software_version: str
+    warning: str = ""  # the model's quality warning (engine.zoo.quality), "" when it meets its targets
     site: str = ""  # the site profile whose calibration and operating points were used ("" = the card's)
 
     @classmethod
     def from_card(cls, card: ModelCard) -> "Algorithm":
+        from chestview.engine.zoo.quality import model_warning_line
+
         site = str((card.calibration or {}).get("site") or "")
-        return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}", site)
+        return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}", model_warning_line(card), site)
 
 
 def is_dicom_file(path: str | Path) -> bool:

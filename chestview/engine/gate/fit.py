@@ -213,7 +213,7 @@ def fit_input_gate(
             lambda paths, **kw: extract_features(predictor, paths, on_progress=progress("kinds"), **common, **kw),
             stats, val_scores, pick(train_idx, kind_films), pick(val_idx, kind_val_films),
             max_flag_rate=max_flag_rate, holdout=holdout, seed=seed,
-            on_stage=None if on_progress is None else (lambda stage: on_progress(stage, 0, 0)))
+            on_stage=lambda stage: log.info("input gate: %s", stage))
         stats = replace(stats, threshold=kind_fit.distance_threshold, kind=kind_fit.classifier)
         flagged = int(np.sum((val_scores > stats.threshold) | (stats.kind.chest_probability(val) < stats.kind.cutoff)))
     from chestview.engine.gate.drift import reference_quantiles
