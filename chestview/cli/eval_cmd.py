@@ -52,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.bootstrap < 0:
         error("--batch-size must be >= 1 and --bootstrap >= 0")
         return 2
+    if args.out:
+        from chestview.engine.errors import ChestviewError
+        from chestview.engine.outputs import check_output_folder
+
+        try:  # up front: a file in the way is found before the whole evaluation, not after it
+            check_output_folder(args.out)
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
     fractions = None
     if args.split_fractions:
         try:

@@ -16,6 +16,7 @@ import sys
 
 from chestview import __version__
 from chestview.cli.common import error, os_error_text, report
+from chestview.cli.logs import setup_logging
 from chestview.engine.errors import ChestviewError
 
 # name -> module under chestview.cli with add_parser(sub) setting args.run
@@ -43,7 +44,19 @@ def _command_parser() -> argparse.ArgumentParser:
                 raise
             continue
         mod.add_parser(sub)
+    _add_verbose(sub)
     return parser
+
+
+def _add_verbose(sub: argparse._SubParsersAction) -> None:
+    """``-v`` after the command too (``chestview predict -v``), in every command and sub-command.
+    SUPPRESS: a subparser's default would overwrite a ``-v`` given before the command."""
+    for parser in set(sub.choices.values()):
+        parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                            help="log what the engine does (tracebacks of unexpected errors included)")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose(action)
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -59,6 +72,7 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="model to run first (default: the zoo's default)")
     parser.add_argument("--show-identifiers", action="store_true",
                         help="with --screenshot: show patient names and IDs (hidden by default)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the app does")
     return parser
 
 
@@ -119,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
+    first = next((a for a in argv if a not in ("-v", "--verbose")), None)  # `chestview -v predict ...`
+    if first in SUBCOMMANDS:
         parser = _command_parser()
         args = parser.parse_args(argv)
         args.argv = argv  # the exact command, for provenance (cards record how a model was trained)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        setup_logging(args.verbose)
         return _run_command(args)
     if argv and argv[0] in ("-h", "--help"):
         _app_parser().print_help()
@@ -131,6 +146,7 @@ def _main(argv: list[str] | None) -> int:
         _command_parser().print_help()
         return 0
     args = _app_parser().parse_args(argv)
+    setup_logging(args.verbose)
     if not args.screenshot and no_display():  # --screenshot renders offscreen by itself
         error(HEADLESS_HINT)
         return 2

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Callable, Iterator
@@ -49,9 +51,36 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         fh.write(text)
 
 
+class NotRegularFileError(OSError):
+    """A path that is a FIFO, a device, a socket or a folder: never read (a FIFO or /dev/zero never ends)."""
+
+
+def open_regular(path: str | Path) -> IO[bytes]:
+    """``path`` opened for reading in binary, only when it is a regular file (after links).
+
+    Opened without blocking (a FIFO with no writer would block ``open`` itself) and checked on the
+    open descriptor, so a file swapped for a pipe between a check and the open is still refused.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                 | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
+            raise NotRegularFileError(errno.EINVAL, f"is {kind}, not a regular file", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a regular file's bytes (anything else: :class:`NotRegularFileError`)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()

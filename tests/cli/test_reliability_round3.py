@@ -1,0 +1,236 @@
+"""The reproductions of issue 22, run as a user would: no source ever overwritten, no hang on a
+special file, a result cache that survives its neighbours, one chestview line per problem."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from chestview.cli.main import main
+
+IMAGES = Path(__file__).resolve().parents[1] / "data" / "nih_64px" / "images"
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()
+    }
+
+
+def _chestview_lines(err: str) -> list[str]:
+    """stderr holds only chestview's one-line messages: no traceback, no library log line."""
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err
+    assert all(line.startswith("chestview: ") for line in lines), err
+    return lines
+
+
+def _within(seconds: float, fn, *args):
+    """``fn(*args)`` in a thread: fails (instead of hanging the suite) when it has not returned in time."""
+    box: dict = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s (a hang)"
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i, p in enumerate(sorted(IMAGES.glob("*.png"))[:3], start=1):
+        shutil.copy(p, folder / f"0000000{i}_000.png")
+    return folder
+
+
+# -- 1. an output file never lands on an input ------------------------------------------------
+@pytest.mark.parametrize("flag", ["--csv", "--json"])
+def test_worklist_lists_pointing_at_an_input_are_refused(tiny_zoo, src, flag, capsys):
+    before = _checksums(src)
+    assert main(["worklist", str(src), "--no-cache", flag, str(src / "00000001_000.png")]) == 2
+    (line,) = _chestview_lines(capsys.readouterr().err)
+    assert "00000001_000.png: is an input" in line
+    assert _checksums(src) == before
+
+
+def test_worklist_list_by_another_name_or_named_like_an_image_is_refused(tiny_zoo, src, tmp_path, capsys):
+    before = _checksums(src)
+    link = tmp_path / "link.csv"
+    os.link(src / "00000002_000.png", link)  # a hard link: the same file under another name
+    assert main(["worklist", str(src), "--no-cache", "--json", str(link)]) == 2
+    assert "is an input" in _chestview_lines(capsys.readouterr().err)[0]
+    # Not yet an input, but the next run would read it as one.
+    assert main(["worklist", str(src), "--no-cache", "--csv", str(src / "list.png")]) == 2
+    assert "named like an image" in _chestview_lines(capsys.readouterr().err)[0]
+    assert _checksums(src) == before and not (src / "list.png").exists()
+    # Beside the sources under a name no scan reads as an image: written.
+    assert main(["worklist", str(src), "--no-cache", "--csv", str(src / "list.csv")]) == 0
+    assert (src / "list.csv").read_text().count("\n") == 4
+
+
+@pytest.mark.parametrize("flag", ["train", "eval"])
+def test_train_and_eval_out_naming_a_file_fail_up_front(tiny_zoo, tmp_path, flag, capsys, test_data):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    args = (["train", "--data", f"nih:{test_data / 'nih_64px'}", "--epochs", "1", "--out", str(target)]
+            if flag == "train" else
+            ["eval", "--model", str(tiny_zoo), "--data", f"nih:{test_data / 'nih_64px'}", "--out", str(target)])
+    assert main(args) == 2
+    (line,) = _chestview_lines(capsys.readouterr().err)
+    assert "exists and is not a folder" in line
+    assert target.read_text() == "keep me"
+
+
+# -- 2. no hang on a special file ---------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_worklist_never_reads_a_fifo_or_a_link_to_a_device(tiny_zoo, src, capsys):
+    os.mkfifo(src / "x.png")
+    os.symlink("/dev/zero", src / "zero.png")
+    assert _within(60, main, ["worklist", str(src)]) == 1
+    lines = _chestview_lines(capsys.readouterr().err)
+    assert any("x.png: is a named pipe (FIFO)" in line for line in lines)
+    assert any("zero.png: is a device" in line for line in lines)
+
+
+def test_hashes_refuse_special_files(tmp_path):
+    from chestview.engine.result_cache import file_sha256
+    from chestview.engine.util import NotRegularFileError, sha256_file
+
+    for fn in (file_sha256, sha256_file):
+        with pytest.raises(NotRegularFileError):
+            _within(10, fn, "/dev/zero")
+        with pytest.raises(NotRegularFileError):
+            fn(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(NotRegularFileError):
+            _within(10, file_sha256, tmp_path / "pipe")
+
+
+# -- 4. a cache that survives its neighbours ----------------------------------------------------
+def _cache_path() -> Path:
+    from chestview.engine.result_cache import default_cache_path
+
+    return default_cache_path()
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("CHESTVIEW_HOME", str(tmp_path / "home"))
+    return _cache_path()
+
+
+def _worklist_rows(out_json: Path) -> list[dict]:
+    return json.loads(out_json.read_text())["rows"]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions (not as root)")
+def test_a_read_only_cache_folder_or_file_costs_neither_list_nor_cache(tiny_zoo, src, own_cache, tmp_path, capsys):
+    listed = tmp_path / "first.json"
+    assert main(["worklist", str(src), "--json", str(listed)]) == 0
+    capsys.readouterr()
+    healthy = own_cache.read_bytes()
+    folder = own_cache.parent
+    (src / "00000004_000.png").write_bytes((src / "00000001_000.png").read_bytes() + b"\0")  # a miss to store
+    os.chmod(own_cache, 0o444)
+    os.chmod(folder, 0o555)
+    try:
+        again = tmp_path / "again.json"
+        assert main(["worklist", str(src), "--json", str(again)]) == 0
+        lines = _chestview_lines(capsys.readouterr().err)
+        assert len(lines) == 1 and "result cache not usable" in lines[0] and "no cache this run" in lines[0]
+        assert len(_worklist_rows(again)) == 4
+    finally:
+        os.chmod(folder, 0o755)
+        os.chmod(own_cache, 0o644)
+    assert own_cache.read_bytes() == healthy and not list(folder.glob("*.corrupt"))
+
+
+def test_a_read_only_cache_database_is_kept_and_skipped(tiny_zoo, src, own_cache, tmp_path, capsys, monkeypatch):
+    """As a read-only file is for a user who is not root: SQLite opens it read-only (SQLITE_READONLY)."""
+    import chestview.engine.result_cache as rc
+
+    assert main(["worklist", str(src), "--json", str(tmp_path / "first.json")]) == 0
+    capsys.readouterr()
+    healthy = own_cache.read_bytes()
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(rc.sqlite3, "connect",
+                        lambda path, **k: real_connect(f"file:{path}?mode=ro", uri=True, **k))
+    (src / "00000004_000.png").write_bytes((src / "00000001_000.png").read_bytes() + b"\0")  # a miss to store
+    again = tmp_path / "again.json"
+    assert main(["worklist", str(src), "--json", str(again)]) == 0
+    lines = _chestview_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "result cache not usable" in lines[0] and "no cache this run" in lines[0], lines
+    assert len(_worklist_rows(again)) == 4
+    assert own_cache.read_bytes() == healthy and not list(own_cache.parent.glob("*.corrupt"))
+
+
+def test_a_cache_folder_that_cannot_be_made_still_gives_the_list(tiny_zoo, src, own_cache, tmp_path, capsys):
+    own_cache.parent.parent.mkdir(parents=True, exist_ok=True)
+    own_cache.parent.write_text("a file where the cache folder goes")
+    out = tmp_path / "list.json"
+    assert main(["worklist", str(src), "--json", str(out)]) == 0
+    lines = _chestview_lines(capsys.readouterr().err)  # and the backend's, which cannot cache its export
+    assert "no cache this run" in lines[0] and len(_worklist_rows(out)) == 3
+
+
+def test_a_cache_locked_by_another_process_is_kept_and_skipped(tiny_zoo, src, own_cache, tmp_path, capsys,
+                                                              monkeypatch):
+    import chestview.engine.result_cache as rc
+
+    assert main(["worklist", str(src), "--json", str(tmp_path / "first.json")]) == 0
+    capsys.readouterr()
+    entries = rc.ResultCache(own_cache).stats().entries
+    holder = sqlite3.connect(own_cache, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    original = rc.ResultCache.__init__
+    monkeypatch.setattr(rc.ResultCache, "__init__",
+                        lambda self, *a, **k: original(self, *a, **{**k, "busy_timeout": 0.2}))
+    try:
+        (src / "00000004_000.png").write_bytes((src / "00000001_000.png").read_bytes() + b"\0")
+        assert _within(60, main, ["worklist", str(src), "--json", str(tmp_path / "again.json")]) == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    lines = _chestview_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "no cache this run" in lines[0]
+    assert len(_worklist_rows(tmp_path / "again.json")) == 4
+    assert not list(own_cache.parent.glob("*.corrupt"))
+    assert rc.ResultCache(own_cache).stats().entries == entries  # the cache as it was
+
+
+def test_a_same_size_replacement_with_its_mtime_restored_is_not_served_from_the_cache(tmp_path):
+    from chestview.engine.result_cache import ResultCache
+
+    a, b = sorted(IMAGES.glob("*.png"))[:2]
+    target = tmp_path / "film.png"
+    shutil.copy(a, target)
+    cache = ResultCache(tmp_path / "cache.sqlite")
+    first = cache.file_digests([str(target)])[str(target)]
+    st = target.stat()
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes, near the end of a small file
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    second = cache.file_digests([str(target)])[str(target)]
+    assert second != first and second == hashlib.sha256(bytes(data)).hexdigest()
