@@ -17,7 +17,7 @@ from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.engine.io.image import XrayImage
 from chestview.engine.render import render_annotated, save_image_atomic
 from chestview.engine.results import ImageResult
-from chestview.engine.util import atomic_write_text
+from chestview.engine.util import NAME_MAX, TEMP_OVERHEAD, atomic_write_text, fit_name
 from chestview.engine.zoo.card import ModelCard
 
 PATIENT_KEYS = ("patient_id", "patient_name", "patient_birth_date", "patient_sex", "patient_age", "accession_number")
@@ -109,8 +109,10 @@ def public_error(message: str, path: str) -> str:
 
 
 def output_name(source: str | Path, used: set[str], suffix: str = ".png") -> str:
-    """A unique, identifier-free output name derived from the source file name."""
-    stem = Path(source).stem or "image"
+    """A unique, identifier-free output name derived from the source file name; short enough, with
+    its temporary file's additions, for any legal source name (a long stem is cut)."""
+    room = NAME_MAX - TEMP_OVERHEAD - len("_9999_annotated".encode()) - max(len(suffix.encode()), len(".json"))
+    stem = fit_name(Path(source).stem, room) or "image"
     name = f"{stem}_annotated{suffix}"
     n = 1
     while name in used:

@@ -13,6 +13,20 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 
+#: Longest file name (bytes) on the usual file systems (ext4, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+#: What atomic_write adds to a target's name for its temporary file: "." + "." + 8 + ".tmp".
+TEMP_OVERHEAD = 14
+
+
+def fit_name(text: str, max_bytes: int) -> str:
+    """``text`` cut (at a character boundary) to at most ``max_bytes`` bytes of UTF-8."""
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", "ignore")
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it into place only on success.
@@ -21,7 +35,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A name near NAME_MAX leaves no room for the temporary's additions: cut them from its prefix.
+    fd, tmp = tempfile.mkstemp(prefix=f".{fit_name(path.name, NAME_MAX - TEMP_OVERHEAD)}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file should look like any other
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -29,9 +45,12 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a write that failed (a full disk) says which file it was writing
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

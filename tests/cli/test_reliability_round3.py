@@ -234,3 +234,140 @@ def test_a_same_size_replacement_with_its_mtime_restored_is_not_served_from_the_
     assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
     second = cache.file_digests([str(target)])[str(target)]
     assert second != first and second == hashlib.sha256(bytes(data)).hexdigest()
+
+
+# -- 3. one file's trouble never costs the run --------------------------------------------------
+@pytest.mark.parametrize("length", [236, 249, 255])
+def test_a_long_legal_name_is_predicted_and_written(tiny_zoo, tmp_path, length, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    name = "x" * (length - 4) + ".png"
+    shutil.copy(sorted(IMAGES.glob("*.png"))[0], src / name)
+    shutil.copy(sorted(IMAGES.glob("*.png"))[1], src / "short.png")
+    out = tmp_path / "out"
+    assert main(["predict", str(src), "--out", str(out)]) == 0
+    assert _chestview_lines(capsys.readouterr().err) == []
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert {Path(r["path"]).name for r in results} == {name, "short.png"} and not any(r["error"] for r in results)
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert len(written) == 3 and all(len(n.encode()) <= 255 - 14 for n in written)
+
+
+def test_a_long_dicom_name_gets_its_dicom_objects(tiny_zoo, samples_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    name = "d" * 245 + ".dcm"
+    shutil.copy(samples_dir / "dx_nih_google_uncompressed.dcm", src / name)
+    assert main(["predict", str(src), "--out", str(tmp_path / "out"), "--no-images",
+                 "--dicom-out", str(tmp_path / "dicom")]) == 0
+    assert _chestview_lines(capsys.readouterr().err) == []
+    assert len(list((tmp_path / "dicom").glob("*.dcm"))) == 2
+
+
+def _dicom_and_png(samples_dir: Path, tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(samples_dir / "dx_nih_google_uncompressed.dcm", src / "a.dcm")
+    shutil.copy(sorted(IMAGES.glob("*.png"))[0], src / "b.png")
+    return src
+
+
+def test_an_unwritable_dicom_out_is_a_per_file_error(tiny_zoo, samples_dir, tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    from chestview.engine.dicom_export import writer
+
+    src = _dicom_and_png(samples_dir, tmp_path)
+    before = _checksums(src)
+    dicom = tmp_path / "dicom"
+    dicom.mkdir()
+    real = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):  # what a read-only folder does (root ignores its mode)
+        if Path(dir) == dicom:
+            raise PermissionError(13, "Permission denied", str(Path(dir) / kwargs.get("prefix", "")))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(writer.tempfile, "mkstemp", read_only)
+    out = tmp_path / "out"
+    assert main(["predict", str(src), "--out", str(out), "--dicom-out", str(dicom)]) == 1
+    lines = _chestview_lines(capsys.readouterr().err)
+    assert any(f"{dicom / 'a_sr.dcm'}: cannot write (Permission denied)" in line for line in lines), lines
+    results = {Path(r["path"]).name: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert results["a.dcm"]["error"] and results["b.png"]["error"] is None
+    assert _checksums(src) == before
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="permissions (not as root)")
+def test_a_read_only_dicom_out_is_a_per_file_error(tiny_zoo, samples_dir, tmp_path, capsys):
+    src = _dicom_and_png(samples_dir, tmp_path)
+    dicom = tmp_path / "dicom"
+    dicom.mkdir(mode=0o555)
+    try:
+        assert main(["predict", str(src), "--out", str(tmp_path / "out"), "--dicom-out", str(dicom)]) == 1
+    finally:
+        dicom.chmod(0o755)
+    assert any("a_sr.dcm: cannot write" in line for line in _chestview_lines(capsys.readouterr().err))
+    assert (tmp_path / "out" / "results.json").is_file()
+
+
+def test_a_full_disk_is_a_per_file_error_naming_the_path(tiny_zoo, samples_dir, tmp_path, capsys, monkeypatch):
+    import errno
+
+    from chestview.engine import export
+    from chestview.engine.dicom_export import writer
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    src = _dicom_and_png(samples_dir, tmp_path)
+    real = export.save_image_atomic
+    monkeypatch.setattr(export, "save_image_atomic",  # the disk fills up after a's image
+                        lambda path, *a, **k: full() if Path(path).name.startswith("b") else real(path, *a, **k))
+    monkeypatch.setattr(writer, "_place", full)
+    out = tmp_path / "out"
+    assert main(["predict", str(src), "--out", str(out), "--dicom-out", str(tmp_path / "dicom")]) == 1
+    lines = _chestview_lines(capsys.readouterr().err)
+    assert any(f"{out / 'b_annotated.png'}: cannot write (No space left on device)" in line for line in lines), lines
+    assert any(f"{tmp_path / 'dicom' / 'a_sr.dcm'}: cannot write (No space left on device)" in line for line in lines)
+    assert all(r["error"] for r in json.loads((out / "results.json").read_text())["results"])
+    assert not [p for p in (tmp_path / "dicom").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_results_json_on_a_full_disk_is_one_line_naming_it(tmp_path):
+    import errno
+
+    from chestview.engine.util import atomic_write
+
+    with pytest.raises(OSError) as caught:
+        with atomic_write(tmp_path / "results.json", "w"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert caught.value.filename == str(tmp_path / "results.json") and caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dicom_out_notes_are_escaped_and_stale_temporaries_removed(tiny_zoo, samples_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(samples_dir / "dx_nih_google_uncompressed.dcm", src / "x.dcm")
+    shutil.copy(sorted(IMAGES.glob("*.png"))[0], src / "evil\x1b[31m\nname.png")
+    dicom = tmp_path / "dicom"
+    dicom.mkdir()
+    (dicom / ".x_sr.abcd1234.tmp").write_bytes(b"left by a killed run")
+    (dicom / ".someone_else.abcd1234.tmp").write_bytes(b"not ours")
+    assert main(["predict", str(src), "--out", str(tmp_path / "out"), "--no-images", "--dicom-out", str(dicom)]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    (note,) = _chestview_lines(err)
+    assert note.startswith("chestview: note: ") and "evil\\x1b[31m\\nname.png" in note
+    assert sorted(p.name for p in dicom.iterdir()) == [".chestview-dicom.lock", ".someone_else.abcd1234.tmp",
+                                                       "x_pr.dcm", "x_sr.dcm"]
+
+
+def test_dicom_out_naming_a_file_fails_up_front(tiny_zoo, samples_dir, tmp_path, capsys):
+    target = tmp_path / "f"
+    target.write_text("keep")
+    assert main(["predict", str(samples_dir / "dx_nih_google_uncompressed.dcm"), "--out", str(tmp_path / "out"),
+                 "--dicom-out", str(target)]) == 2
+    assert "exists and is not a folder" in _chestview_lines(capsys.readouterr().err)[0]
+    assert target.read_text() == "keep" and not (tmp_path / "out").exists()
