@@ -371,3 +371,179 @@ def test_dicom_out_naming_a_file_fails_up_front(tiny_zoo, samples_dir, tmp_path,
                  "--dicom-out", str(target)]) == 2
     assert "exists and is not a folder" in _chestview_lines(capsys.readouterr().err)[0]
     assert target.read_text() == "keep" and not (tmp_path / "out").exists()
+
+
+# -- 5. model entries confined; cards validated; downloads bounded --------------------------------
+def _edit_card(entry: Path, edit) -> None:
+    card = json.loads((entry / "card.json").read_text())
+    edit(card)
+    (entry / "card.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize("field", ["weights", "box_prior", "input_gate", "graph"])
+@pytest.mark.parametrize("name", ["../../../../etc/passwd", "/etc/passwd", "/dev/zero"])
+def test_a_card_naming_a_file_outside_its_entry_is_refused(tiny_zoo, tmp_path, field, name, capsys):
+    def edit(card: dict) -> None:
+        if field == "weights":
+            card["weights"] = name
+        elif field == "graph":
+            card["graph"] = {"file": name, "sha256": "0" * 64, "reference": "r.safetensors",
+                             "reference_sha256": "0" * 64, "weights_sha256": card["sha256"]}
+        else:
+            card[field] = {"file": name, "sha256": "0" * 64, **({"exponent": 1.0} if field == "box_prior" else {})}
+
+    _edit_card(tiny_zoo, edit)
+    png = sorted(IMAGES.glob("*.png"))[0]
+    assert _within(60, main, ["predict", str(png), "--model", str(tiny_zoo), "--out", str(tmp_path / "o")]) == 2
+    (line,) = _chestview_lines(capsys.readouterr().err)
+    assert "invalid model card" in line and "inside the model's folder" in line
+
+
+@pytest.mark.parametrize("what", ["weights", "prior", "gate", "graph", "reference"])
+def test_a_link_out_of_the_entry_or_to_a_device_is_never_read(tiny_zoo, tmp_path, what, capsys):
+    """Names that look plain but are links: resolved, and refused when they leave the entry or are no
+    regular file (/dev/zero would be read until memory runs out)."""
+    from chestview.engine.backends.packaged import shipped_graph, shipped_reference
+    from chestview.engine.errors import ModelError
+    from chestview.engine.gate.store import load_gate
+    from chestview.engine.zoo import ModelCard, load_model
+
+    os.symlink("/dev/zero", tiny_zoo / "zero.bin")
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x" * 100)
+    os.symlink(outside, tiny_zoo / "out.bin")
+    for link in ("zero.bin", "out.bin"):
+        def edit(card: dict) -> None:
+            if what == "weights":
+                card["weights"] = link
+            elif what == "prior":
+                card["box_prior"] = {"file": link, "sha256": "0" * 64, "exponent": 1.0}
+            elif what == "gate":
+                card["input_gate"] = {"file": link, "sha256": "0" * 64}
+            else:
+                card["graph"] = {"file": link if what == "graph" else "g.onnx", "sha256": "0" * 64,
+                                 "reference": link if what == "reference" else "r.st", "reference_sha256": "0" * 64,
+                                 "weights_sha256": card["sha256"], "export_format": 2}
+
+        original = (tiny_zoo / "card.json").read_text()
+        _edit_card(tiny_zoo, edit)
+        try:
+            if what in ("weights", "prior"):
+                with pytest.raises(ModelError, match="outside the model's folder|not a regular file"):
+                    _within(30, load_model, tiny_zoo)
+            elif what == "gate":
+                assert _within(30, load_gate, tiny_zoo, ModelCard.load(tiny_zoo)) is None
+            else:
+                loaded = load_model(tiny_zoo, lazy=True)
+                from chestview.engine.backends.export import EXPORT_FORMAT
+
+                loaded = loaded.with_card(loaded.card.with_updates(graph={**loaded.card.graph,
+                                                                          "export_format": EXPORT_FORMAT}))
+                fn = shipped_graph if what == "graph" else shipped_reference
+                assert _within(30, fn, loaded) is None
+        finally:
+            (tiny_zoo / "card.json").write_text(original)
+
+
+def test_a_huge_weights_file_is_refused_before_reading(tiny_zoo, monkeypatch):
+    from chestview.engine import entry_files
+    from chestview.engine.errors import ModelError
+    from chestview.engine.zoo import load_model
+
+    monkeypatch.setitem(entry_files.LIMITS, "weights", 1000)
+    with pytest.raises(ModelError, match="more than a model's weights can be"):
+        load_model(tiny_zoo)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda c: c["preprocessing"].update(size=60000), "preprocessing.size"),
+    (lambda c: c.update(schema_version="x"), "schema_version"),
+    (lambda c: c.update(schema_version=99), "newer than this chestview"),
+    (lambda c: c.update(labels=[f"L{i}" for i in range(100_000)], thresholds={}, unreliable_labels=[]), "labels"),
+    (lambda c: c["preprocessing"].update(std=[0, 0, 0]), "std' must be positive"),
+    (lambda c: c["preprocessing"].update(std=[float("nan")] * 3), "preprocessing.std"),
+    (lambda c: c["preprocessing"].update(mean=[1e308] * 3), "preprocessing.mean"),
+    (lambda c: c.update(calibration={"method": "platt", "params": {"Mass": [1e308, 0]}}), "calibration"),
+    (lambda c: c.update(id="../../escaped"), "'id'"),
+])
+def test_absurd_card_values_are_refused_with_one_line(tiny_zoo, tmp_path, edit, words, capsys):
+    _edit_card(tiny_zoo, edit)
+    png = sorted(IMAGES.glob("*.png"))[0]
+    assert main(["predict", str(png), "--model", str(tiny_zoo), "--out", str(tmp_path / "o")]) == 2
+    (line,) = _chestview_lines(capsys.readouterr().err)
+    assert "invalid model card" in line and words in line and "unexpected" not in line
+
+
+def test_import_with_an_id_that_leaves_the_models_folder_is_refused(tiny_zoo, tmp_path, capsys):
+    from chestview.engine.paths import user_models_dir
+
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for bad in ("../../../escaped_model", "/tmp/abs", "a/b", ".."):
+        assert main(["models", "import", str(tiny_zoo / "model.safetensors"), "--format", "state-dict",
+                     "--arch", "resnet34_baseline", "--id", bad]) == 2
+        (line,) = _chestview_lines(capsys.readouterr().err)
+        assert "not a model id" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not user_models_dir().parent.joinpath("escaped_model").exists()
+
+
+def test_unknown_model_ids_exit_2_everywhere(tiny_zoo, tmp_path, capsys):
+    for argv in (["models", "fit-gate", "no-such-model", "--data", f"nih:{tmp_path}"],
+                 ["models", "pack-graph", "no-such-model"],
+                 ["models", "fetch", "no-such-model"],
+                 ["models", "show", "no-such-model"]):
+        assert main(argv) == 2, argv
+        (line,) = _chestview_lines(capsys.readouterr().err)
+        assert "no-such-model" in line
+
+
+@pytest.fixture
+def endless_server():
+    """/endless: a response that never ends; /trickle: one byte every 0.2 s, forever."""
+    import http.server
+    import time
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while True:
+                    if self.path == "/endless":
+                        self.wfile.write(b"x" * 65536)
+                    else:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+            except OSError:
+                pass
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_fetch_is_bounded_by_size_and_time(endless_server, monkeypatch, capsys):
+    from chestview.engine.zoo import fetch
+
+    monkeypatch.setattr(fetch, "MAX_DOWNLOAD_BYTES", 4 << 20)
+    monkeypatch.setattr(fetch, "DOWNLOAD_DEADLINE_S", 2.0)
+    sha = "0" * 64
+    assert _within(30, main, ["models", "fetch", "e", "--url", f"{endless_server}/endless", "--format", "chexnet",
+                              "--sha256", sha]) == 1
+    (line,) = _chestview_lines(capsys.readouterr().err)
+    assert "more than 4,194,304 bytes" in line
+    assert _within(30, main, ["models", "fetch", "t", "--url", f"{endless_server}/trickle", "--format", "chexnet",
+                              "--sha256", sha]) == 1
+    (line,) = _chestview_lines(capsys.readouterr().err)
+    assert "took longer than 2 s" in line
+    assert not fetch.downloads_dir().exists() or not any(fetch.downloads_dir().iterdir())
