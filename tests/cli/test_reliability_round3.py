@@ -547,3 +547,57 @@ def test_fetch_is_bounded_by_size_and_time(endless_server, monkeypatch, capsys):
     (line,) = _chestview_lines(capsys.readouterr().err)
     assert "took longer than 2 s" in line
     assert not fetch.downloads_dir().exists() or not any(fetch.downloads_dir().iterdir())
+
+
+# -- 6. stderr carries chestview's lines only ------------------------------------------------------
+@pytest.mark.slow
+def test_pydicoms_own_test_files_give_only_chestview_lines(tiny_zoo, tmp_path, capsys):
+    """pydicom's test corpus (decoder errors with stacks, odd headers): every file a result or a
+    one-line error, and nothing on stderr but chestview's lines."""
+    import pydicom.data
+
+    corpus = Path(pydicom.data.__file__).parent / "test_files"
+    out = tmp_path / "out"
+    assert main(["predict", str(corpus), "--out", str(out), "--no-images"]) == 1
+    lines = _chestview_lines(capsys.readouterr().err)
+    results = json.loads((out / "results.json").read_text())["results"]
+    failed = {r["path"] for r in results if r["error"]}
+    assert len(results) > 100 and failed and len(failed) < len(results)
+    # every failed file has exactly its one line; warnings name their file
+    for path in failed:
+        assert sum(line.startswith(f"chestview: {path}: ") for line in lines) == 1, path
+    assert all(line.startswith(("chestview: warning: ", "chestview: /")) for line in lines)
+
+
+def test_verbose_works_on_every_command(capsys):
+    from chestview.cli.main import SUBCOMMANDS
+
+    for command in SUBCOMMANDS:
+        with pytest.raises(SystemExit) as done:
+            main([command, "-v", "--help"])
+        assert done.value.code == 0, command
+        assert "-v, --verbose" in capsys.readouterr().out, command
+    with pytest.raises(SystemExit):
+        main(["models", "show", "-v", "--help"])
+    assert "-v, --verbose" in capsys.readouterr().out
+    assert main(["-v", "models", "show", "no-such-model"]) == 2  # before the command too
+    assert main(["models", "show", "no-such-model", "--verbose"]) == 2
+
+
+def test_library_log_records_and_warnings_stay_off_stderr_unless_verbose(capsys):
+    import logging
+
+    from chestview.cli.logs import setup_logging
+
+    setup_logging(False)
+    try:
+        logging.getLogger("pydicom.pixels.decoders.base").error("decoder failed", exc_info=ValueError("x"))
+        logging.getLogger("pynetdicom.assoc").error("Association rejected")
+        logging.getLogger("py.warnings").warning("RuntimeWarning: invalid value encountered in divide")
+        logging.getLogger("chestview.engine.something").warning("a thing\nwith a newline")
+        assert capsys.readouterr().err == "chestview: warning: a thing\\nwith a newline\n"
+        setup_logging(True)
+        logging.getLogger("pynetdicom.assoc").error("Association rejected")
+        assert capsys.readouterr().err.startswith("chestview: error: pynetdicom.assoc: Association rejected")
+    finally:
+        setup_logging(False)
