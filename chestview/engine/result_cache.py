@@ -190,13 +190,14 @@ class ResultCache:
             conn.executescript(
                 """
                 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+                -- file_digests (with the content probe) is a table of its own, not a column added to
+                -- files: an older chestview sharing the file keeps writing files as it always did.
+                CREATE TABLE IF NOT EXISTS file_digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+                                                         probe TEXT, sha256 TEXT);
                 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB, nbytes INTEGER, last_used REAL);
                 CREATE INDEX IF NOT EXISTS results_lru ON results (last_used);
                 """
             )
-            columns = [row[1] for row in conn.execute("PRAGMA table_info(files)")]
-            if "probe" not in columns:  # caches written before the content probe: their rows are re-hashed once
-                conn.execute("ALTER TABLE files ADD COLUMN probe TEXT")
             conn.execute("SELECT COUNT(*) FROM results").fetchone()
         except sqlite3.DatabaseError:
             conn.close()
@@ -277,7 +278,7 @@ class ResultCache:
             for start in range(0, len(paths), 500):
                 part = [os.path.abspath(p) for p in paths[start : start + 500]]
                 marks = ",".join("?" * len(part))
-                sql = f"SELECT path, size, mtime_ns, sha256, probe FROM files WHERE path IN ({marks})"
+                sql = f"SELECT path, size, mtime_ns, sha256, probe FROM file_digests WHERE path IN ({marks})"
                 for row in conn.execute(sql, part):
                     known[row[0]] = (row[1], row[2], row[3], row[4])
 
@@ -302,7 +303,7 @@ class ResultCache:
             fresh.append((absolute, st.st_size, st.st_mtime_ns, digest, probe))
         if fresh:
             self._run(lambda conn: conn.executemany(
-                "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, probe) VALUES (?, ?, ?, ?, ?)", fresh))
+                "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, sha256, probe) VALUES (?, ?, ?, ?, ?)", fresh))
         return out
 
     @staticmethod
@@ -372,8 +373,9 @@ class ResultCache:
                 total -= nbytes
             conn.execute("BEGIN")
             conn.executemany("DELETE FROM results WHERE key = ?", drop)
-            conn.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM files ORDER BY rowid DESC LIMIT ?)",
-                         (self.max_entries,))
+            for table in ("files", "file_digests"):
+                conn.execute(f"DELETE FROM {table} WHERE path NOT IN "
+                             f"(SELECT path FROM {table} ORDER BY rowid DESC LIMIT ?)", (self.max_entries,))
             conn.execute("COMMIT")
             return len(drop)
 
