@@ -601,3 +601,19 @@ def test_library_log_records_and_warnings_stay_off_stderr_unless_verbose(capsys)
         assert capsys.readouterr().err.startswith("chestview: error: pynetdicom.assoc: Association rejected")
     finally:
         setup_logging(False)
+
+
+# -- 7. a damaged file inside a training set is named ----------------------------------------------
+@pytest.mark.slow
+def test_a_truncated_png_in_a_training_set_is_named_and_skipped(tmp_path, test_data, capsys):
+    data = tmp_path / "nih"
+    shutil.copytree(test_data / "nih_64px", data)
+    victim = sorted((data / "images").glob("*.png"))[3]
+    victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])
+    code = main(["train", "--arch", "resnet34_baseline", "--trunk", "resnet18", "--data", f"nih:{data}",
+                 "--size", "64", "--epochs", "1", "--batch-size", "8", "--workers", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "run"), "--model-id", "smoke", "--no-progress"])
+    err = capsys.readouterr().err
+    assert "Caught" not in err and "Traceback" not in err
+    assert victim.name in err
+    assert code == 0 and (tmp_path / "run" / "model" / "card.json").is_file()
