@@ -617,3 +617,31 @@ def test_a_truncated_png_in_a_training_set_is_named_and_skipped(tmp_path, test_d
     assert "Caught" not in err and "Traceback" not in err
     assert victim.name in err
     assert code == 0 and (tmp_path / "run" / "model" / "card.json").is_file()
+
+
+# -- 9. DICOM pixels: a frame of another shape, a NaN rescale ----------------------------------------
+def test_a_compressed_frame_of_another_shape_and_a_nan_rescale_are_errors(tiny_zoo, samples_dir, tmp_path, capsys):
+    import pydicom
+
+    src = tmp_path / "src"
+    src.mkdir()
+    jpeg = pydicom.dcmread(samples_dir / "cr_siim_jpeg_baseline.dcm")  # a 1024x1024 JPEG frame
+    jpeg.Rows, jpeg.Columns = 2048, 512  # the same pixel count
+    jpeg.save_as(src / "jpeg_reshaped.dcm")
+    j2k = pydicom.dcmread(samples_dir / "cr_mono1_rg1_jpeg2000.dcm")
+    j2k.Rows, j2k.Columns = j2k.Columns, j2k.Rows
+    j2k.save_as(src / "j2k_transposed.dcm")
+    for keyword in ("RescaleIntercept", "RescaleSlope"):
+        ds = pydicom.dcmread(samples_dir / "dx_nih_google_uncompressed.dcm")
+        setattr(ds, keyword, "NaN")
+        ds.save_as(src / f"nan_{keyword}.dcm")
+    shutil.copy(samples_dir / "dx_nih_google_uncompressed.dcm", src / "fine.dcm")
+    out = tmp_path / "out"
+    assert main(["predict", str(src), "--out", str(out), "--no-images"]) == 1
+    lines = _chestview_lines(capsys.readouterr().err)
+    errors = {Path(r["path"]).name: r["error"] for r in json.loads((out / "results.json").read_text())["results"]}
+    assert "the compressed frame is 1024x1024, not the header's 512x2048" in errors["jpeg_reshaped.dcm"]
+    assert "not the header's" in errors["j2k_transposed.dcm"]
+    assert "RescaleIntercept is not a finite number" in errors["nan_RescaleIntercept.dcm"]
+    assert "RescaleSlope is not a finite number" in errors["nan_RescaleSlope.dcm"]
+    assert errors["fine.dcm"] is None and len([line for line in lines if "warning" not in line]) == 4
