@@ -147,6 +147,16 @@ def _main(argv: list[str] | None) -> int:
         return 0
     args = _app_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if args.screenshot:
+        from chestview.engine.outputs import check_output_file
+        from chestview.engine.paths import samples_dir
+
+        roots = args.paths or [str(samples_dir())]
+        try:  # the screenshot never lands on (or among) the images it shows
+            check_output_file(args.screenshot, roots=roots, inputs=[p for p in roots if os.path.isfile(p)])
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
     if not args.screenshot and no_display():  # --screenshot renders offscreen by itself
         error(HEADLESS_HINT)
         return 2

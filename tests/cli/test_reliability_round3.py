@@ -645,3 +645,12 @@ def test_a_compressed_frame_of_another_shape_and_a_nan_rescale_are_errors(tiny_z
     assert "RescaleIntercept is not a finite number" in errors["nan_RescaleIntercept.dcm"]
     assert "RescaleSlope is not a finite number" in errors["nan_RescaleSlope.dcm"]
     assert errors["fine.dcm"] is None and len([line for line in lines if "warning" not in line]) == 4
+
+
+def test_a_screenshot_never_lands_on_an_input(src, capsys):
+    before = _checksums(src)
+    assert main([str(src / "00000001_000.png"), "--screenshot", str(src / "00000001_000.png")]) == 2
+    assert "is an input" in _chestview_lines(capsys.readouterr().err)[0]
+    assert main([str(src), "--screenshot", str(src / "shot.png")]) == 2
+    assert "named like an image" in _chestview_lines(capsys.readouterr().err)[0]
+    assert _checksums(src) == before
