@@ -99,8 +99,15 @@ def public_error(message: str, path: str) -> str:
     other path (the folders may name the patient, as in ``DOE^JANE_MRN123456/``) left in it,
     not even one cut short inside a library's message."""
     name = Path(path).name
-    for form in sorted({path, os.path.abspath(path), os.path.realpath(path)}, key=len, reverse=True):
+    forms = sorted({path, os.path.abspath(path), os.path.realpath(path)}, key=len, reverse=True)
+    for form in forms:
         message = message.replace(form, name)
+    # The path's folders wherever a message quotes them in part: a relative fragment
+    # ("DOE JANE/x.png") or a folder name with spaces, which the pattern below would cut at a space.
+    folders = {part for form in forms for part in Path(form).parent.parts if part.strip(" /\\.")}
+    for folder in sorted(folders, key=len, reverse=True):
+        message = re.sub(re.escape(folder) + r"[/\\]", "", message)
+        message = re.sub(r"(?<=[/\\])" + re.escape(folder) + r"(?![^/\\\s'\")])", "…", message)
 
     def strip(m: re.Match) -> str:
         return name if Path(m.group()).name == name else "…"

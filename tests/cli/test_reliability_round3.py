@@ -654,3 +654,18 @@ def test_a_screenshot_never_lands_on_an_input(src, capsys):
     assert main([str(src), "--screenshot", str(src / "shot.png")]) == 2
     assert "named like an image" in _chestview_lines(capsys.readouterr().err)[0]
     assert _checksums(src) == before
+
+
+def test_the_public_error_text_names_no_folder():
+    from chestview.engine.export import public_error
+
+    path = "/data/DOE JANE MRN123456/study 1/img.png"
+    for message in (
+        f"{path}: cannot decode",
+        "cannot open 'DOE JANE MRN123456/study 1/img.png' (truncated)",  # a relative fragment
+        "reading /data/DOE JANE MRN123456/study 1 failed",  # the folder alone, with spaces
+        "no such file: study 1/img.png",
+    ):
+        text = public_error(message, path)
+        assert "DOE" not in text and "MRN" not in text and "JANE" not in text and "study 1" not in text, text
+    assert public_error(f"{path}: cannot decode", path) == "img.png: cannot decode"
