@@ -360,8 +360,7 @@ def test_dicom_out_notes_are_escaped_and_stale_temporaries_removed(tiny_zoo, sam
     assert "\x1b" not in err
     (note,) = _chestview_lines(err)
     assert note.startswith("chestview: note: ") and "evil\\x1b[31m\\nname.png" in note
-    assert sorted(p.name for p in dicom.iterdir()) == [".chestview-dicom.lock", ".someone_else.abcd1234.tmp",
-                                                       "x_pr.dcm", "x_sr.dcm"]
+    assert sorted(p.name for p in dicom.iterdir()) == [".someone_else.abcd1234.tmp", "x_pr.dcm", "x_sr.dcm"]
 
 
 def test_dicom_out_naming_a_file_fails_up_front(tiny_zoo, samples_dir, tmp_path, capsys):

@@ -84,26 +84,52 @@ class WriterClaim:
             import fcntl
         except ImportError:
             return
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            return  # an unwritable folder: each write reports it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            pass  # another writer is at work: its temporaries are not stale
-        else:
-            removed = remove_stale_temps(self.directory, is_dicom_temp)
-            if removed:
-                log.info("%s: removed %d temporary file(s) left by an interrupted run", self.directory, removed)
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        self._fd = fd
+        lock = self.directory / LOCK_NAME
+        for _ in range(100):
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                return  # an unwritable folder: each write reports it
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True
+            except OSError:
+                alone = False  # another writer is at work: its temporaries are not stale
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            if not _same_file(fd, lock):  # the last holder removed the file meanwhile: start over
+                os.close(fd)
+                continue
+            if alone:
+                removed = remove_stale_temps(self.directory, is_dicom_temp)
+                if removed:
+                    log.info("%s: removed %d temporary file(s) left by an interrupted run", self.directory, removed)
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            self._fd = fd
+            return
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """The last writer out removes the lock file: the folder holds only the DICOM objects."""
+        if self._fd is None:
+            return
+        import fcntl
+
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass  # another writer still holds it
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(self.directory / LOCK_NAME)
+        os.close(self._fd)
+        self._fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
 
 
 def _place(tmp: str, path: Path) -> None:
