@@ -96,8 +96,11 @@ class DicomExporter:
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             # highdicom validates the source header's values (dates, codes, enumerations) as it copies them
             raise ChestviewError(f"{result.path}: cannot make DICOM objects from this header ({short_cause(exc)})") from None
-        self._claim.acquire()
-        paths = [write_new(self.out_dir, f"{stem}_{kind}", ds, protect=(result.path,)) for kind, ds in objects]
+        self._claim.acquire()  # held while this result's objects are written; no file left behind
+        try:
+            paths = [write_new(self.out_dir, f"{stem}_{kind}", ds, protect=(result.path,)) for kind, ds in objects]
+        finally:
+            self._claim.release()
         self.written.extend(paths)
         return paths
 

@@ -76,6 +76,7 @@ class WriterClaim:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self._fd: int | None = None
+        self._swept = False  # stale temporaries are looked for once per claim's owner
 
     def acquire(self) -> None:
         if self._fd is not None:
@@ -100,7 +101,8 @@ class WriterClaim:
             if not _same_file(fd, lock):  # the last holder removed the file meanwhile: start over
                 os.close(fd)
                 continue
-            if alone:
+            if alone and not self._swept:
+                self._swept = True
                 removed = remove_stale_temps(self.directory, is_dicom_temp)
                 if removed:
                     log.info("%s: removed %d temporary file(s) left by an interrupted run", self.directory, removed)
