@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from chestview.engine.case_call import CaseCall, case_call
 from chestview.engine.results import Finding, ImageResult, InputCheck, abnormality_score
 from chestview.engine.util import atomic_write_text
 
 TOP_FINDINGS = 3
-COLUMNS = ("file", "abnormality score", "top findings", "input check", "warnings", "model")
+COLUMNS = ("file", "abnormality score", "case call", "top findings", "input check", "warnings", "model")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class WorklistRow:
     warnings: tuple[str, ...]
     model: str
     error: str | None = None
+    call: CaseCall | None = None  # the case call (engine.case_call), None for a failed film
+
+    @property
+    def call_text(self) -> str:
+        return "" if self.call is None else self.call.short
 
     @property
     def flagged(self) -> bool:
@@ -62,6 +68,7 @@ class WorklistRow:
         return [
             self.path,
             "" if self.score is None else f"{self.score:.4f}",
+            self.call_text,
             self.error or self.top_text(),
             self.check_text(),
             " | ".join(self.warnings),
@@ -72,6 +79,7 @@ class WorklistRow:
         return {
             "path": self.path,
             "abnormality_score": None if self.score is None else round(self.score, 6),
+            "case_call": self.call.to_json() if self.call is not None else None,
             "top_findings": [{"label": f.label, "probability": round(f.probability, 6), "positive": f.positive}
                              for f in self.top],
             "input_check": self.input_check.to_json() if self.input_check is not None else None,
@@ -91,7 +99,7 @@ def row_for(result: ImageResult, model: str) -> WorklistRow:
         return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error)
     score = abnormality_score(result)
     return WorklistRow(result.path, score if math.isfinite(score) else None, top_findings(result),
-                       result.input_check, tuple(result.warnings), model)
+                       result.input_check, tuple(result.warnings), model, call=case_call(result))
 
 
 def sort_key(row: WorklistRow) -> tuple:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from chestview.engine.worklist import WorklistRow, build_worklist
 
-COLUMNS = ("Score", "File", "Top findings", "Input check", "Warnings", "Model")
+COLUMNS = ("Score", "Case call", "File", "Top findings", "Input check", "Warnings", "Model")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 10
 ALL_FINDINGS = "All findings"
 FLAGGED_FG = QColor(150, 150, 150)
@@ -128,6 +128,7 @@ class WorklistPanel(QWidget):
             flagged_text = "not a chest film? " + row.input_check.reason if row.flagged else row.check_text()
             cells = [
                 row.shown_score(),
+                row.call_text,  # engine.case_call: the same words as the findings panel and the exports
                 Path(row.path).name,
                 row.shown_findings(),
                 flagged_text,
@@ -137,11 +138,12 @@ class WorklistPanel(QWidget):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(PATH_ROLE, row.path)
-                item.setToolTip(row.path if c == 1 else text)
+                item.setToolTip(row.path if c == COLUMNS.index("File") else
+                                (row.call.text if row.call is not None else text) if c == 1 else text)
                 if row.flagged or row.error:
                     item.setForeground(QBrush(FLAGGED_FG))
                     item.setFont(italic)
-                    if c == 3:
+                    if c == COLUMNS.index("Input check"):
                         item.setBackground(QBrush(FLAGGED_BG))
                 self.table.setItem(i, c, item)
         self.table.blockSignals(False)

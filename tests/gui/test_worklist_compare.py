@@ -46,8 +46,9 @@ def test_worklist_sorts_flags_apart_filters_and_steps(qtbot, results, films):
     assert order[-1].endswith("ct.dcm")  # flagged by its header: after the films
     scores = [r.score for r in panel.rows[:3]]
     assert scores == sorted(scores, reverse=True)
-    assert "Modality is CT" in panel.table.item(3, 3).text()
-    assert panel.table.item(3, 2).text() == "findings hidden (flagged)"
+    assert "Modality is CT" in panel.table.item(3, 4).text()
+    assert panel.table.item(3, 3).text() == "findings hidden (flagged)"
+    assert panel.table.item(3, 1).text() == "not assessed"
     with qtbot.waitSignal(panel.image_selected) as sig:
         assert panel.step(1) == order[0]
     assert sig.args == [order[0]]
@@ -203,7 +204,7 @@ def test_worklist_columns_stay_in_view_on_flagged_rows(qtbot, results):
     last = header.count() - 1
     assert header.sectionPosition(last) + header.sectionSize(last) <= panel.table.viewport().width()
     flagged = next(i for i, r in enumerate(panel.visible_rows()) if r.flagged)
-    assert "Modality is CT" in panel.table.item(flagged, 3).toolTip()
+    assert "Modality is CT" in panel.table.item(flagged, 4).toolTip()
 
 
 def test_one_image_run_is_kept_on_disk_and_found_again_without_loading_the_model(qtbot, tiny_zoo, films, monkeypatch):
