@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chestview.cli.common import one_line
-from chestview.cli.progress import write_stderr
+from chestview.cli.common import os_error_text, report
 from chestview.engine.dicom_export import DicomExporter, NotDicomSource
 from chestview.engine.errors import ChestviewError
 from chestview.engine.io.image import XrayImage
@@ -11,11 +10,15 @@ from chestview.engine.results import ImageResult
 
 
 def export_dicom(exporter: DicomExporter, result: ImageResult, image: XrayImage | None = None) -> None:
-    """PNG/JPEG inputs get a note (they have no DICOM identity); a failure marks the result as failed."""
+    """PNG/JPEG inputs get a note (they have no DICOM identity); a failure (an unusable header, a
+    folder that cannot be written, a full disk) marks this result as failed and the batch goes on."""
     try:
         exporter.export(result, image=image)
     except NotDicomSource as exc:
-        write_stderr(f"chestview: note: {one_line(exc)}")
+        report(f"note: {exc}")
     except ChestviewError as exc:
         result.error = str(exc)
-        write_stderr(f"chestview: {one_line(exc)}")
+        report(str(exc))
+    except OSError as exc:
+        result.error = os_error_text(exc)
+        report(result.error)

@@ -63,6 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         error(f"--workers must be at least 0 (got {args.workers})")
         return 2
+    if args.out:
+        from chestview.engine.errors import ChestviewError
+        from chestview.engine.outputs import check_output_folder
+
+        try:  # up front: a file in the way is found before the whole evaluation, not after it
+            check_output_folder(args.out)
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
     fractions = None
     if args.split_fractions:
         try:

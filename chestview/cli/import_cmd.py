@@ -136,7 +136,20 @@ def _import(path: Path, fmt: str, args: argparse.Namespace, source_url: str | No
     return 0
 
 
+def _bad_id(args: argparse.Namespace) -> bool:
+    """A --id that cannot name a zoo folder (``../../x``): a usage error, before anything is read."""
+    from chestview.engine.zoo.card import id_problem
+
+    model_id = getattr(args, "model_id", None)
+    problem = id_problem(model_id) if model_id is not None else None
+    if problem:
+        error(f"--id {model_id}: not a model id: it {problem}")
+    return bool(problem)
+
+
 def run_import(args: argparse.Namespace) -> int:
+    if _bad_id(args):
+        return 2
     try:
         return _import(Path(args.file), args.format, args)
     except ChestviewError as exc:
@@ -177,12 +190,14 @@ def run_fetch(args: argparse.Namespace) -> int:
     if not args.name:
         return _list_published()
     bar = _ProgressBar()
+    if _bad_id(args):
+        return 2
     try:
         checkpoint = published_checkpoint(args.name, url=args.url, fmt=args.format)
         path = fetch_checkpoint(checkpoint, url=args.url, sha256=args.sha256, on_progress=bar)
     except ChestviewError as exc:
         error(str(exc))
-        return 1
+        return exc.exit_code  # 2: an unknown name or no SHA-256; 1: the download failed
     finally:
         bar.close()
     print(f"downloaded {args.url or checkpoint.url} -> {path} (SHA-256 verified)")

@@ -16,6 +16,7 @@ import sys
 
 from chestview import __version__
 from chestview.cli.common import error, os_error_text, report
+from chestview.cli.logs import setup_logging
 from chestview.engine.errors import ChestviewError
 
 # name -> module under chestview.cli with add_parser(sub) setting args.run
@@ -44,7 +45,19 @@ def _command_parser() -> argparse.ArgumentParser:
                 raise
             continue
         mod.add_parser(sub)
+    _add_verbose(sub)
     return parser
+
+
+def _add_verbose(sub: argparse._SubParsersAction) -> None:
+    """``-v`` after the command too (``chestview predict -v``), in every command and sub-command.
+    SUPPRESS: a subparser's default would overwrite a ``-v`` given before the command."""
+    for parser in set(sub.choices.values()):
+        parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                            help="log what the engine does (tracebacks of unexpected errors included)")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_verbose(action)
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -60,6 +73,7 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="model to run first (default: the zoo's default)")
     parser.add_argument("--show-identifiers", action="store_true",
                         help="with --screenshot: show patient names and IDs (hidden by default)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the app does")
     return parser
 
 
@@ -120,11 +134,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
+    first = next((a for a in argv if a not in ("-v", "--verbose")), None)  # `chestview -v predict ...`
+    if first in SUBCOMMANDS:
         parser = _command_parser()
         args = parser.parse_args(argv)
         args.argv = argv  # the exact command, for provenance (cards record how a model was trained)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        setup_logging(args.verbose)
         return _run_command(args)
     if argv and argv[0] in ("-h", "--help"):
         _app_parser().print_help()
@@ -132,6 +147,17 @@ def _main(argv: list[str] | None) -> int:
         _command_parser().print_help()
         return 0
     args = _app_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if args.screenshot:
+        from chestview.engine.outputs import check_output_file
+        from chestview.engine.paths import samples_dir
+
+        roots = args.paths or [str(samples_dir())]
+        try:  # the screenshot never lands on (or among) the images it shows
+            check_output_file(args.screenshot, roots=roots, inputs=[p for p in roots if os.path.isfile(p)])
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
     if not args.screenshot and no_display():  # --screenshot renders offscreen by itself
         error(HEADLESS_HINT)
         return 2

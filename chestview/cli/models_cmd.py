@@ -79,7 +79,7 @@ def _publish(args: argparse.Namespace) -> int:
         target = publish_run(args.run_dir, args.zoo or user_models_dir(), overwrite=args.overwrite)
     except ChestviewError as exc:
         error(str(exc))
-        return 1
+        return exc.exit_code  # 2: an unknown model or a bad card; 1: the run itself failed
     print(f"published {target}")
     return 0
 
@@ -104,7 +104,7 @@ def _fit_gate(args: argparse.Namespace) -> int:
                                  holdout=args.holdout, seed=args.seed)
     except ChestviewError as exc:
         error(str(exc))
-        return 1
+        return exc.exit_code  # 2: an unknown model or a bad card; 1: the run itself failed
     s = fit.summary()
     print(f"input gate of {args.model}: threshold {s['threshold']} on {s['feature_dim']} features "
           f"({s['components']} components), fitted on {s['train_images']} training films; "
@@ -128,7 +128,7 @@ def _pack_graph(args: argparse.Namespace) -> int:
         card = pack_graph(find_model(args.model))
     except ChestviewError as exc:
         error(str(exc))
-        return 1
+        return exc.exit_code  # 2: an unknown model or a bad card; 1: the run itself failed
     g = card.graph
     print(f"{card.id}: shipped {g['file']} ({g['external_parameters']} parameters read from {card.weights}) "
           f"and {g['reference']} (torch {g['torch']})")
@@ -147,7 +147,7 @@ def _check_precision(args: argparse.Namespace) -> int:
                                 num_workers=args.workers, write=not args.dry_run)
     except ChestviewError as exc:
         error(str(exc))
-        return 1
+        return exc.exit_code  # 2: an unknown model or a bad card; 1: the run itself failed
     if args.json:
         print(json.dumps(proof.to_json(), indent=2, default=str))
         return 0

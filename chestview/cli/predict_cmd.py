@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.case_call import case_call
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
-    from chestview.engine.outputs import open_output_folder
+    from chestview.engine.outputs import check_output_folder, open_output_folder
     from chestview.engine.results import ImageResult
     from chestview.engine.gate.drift import folder_drift
     from chestview.engine.paths import samples_dir
@@ -129,12 +129,21 @@ def run(args: argparse.Namespace) -> int:
     names = [[output_name(f if not multi else f"{Path(f).stem}_{card.id}", used) for f in files] for card in cards]
     mine = shard.take(len(files)) if shard else list(range(len(files)))
     outputs = [] if args.no_images else [names[m][k] for m in range(len(cards)) for k in mine]
+    if args.dicom_out:
+        try:
+            check_output_folder(args.dicom_out)
+        except ChestviewError as exc:
+            error(str(exc))
+            return 2
     dicom_out = DicomExporter(args.dicom_out, cards[0]) if args.dicom_out else None
 
     shard_name = f"{shard.index + 1}-of-{shard.count}" if shard else ""
     per_model: list[list[ImageResult]] = []
-    with open_output_folder(args.out, roots=existing, inputs=files, outputs=outputs, what="chestview predict",
-                            shard=shard_name) as out, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        if dicom_out is not None:
+            stack.enter_context(dicom_out)
+        out = stack.enter_context(open_output_folder(args.out, roots=existing, inputs=files, outputs=outputs,
+                                                     what="chestview predict", shard=shard_name))
         for m, predictor in enumerate(predictors):
             first = m == 0  # input errors and warnings are reported once, for the first model
             results: list[ImageResult] = []
@@ -158,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
                     except ChestviewError as exc:
                         result.error = str(exc)
                         report(str(exc))
+                    except OSError as exc:  # a full disk: this file's error, and results.json still tried
+                        target = out / names[m][k]
+                        result.error = f"{target}: cannot write ({exc.strerror or type(exc).__name__})"
+                        report(result.error)
                 if dicom_out is not None and not result.error:
                     export_dicom(dicom_out, result, image)
             bar.close()

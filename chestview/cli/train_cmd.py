@@ -237,7 +237,10 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.train.events import EpochDone, Log
     from chestview.engine.train.trainer import result_summary, train
 
+    from chestview.engine.outputs import check_output_folder
+
     config = config_from_args(args)
+    check_output_folder(config.out)  # a file in the way: one line, exit 2, before any data is read
     flag = {"stop": False}
     progress = False if args.quiet else args.progress  # None: bars when stderr is a terminal
     bar = Progress(enabled=progress)  # the final evaluation's splits; the trainer draws the epochs' bars

@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chestview.engine.device import resolve_device
+    from chestview.engine.outputs import check_output_file
     from chestview.engine.result_cache import ResultCache, cached_results, predict_with_cache, settings_key
     from chestview.engine.results import ImageResult
     from chestview.engine.util import atomic_write_text
@@ -64,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         error(str(exc))
         return 2
     files, failures = collect_inputs(args.paths)
+    try:  # before anything runs: neither list may land on (or be read back as) an input
+        for target in (args.csv, args.json):
+            if target:
+                check_output_file(target, roots=args.paths, inputs=files)
+    except ChestviewError as exc:
+        error(str(exc))
+        return 2
     cache = None if args.no_cache else ResultCache()
     # What the cache holds is found from the card alone: a folder seen before is listed without
     # loading the model at all.

@@ -18,7 +18,7 @@ from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.engine.io.image import XrayImage
 from chestview.engine.render import render_annotated, save_image_atomic
 from chestview.engine.results import ImageResult
-from chestview.engine.util import atomic_write_text
+from chestview.engine.util import NAME_MAX, TEMP_OVERHEAD, atomic_write_text, fit_name
 from chestview.engine.zoo.card import ModelCard
 from chestview.engine.zoo.quality import model_warning_line, model_warnings
 
@@ -109,8 +109,15 @@ def public_error(message: str, path: str) -> str:
     other path (the folders may name the patient, as in ``DOE^JANE_MRN123456/``) left in it,
     not even one cut short inside a library's message."""
     name = Path(path).name
-    for form in sorted({path, os.path.abspath(path), os.path.realpath(path)}, key=len, reverse=True):
+    forms = sorted({path, os.path.abspath(path), os.path.realpath(path)}, key=len, reverse=True)
+    for form in forms:
         message = message.replace(form, name)
+    # The path's folders wherever a message quotes them in part: a relative fragment
+    # ("DOE JANE/x.png") or a folder name with spaces, which the pattern below would cut at a space.
+    folders = {part for form in forms for part in Path(form).parent.parts if part.strip(" /\\.")}
+    for folder in sorted(folders, key=len, reverse=True):
+        message = re.sub(re.escape(folder) + r"[/\\]", "", message)
+        message = re.sub(r"(?<=[/\\])" + re.escape(folder) + r"(?![^/\\\s'\")])", "…", message)
 
     def strip(m: re.Match) -> str:
         return name if Path(m.group()).name == name else "…"
@@ -119,8 +126,10 @@ def public_error(message: str, path: str) -> str:
 
 
 def output_name(source: str | Path, used: set[str], suffix: str = ".png") -> str:
-    """A unique, identifier-free output name derived from the source file name."""
-    stem = Path(source).stem or "image"
+    """A unique, identifier-free output name derived from the source file name; short enough, with
+    its temporary file's additions, for any legal source name (a long stem is cut)."""
+    room = NAME_MAX - TEMP_OVERHEAD - len("_9999_annotated".encode()) - max(len(suffix.encode()), len(".json"))
+    stem = fit_name(Path(source).stem, room) or "image"
     name = f"{stem}_annotated{suffix}"
     n = 1
     while name in used:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -43,6 +44,44 @@ def check_output_folder(out: str | Path) -> Path:
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"{out}: exists and is not a folder (the output folder is created if missing)")
     return out
+
+
+def check_output_file(
+    path: str | Path, *, roots: Iterable[str | Path] = (), inputs: Iterable[str | Path] = ()
+) -> Path:
+    """A file to be written (``--csv``, ``--json``…), checked before anything runs: refused (exit 2)
+    when it is one of the inputs (by name, symbolic or hard link), is a folder or a special file, or
+    would lie in an input folder named like an image (the next run would read it as one). The same
+    rule as :func:`open_output_folder`'s: an output never lands on, or is read back as, a source."""
+    path = Path(path)
+    from chestview.engine.io.scan import IMAGE_SUFFIXES
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise OutputFolderError(f"{path}: exists and is {kind}; give a file name to write")
+    key = _key(path)
+    inputs = list(inputs)
+    for source in inputs:
+        if _key(source) == key or (st is not None and _same_file(source, st)):
+            raise OutputFolderError(f"{path}: is an input (writing it would overwrite the source {source}); "
+                                    "choose another output file")
+    if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+        for root in roots:
+            if Path(root).is_dir() and _is_within(key, _key(root)):
+                raise OutputFolderError(f"{path}: lies inside the input folder {root} and is named like an image "
+                                        "(it would be read back as an input); choose another output file")
+    return path
+
+
+def _same_file(source: str | Path, st: os.stat_result) -> bool:
+    try:
+        return os.path.samestat(os.stat(source), st)
+    except OSError:
+        return False
 
 
 def refuse_overwriting_inputs(

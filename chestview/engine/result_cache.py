@@ -3,9 +3,10 @@ its results at once and only new or changed files are run.
 
 One SQLite file in the user cache (``results-v{FORMAT}.sqlite``): transactions make every write
 all-or-nothing, so a crash mid-write leaves the previous state. A file that is not a database is
-moved aside and a fresh one started; an entry that does not decode is deleted and recomputed.
-The key hashes the file's bytes (remembered per path, size and modification time, so unchanged
-files are not read again), the model card (weights SHA-256, thresholds, input gate), the settings
+moved aside and a fresh one started; an entry that does not decode is deleted and recomputed. A
+cache that is only unusable now (read-only, locked by another process, disk full) is left as it
+is: the run goes on without it, with one warning. The key hashes the file's bytes (remembered per
+path, size, modification time and first and last 64 KB, so unchanged files are not read whole again), the model card (weights SHA-256, thresholds, input gate), the settings
 that change results (test-time augmentation, box threshold and mode, device, reduced precision) and the format and
 chestview versions. The cache is bounded in bytes and entries; the least recently used go first.
 Heatmaps are stored as they are kept in memory: low-resolution uint8, zlib-compressed.
@@ -24,12 +25,13 @@ import time
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from chestview import __version__
 from chestview.engine.results import ImageResult
+from chestview.engine.util import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ RESULTS_REVISION = 2  # what a result holds (see settings_key); a new revision i
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_ENTRIES = 50_000
 _CHUNK = 1 << 20
+_PROBE = 64 * 1024
 
 
 def default_cache_path() -> Path:
@@ -47,11 +50,40 @@ def default_cache_path() -> Path:
 
 
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a regular file (a FIFO or a device raises instead of blocking or never ending)."""
+    with open_regular(path) as f:
+        return _sha256_of(f)
+
+
+def _sha256_of(f: IO[bytes]) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
+    while chunk := f.read(_CHUNK):
+        h.update(chunk)
     return h.hexdigest()
+
+
+def content_probe(f: IO[bytes], size: int) -> str:
+    """A hash of the first and last 64 KB: catches a file replaced by another of the same size whose
+    modification time was put back, for two small reads instead of the whole file."""
+    h = hashlib.sha256()
+    f.seek(0)
+    h.update(f.read(_PROBE))
+    if size > _PROBE:
+        f.seek(max(size - _PROBE, _PROBE))
+        h.update(f.read(_PROBE))
+    return h.hexdigest()[:32]
+
+
+# SQLite's result codes for a damaged file; anything else (busy, locked, read-only, full) is not damage.
+_CORRUPTION_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:  # extended codes (SQLITE_CORRUPT_VTAB) count as their primary code
+        return any(name == code or name.startswith(code + "_") for code in _CORRUPTION_CODES)
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
 
 
 def settings_key(
@@ -122,8 +154,13 @@ class ResultCache:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_entries: int = DEFAULT_MAX_ENTRIES,
+        busy_timeout: float = 5.0,
     ) -> None:
+        """``busy_timeout``: seconds to wait for another process's write lock before going on
+        without the cache this run."""
         self.path = Path(path) if path is not None else default_cache_path()
+        self.busy_timeout = busy_timeout
+        self.disabled = False
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._lock = threading.Lock()
@@ -134,20 +171,32 @@ class ResultCache:
 
     # -- connection -------------------------------------------------------------------------
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
         except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                self._disable(exc)
+                return
             self._discard(exc)
-            self._conn = self._connect()
+            try:
+                self._conn = self._connect()
+            except sqlite3.DatabaseError as again:
+                self._disable(again)
+        except OSError as exc:  # the cache folder cannot be made (read-only, a file in the way)
+            self._disable(exc)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None)
         try:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(
                 """
                 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+                -- file_digests (with the content probe) is a table of its own, not a column added to
+                -- files: an older chestview sharing the file keeps writing files as it always did.
+                CREATE TABLE IF NOT EXISTS file_digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+                                                         probe TEXT, sha256 TEXT);
                 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB, nbytes INTEGER, last_used REAL);
                 CREATE INDEX IF NOT EXISTS results_lru ON results (last_used);
                 """
@@ -161,12 +210,7 @@ class ResultCache:
     def _discard(self, exc: BaseException) -> None:
         """The file is not a usable database: move it aside (kept once, for a bug report) and start over."""
         log.warning("%s: result cache unreadable (%s); starting a new one", self.path, exc)
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
-            self._conn = None
+        self._close_quietly()
         for suffix in ("", "-journal", "-wal", "-shm"):
             p = Path(str(self.path) + suffix)
             if p.exists():
@@ -175,20 +219,49 @@ class ResultCache:
                 except OSError:
                     p.unlink(missing_ok=True)
 
+    def _disable(self, exc: BaseException) -> None:
+        """The cache cannot be used now (read-only, locked by another process, disk full): this run
+        goes on without it, and the file is left as it is for the next run."""
+        self._close_quietly()
+        if not self.disabled:
+            self.disabled = True
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            log.warning("%s: result cache not usable (%s); no cache this run", self.path, reason)
+
+    def _close_quietly(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
     def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """``fn(conn)`` under the lock; a corrupted database is replaced and ``fn`` tried once more."""
+        """``fn(conn)`` under the lock, or None once the cache is off for this run. Only a damaged
+        database (SQLite's CORRUPT or NOTADB) is replaced, and ``fn`` tried once more: a locked,
+        read-only or full one turns the cache off, never discards what it holds."""
         with self._lock:
+            if self.disabled:
+                return None
             if self._conn is None:
                 self._open()
+                if self._conn is None:
+                    return None
             try:
                 return fn(self._conn)
             except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    log.warning("%s: result cache busy (%s); going on without it", self.path, exc)
+                if not _is_corruption(exc):
+                    self._disable(exc)
                     return None
                 self._discard(exc)
                 self._open()
-                return fn(self._conn)
+                if self._conn is None:
+                    return None
+                try:
+                    return fn(self._conn)
+                except sqlite3.DatabaseError as again:
+                    self._disable(again)
+                    return None
 
     def close(self) -> None:
         with self._lock:
@@ -198,40 +271,42 @@ class ResultCache:
 
     # -- keys -------------------------------------------------------------------------------
     def file_digests(self, paths: Iterable[str]) -> dict[str, str]:
-        """SHA-256 of each readable file's bytes; unchanged files (same size and mtime) are not re-read."""
+        """SHA-256 of each readable regular file's bytes. Unchanged files (same size, mtime and
+        first and last 64 KB) are not read whole again; FIFOs, devices and folders are never read
+        (they get no digest: loading them reports why)."""
         paths = [str(p) for p in paths]
-        stats: dict[str, os.stat_result] = {}
-        for p in paths:
-            try:
-                stats[p] = os.stat(p)
-            except OSError:
-                continue
-        known: dict[str, tuple[int, int, str]] = {}
+        known: dict[str, tuple[int, int, str, str | None]] = {}
 
         def read(conn: sqlite3.Connection) -> None:
             for start in range(0, len(paths), 500):
                 part = [os.path.abspath(p) for p in paths[start : start + 500]]
                 marks = ",".join("?" * len(part))
-                for row in conn.execute(f"SELECT path, size, mtime_ns, sha256 FROM files WHERE path IN ({marks})", part):
-                    known[row[0]] = (row[1], row[2], row[3])
+                sql = f"SELECT path, size, mtime_ns, sha256, probe FROM file_digests WHERE path IN ({marks})"
+                for row in conn.execute(sql, part):
+                    known[row[0]] = (row[1], row[2], row[3], row[4])
 
         self._run(read)
         out: dict[str, str] = {}
-        fresh: list[tuple[str, int, int, str]] = []
-        for p, st in stats.items():
+        fresh: list[tuple[str, int, int, str, str]] = []
+        for p in paths:
             absolute = os.path.abspath(p)
-            memo = known.get(absolute)
-            if memo and memo[0] == st.st_size and memo[1] == st.st_mtime_ns:
-                out[p] = memo[2]
-                continue
             try:
-                digest = file_sha256(p)
+                with open_regular(p) as fh:
+                    st = os.fstat(fh.fileno())
+                    probe = content_probe(fh, st.st_size)
+                    memo = known.get(absolute)
+                    if memo and memo[:2] == (st.st_size, st.st_mtime_ns) and memo[3] == probe:
+                        out[p] = memo[2]
+                        continue
+                    fh.seek(0)
+                    digest = _sha256_of(fh)
             except OSError:
                 continue
             out[p] = digest
-            fresh.append((absolute, st.st_size, st.st_mtime_ns, digest))
+            fresh.append((absolute, st.st_size, st.st_mtime_ns, digest, probe))
         if fresh:
-            self._run(lambda conn: conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", fresh))
+            self._run(lambda conn: conn.executemany(
+                "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, sha256, probe) VALUES (?, ?, ?, ?, ?)", fresh))
         return out
 
     @staticmethod
@@ -301,8 +376,9 @@ class ResultCache:
                 total -= nbytes
             conn.execute("BEGIN")
             conn.executemany("DELETE FROM results WHERE key = ?", drop)
-            conn.execute("DELETE FROM files WHERE path NOT IN (SELECT path FROM files ORDER BY rowid DESC LIMIT ?)",
-                         (self.max_entries,))
+            for table in ("files", "file_digests"):
+                conn.execute(f"DELETE FROM {table} WHERE path NOT IN "
+                             f"(SELECT path FROM {table} ORDER BY rowid DESC LIMIT ?)", (self.max_entries,))
             conn.execute("COMMIT")
             return len(drop)
 

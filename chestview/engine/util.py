@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO, Callable, Iterator
+
+
+#: Longest file name (bytes) on the usual file systems (ext4, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+#: What atomic_write adds to a target's name for its temporary file: "." + "." + 8 + ".tmp".
+TEMP_OVERHEAD = 14
+
+
+def fit_name(text: str, max_bytes: int) -> str:
+    """``text`` cut (at a character boundary) to at most ``max_bytes`` bytes of UTF-8."""
+    data = text.encode("utf-8", "surrogateescape")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", "ignore")
 
 
 @contextlib.contextmanager
@@ -19,7 +35,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A name near NAME_MAX leaves no room for the temporary's additions: cut them from its prefix.
+    fd, tmp = tempfile.mkstemp(prefix=f".{fit_name(path.name, NAME_MAX - TEMP_OVERHEAD)}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file should look like any other
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -27,9 +45,12 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a write that failed (a full disk) says which file it was writing
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -49,9 +70,36 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         fh.write(text)
 
 
+class NotRegularFileError(OSError):
+    """A path that is a FIFO, a device, a socket or a folder: never read (a FIFO or /dev/zero never ends)."""
+
+
+def open_regular(path: str | Path) -> IO[bytes]:
+    """``path`` opened for reading in binary, only when it is a regular file (after links).
+
+    Opened without blocking (a FIFO with no writer would block ``open`` itself) and checked on the
+    open descriptor, so a file swapped for a pipe between a check and the open is still refused.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                 | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a special file")
+            raise NotRegularFileError(errno.EINVAL, f"is {kind}, not a regular file", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a regular file's bytes (anything else: :class:`NotRegularFileError`)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()

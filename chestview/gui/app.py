@@ -43,12 +43,25 @@ def _dark_palette():
     return p
 
 
+_QT_LEVELS = {"QtDebugMsg": logging.DEBUG, "QtInfoMsg": logging.INFO, "QtWarningMsg": logging.WARNING,
+              "QtCriticalMsg": logging.ERROR, "QtFatalMsg": logging.CRITICAL}
+
+
+def _qt_message(mode, context, message: str) -> None:  # noqa: ANN001 (Qt's signature)
+    """Qt's own messages (platform plugin notes, font warnings) become records of the "qt" logger:
+    with ``-v`` they show, otherwise they stay off stderr, like other libraries' output."""
+    name = getattr(mode, "name", str(mode)).rsplit(".", 1)[-1]
+    logging.getLogger("qt").log(_QT_LEVELS.get(name, logging.WARNING), "%s", message)
+
+
 def make_app(argv: list[str] | None = None):
     """The QApplication (created once), with the Fusion style and a dark palette."""
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
+        qInstallMessageHandler(_qt_message)
         app = QApplication(argv if argv is not None else [sys.argv[0]])
         app.setApplicationName("chestview")
         app.setOrganizationName("chestview")

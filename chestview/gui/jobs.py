@@ -287,9 +287,8 @@ def export_dicom_job(
     """The DICOM objects of the current view (SR, GSPS with this window, optional SC); a status line."""
     from chestview.engine.dicom_export import DicomExporter
 
-    paths = DicomExporter(out_dir, card, secondary_capture=secondary_capture).export(
-        result, image=image, window=window, labels=labels
-    )
+    with DicomExporter(out_dir, card, secondary_capture=secondary_capture) as exporter:
+        paths = exporter.export(result, image=image, window=window, labels=labels)
     return f"Saved {len(paths)} DICOM objects in {out_dir}"
 
 

@@ -142,7 +142,11 @@ def ensure_onnx(loaded: LoadedModel, *, shipped: bool = True) -> Path:
     if path.is_file():
         return path
     log.info("exporting %s to ONNX (once) into %s", loaded.card.id, path.parent)
-    atomic_write_bytes(path, export_graph(loaded))
+    try:
+        atomic_write_bytes(path, export_graph(loaded))
+    except OSError as exc:  # an unwritable cache folder: torch runs the model instead
+        raise BackendUnavailable(f"{loaded.card.id}: cannot write the ONNX export into {path.parent} "
+                                 f"({exc.strerror or exc})") from None
     return path
 
 
@@ -183,11 +187,14 @@ def checked(loaded: LoadedModel, backend: str, version: str, run: Runner, graph:
                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
     reference = shipped_reference(loaded) if graph.parent == loaded.path else None
     result = parity(reference or torch_reference(loaded, x), got)
-    atomic_write_text(record, json.dumps({**key, "passed": result.passed,
-                                          "max_abs_prob_delta": result.max_abs_prob_delta,
-                                          "max_abs_map_delta": result.max_abs_map_delta,
-                                          "map_range": result.map_range,
-                                          "max_rel_feature_delta": result.max_rel_feature_delta}, indent=2))
+    try:
+        atomic_write_text(record, json.dumps({**key, "passed": result.passed,
+                                              "max_abs_prob_delta": result.max_abs_prob_delta,
+                                              "max_abs_map_delta": result.max_abs_map_delta,
+                                              "map_range": result.map_range,
+                                              "max_rel_feature_delta": result.max_rel_feature_delta}, indent=2))
+    except OSError as exc:  # an unwritable cache: the check holds for this run, it is only not remembered
+        log.info("%s: check not recorded (%s)", record, exc.strerror or exc)
     if not result.passed:
         raise BackendUnavailable(
             f"{loaded.card.id}: {backend} differs from torch on the check input (probabilities by "

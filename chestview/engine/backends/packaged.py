@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from chestview.engine.backends.base import check_input
+from chestview.engine.entry_files import entry_file, read_entry_file
 from chestview.engine.errors import ModelError
 from chestview.engine.util import atomic_write_bytes
 from chestview.engine.zoo.card import ModelCard
@@ -60,6 +61,11 @@ def shipped_graph(loaded: LoadedModel) -> Path | None:
     if graph is None:
         return None
     path = loaded.path / graph["file"]
+    try:
+        path = entry_file(loaded.path, graph["file"], "graph")
+    except ModelError as exc:
+        log.warning("%s; exporting the model instead", exc)
+        return None
     if _sha256(path) != graph["sha256"]:
         log.warning("%s: does not match its card's SHA-256; exporting the model instead", path)
         return None
@@ -73,8 +79,9 @@ def shipped_reference(loaded: LoadedModel) -> tuple[torch.Tensor, ...] | None:
         return None
     path = loaded.path / graph["reference"]
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_entry_file(loaded.path, graph["reference"], "graph reference")
+    except ModelError as exc:
+        log.warning("%s; checking against the torch module instead", exc)
         return None
     if hashlib.sha256(data).hexdigest() != graph["reference_sha256"]:
         log.warning("%s: does not match its card's SHA-256; checking against the torch module instead", path)

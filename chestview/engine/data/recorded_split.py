@@ -59,8 +59,13 @@ def read_split(path: str | Path) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ChestviewError(f"{path}: cannot read the recorded split ({exc})") from None
+    return check_split(path, doc)
+
+
+def check_split(path: str | Path, doc: Any) -> dict[str, Any]:
+    """``doc`` (read from ``path``) when it is a split record of this format, else ChestviewError."""
     lists = doc.get("lists") if isinstance(doc, dict) else None
-    if doc.get("format") != FORMAT or not isinstance(lists, dict) or not all(
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(lists, dict) or not all(
             isinstance(lists.get(k, []), list) and all(isinstance(e, list) and len(e) == 2 for e in lists.get(k, []))
             for k in RECORDED_SPLITS):
         raise ChestviewError(f"{path}: not a chestview split record ({FORMAT})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -16,7 +17,10 @@ from chestview.engine.data.augment import AugmentConfig, apply_augment, sample_p
 from chestview.engine.data.cache import cache_key, cache_path, default_cache_dir, load_cached, store_cached
 from chestview.engine.data.files import image_size
 from chestview.engine.data.types import LabeledDataset, Sample
+from chestview.engine.errors import DatasetError, ImageLoadError
 from chestview.engine.preprocess import Preprocessing, model_gray, normalise_tensor
+
+log = logging.getLogger(__name__)
 
 
 def _load_image(path: str):  # imported late: the io package is optional for metrics-only users
@@ -116,11 +120,24 @@ class ChestXrayTorchDataset(Dataset):
             self._gen_key = key
         return self._gen
 
+    def _readable(self, i: int) -> tuple[int, np.ndarray]:
+        """(index, decoded image) of item ``i``; an unreadable file (a truncated PNG) is skipped with a
+        warning that names it, and the next readable item of the list takes its place. Raised inside
+        a DataLoader worker, its error would reach the user as "Caught ImageLoadError in DataLoader
+        worker process 0", without the file's name."""
+        for k in range(len(self.indices)):
+            index = self.indices[(i + k) % len(self.indices)]
+            try:
+                return index, self.gray_u8(index)
+            except ImageLoadError as exc:
+                log.warning("%s; skipped (another training image takes its place)", exc)
+        raise DatasetError(f"{self.ds.root}: none of the {len(self.indices)} images of this split can be read")
+
     def __getitem__(self, i: int) -> dict[str, Any]:
-        index = self.indices[i]
+        index, gray_u8 = self._readable(i)
         sample = self.ds.samples[index]
         size, n_labels = self.pre.size, len(self.ds.labels)
-        gray = torch.from_numpy(self.gray_u8(index)).float().div_(255.0)[None]
+        gray = torch.from_numpy(gray_u8).float().div_(255.0)[None]
         mask_t: torch.Tensor | None = None
         has = np.zeros(n_labels, bool)
         if self.box_masks and sample.boxes:

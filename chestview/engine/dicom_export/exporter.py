@@ -24,13 +24,14 @@ from chestview.engine.dicom_export.source import (
     source_window,
 )
 from chestview.engine.dicom_export.sr import build_sr
-from chestview.engine.dicom_export.writer import write_new
+from chestview.engine.dicom_export.writer import WriterClaim, write_new
 from chestview.engine.errors import ChestviewError
 from chestview.engine.io._common import short_cause
 from chestview.engine.io.image import XrayImage
 from chestview.engine.io.loader import load_image
 from chestview.engine.render import render_annotated
 from chestview.engine.results import ImageResult
+from chestview.engine.util import NAME_MAX, TEMP_OVERHEAD, fit_name
 from chestview.engine.zoo.card import ModelCard
 
 # Series numbers of chestview's output series: high, so that they sort after the acquisition's.
@@ -55,6 +56,17 @@ class DicomExporter:
         self.secondary_capture = secondary_capture
         self._series: dict[tuple[str, str], _Series] = {}
         self.written: list[Path] = []
+        self._claim = WriterClaim(self.out_dir)
+
+    def close(self) -> None:
+        """Let go of the output folder (see :class:`WriterClaim`)."""
+        self._claim.release()
+
+    def __enter__(self) -> DicomExporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def export(
         self,
@@ -74,7 +86,8 @@ class DicomExporter:
         check_geometry(result.path, source, result.image_width, result.image_height)
         if image is None:
             image = load_image(result.path)
-        stem = Path(result.path).stem or "image"
+        # "<stem>_sr_9999.dcm" and its temporary ("." + name + ".XXXXXXXX.tmp") within NAME_MAX
+        stem = fit_name(Path(result.path).stem, NAME_MAX - TEMP_OVERHEAD - len("_sr_9999.dcm")) or "image"
         try:  # build everything before writing anything: a failure leaves no half set behind
             with warnings.catch_warnings():
                 # highdicom warns about names like "Covid0000": the source's identity is copied as it is.
@@ -83,7 +96,11 @@ class DicomExporter:
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             # highdicom validates the source header's values (dates, codes, enumerations) as it copies them
             raise ChestviewError(f"{result.path}: cannot make DICOM objects from this header ({short_cause(exc)})") from None
-        paths = [write_new(self.out_dir, f"{stem}_{kind}", ds, protect=(result.path,)) for kind, ds in objects]
+        self._claim.acquire()  # held while this result's objects are written; no file left behind
+        try:
+            paths = [write_new(self.out_dir, f"{stem}_{kind}", ds, protect=(result.path,)) for kind, ds in objects]
+        finally:
+            self._claim.release()
         self.written.extend(paths)
         return paths
 

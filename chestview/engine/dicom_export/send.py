@@ -1,20 +1,26 @@
 """C-STORE: push DICOM files (chestview's objects, or any) to a PACS or viewer with pynetdicom.
 
-One association for all files; a presentation context per SOP class with the file's own transfer
-syntax plus explicit/implicit little endian, so the receiver can pick. Every file gets an outcome;
-a refused association or a dead host is one clear error.
+One association for all files. Presentation contexts per SOP class: one for the uncompressed
+little-endian syntaxes (explicit and implicit, the receiver picks; pynetdicom re-encodes between
+them), and one for each other transfer syntax the files have, on its own (a JPEG, JPEG 2000 or
+JPEG-LS file is sent as it is, and a receiver accepts or refuses exactly that). A file without
+preamble or file meta (which ``predict`` reads) is sent in the encoding it was read with. Every
+file gets an outcome; a refused association or a dead host is one clear error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from chestview.engine.errors import ChestviewError
+from chestview.engine.errors import ChestviewError, ImageLoadError
 from chestview.engine.io._common import short_cause
+from chestview.engine.io.detect import sniff_file
+from chestview.engine.io.dicom import read_dataset
 
 MAX_CONTEXTS = 128  # the DICOM limit on presentation contexts per association
 DEFAULT_CALLING_AET = "CHESTVIEW"
@@ -56,28 +62,26 @@ def send_files(
     outcomes: list[StoreOutcome] = []
     for path in files:
         try:
-            ds = pydicom.dcmread(path)
+            ds = _read(path)
         except Exception as exc:  # noqa: BLE001 - any unreadable file: one line, the rest still goes
-            outcomes.append(StoreOutcome(str(path), False, f"not a DICOM file to send ({short_cause(exc)})"))
+            reason = exc.reason if isinstance(exc, ImageLoadError) else short_cause(exc)
+            outcomes.append(StoreOutcome(str(path), False, f"not a DICOM file to send ({reason})"))
             continue
         missing = [k for k in ("SOPClassUID", "SOPInstanceUID") if k not in ds]
-        if missing or "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
-            outcomes.append(StoreOutcome(str(path), False, f"cannot send: no {', '.join(missing or ['transfer syntax'])}"))
+        if missing:
+            outcomes.append(StoreOutcome(str(path), False, f"cannot send: no {', '.join(missing)}"))
             continue
         headers.append((path, ds))
     if not headers:
         return outcomes
-    contexts: dict[str, set[str]] = {}
-    for _, ds in headers:
-        contexts.setdefault(str(ds.SOPClassUID), {ExplicitVRLittleEndian, ImplicitVRLittleEndian}).add(
-            str(ds.file_meta.TransferSyntaxUID)
-        )
+    contexts = requested_contexts(ds for _, ds in headers)
     if len(contexts) > MAX_CONTEXTS:
-        raise ChestviewError(f"too many kinds of DICOM object in one send ({len(contexts)} SOP classes)")
+        raise ChestviewError(f"too many kinds of DICOM object in one send ({len(contexts)} presentation contexts "
+                             f"of SOP class and transfer syntax; at most {MAX_CONTEXTS}): send them in parts")
     ae = AE(ae_title=calling_aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
-    for sop_class, syntaxes in contexts.items():
-        ae.add_requested_context(sop_class, sorted(syntaxes))
+    for sop_class, syntaxes in contexts:
+        ae.add_requested_context(sop_class, list(syntaxes))
     try:
         assoc = ae.associate(host, int(port), ae_title=called_aet)
     except Exception as exc:  # noqa: BLE001 - socket errors come in many types
@@ -92,6 +96,26 @@ def send_files(
         if assoc.is_established:
             assoc.release()
     return outcomes
+
+
+_UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+
+
+def _read(path: Path) -> pydicom.Dataset:
+    """The whole file as ``predict`` reads it: with or without preamble and file meta (then its
+    transfer syntax is the encoding it was read in)."""
+    return read_dataset(path, force=sniff_file(path) == "dicom-raw")
+
+
+def requested_contexts(datasets: Iterable[pydicom.Dataset]) -> list[tuple[str, tuple[str, ...]]]:
+    """(SOP class, transfer syntaxes) of each presentation context to propose: per SOP class one
+    context of the uncompressed little-endian syntaxes, and one per other syntax the files use."""
+    wanted: dict[tuple[str, tuple[str, ...]], None] = {}
+    for ds in datasets:
+        sop_class, syntax = str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID)
+        syntaxes = _UNCOMPRESSED if syntax in _UNCOMPRESSED else (syntax,)
+        wanted[(sop_class, syntaxes)] = None
+    return list(wanted)
 
 
 def _store(assoc, path: Path, ds: pydicom.Dataset) -> StoreOutcome:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from chestview.engine.entry_files import read_entry_file
+from chestview.engine.errors import ModelError
 from chestview.engine.gate.stats import GateStats
 from chestview.engine.util import atomic_write_bytes
 from chestview.engine.zoo.card import ModelCard
@@ -38,9 +40,9 @@ def load_gate(directory: str | Path, card: ModelCard) -> GateStats | None:
         return None
     path = Path(directory) / str(entry.get("file", GATE_FILE))
     try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        log.warning("%s: cannot read the input gate (%s); pixel and header checks only", path, exc.strerror or exc)
+        blob = read_entry_file(directory, entry.get("file", GATE_FILE), "input gate")
+    except ModelError as exc:
+        log.warning("%s; pixel and header checks only", exc)
         return None
     if hashlib.sha256(blob).hexdigest() != entry.get("sha256"):
         log.warning("%s: SHA-256 does not match the card; input gate not used", path)

@@ -10,6 +10,7 @@ intended display.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,45 @@ def _check_pixels_readable(path: Path, ds: Dataset, max_pixels: int) -> int:
             raise ImageLoadError(path, f"unsupported transfer syntax {ts.name} ({ts})") from None
         if not decoder.is_available:
             raise ImageLoadError(path, f"no decoder installed for transfer syntax {ts.name}")
+    if ts.is_encapsulated and "PixelData" in ds:
+        size = _frame_size(ds, frames)
+        if size is not None and size != (cols, rows):
+            # a decoder would reshape a frame of another shape to the header's (same pixel count):
+            # a scrambled image, never the film
+            raise ImageLoadError(path, f"the compressed frame is {size[0]}x{size[1]}, not the header's {cols}x{rows}")
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        value = _first(ds.get(keyword))
+        if keyword in ds and ds[keyword].value not in (None, "") and (value is None or not math.isfinite(value)):
+            raise ImageLoadError(path, f"{keyword} is not a finite number ({ds[keyword].value!r})")
+    if _first(ds.get("RescaleSlope")) == 0:
+        raise ImageLoadError(path, "RescaleSlope is 0 (every pixel would be the same)")
     return frames
+
+
+def _frame_size(ds: Dataset, frames: int) -> tuple[int, int] | None:
+    """(width, height) the first compressed frame's own header states (JPEG, JPEG-LS: its SOF
+    segment; JPEG 2000: its SIZ), or None when it cannot be told without decoding."""
+    from pydicom.encaps import generate_frames
+
+    try:
+        frame = next(generate_frames(ds.PixelData, number_of_frames=frames))
+    except Exception:  # noqa: BLE001 - a damaged encapsulation is reported by the decoder
+        return None
+    head = bytes(frame[:65536])
+    if head[:2] == b"\xff\xd8":  # JPEG family: the SOF segment (pydicom's parser, JPEG-LS included)
+        from pydicom.pixels.utils import _get_jpg_parameters
+
+        info = _get_jpg_parameters(head)
+        return (info["width"], info["height"]) if info.get("width") and info.get("height") else None
+    try:  # JPEG 2000 (raw codestream or JP2): Pillow reads the header without decoding
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(bytes(frame))) as im:
+            return im.size if im.format in ("JPEG2000",) else None
+    except Exception:  # noqa: BLE001 - no header Pillow knows: left to the decoder
+        return None
 
 
 def _to_xray(path: Path, ds: Dataset, arr: np.ndarray, frames: int) -> XrayImage:

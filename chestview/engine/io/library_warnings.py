@@ -44,6 +44,17 @@ class _LogToSink(logging.Filter):
 
 
 _LOG_FILTER = _LogToSink()
+
+
+def divert_to_current_file(record: logging.LogRecord) -> bool:
+    """Put a library's log record (any logger, below ERROR) into the current thread's sink, when a
+    file is being decoded on this thread: True when taken. The command line's log handler calls it,
+    so a record from a child logger (``pydicom.pixels.decoders.base``) becomes the file's warning too."""
+    sink = _sink()
+    if sink is None or record.levelno >= logging.ERROR:
+        return False
+    sink.append(record.getMessage())
+    return True
 # Every occurrence, not once per process: each file must get its own copy of the warning.
 _ALWAYS = (("always", re.compile(r"pydicom(\..*)?$")), ("always", re.compile(r"PIL(\..*)?$")))
 

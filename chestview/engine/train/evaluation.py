@@ -500,19 +500,24 @@ class EvalSplit:
 def recorded_split_document(directory: Path, card: Any) -> dict[str, Any] | None:
     """The model's recorded split (split.json), checked against the SHA-256 its card names; None for a
     card that records none (models trained before chestview recorded splits)."""
-    from chestview.engine.data.recorded_split import read_split
-    from chestview.engine.util import sha256_file
+    import hashlib
+    import json
+
+    from chestview.engine.data.recorded_split import check_split
+    from chestview.engine.entry_files import read_entry_file
 
     record = (card.provenance or {}).get("split_file")
     if not record:
         return None
-    name = str(record.get("file", ""))
-    path = directory / name
-    if Path(name).name != name or not path.is_file():
-        raise ChestviewError(f"{directory}: the card names a split file {name!r} that is not a file in the entry")
-    if sha256_file(path) != record.get("sha256"):
+    name = record.get("file", "")
+    data = read_entry_file(directory, name, "split record")  # inside the entry, regular, size-checked
+    path = directory / str(name)
+    if hashlib.sha256(data).hexdigest() != record.get("sha256"):
         raise ChestviewError(f"{path}: SHA-256 does not match the card (the split record was changed)")
-    return read_split(path)
+    try:
+        return check_split(path, json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ChestviewError(f"{path}: cannot read the recorded split ({exc})") from None
 
 
 def recorded_match(ds: Any, card: Any, directory: Path) -> Any:

@@ -140,25 +140,95 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+# Bounds a real card stays far within: a card outside them is damaged or hostile, refused on load.
+MAX_LABELS = 1000
+MAX_INPUT_SIZE = 2048  # pixels per side of the model input
+MAX_PLATT = 1000.0  # |a| and |b| of a Platt scaling (fitted ones are within ~10)
+MAX_PRIOR_EXPONENT = 100.0
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def id_problem(model_id: object) -> str | None:
+    """Why ``model_id`` cannot name a zoo entry (it is also its folder's name), or None."""
+    if not isinstance(model_id, str) or not model_id or len(model_id) > 128 or model_id in (".", "..") \
+            or any(c in model_id for c in "/\\ \0:") or model_id.startswith(("-", ".")):
+        return ("must be a non-empty name (at most 128 characters) without slashes, spaces or colons, "
+                "not starting with '.' or '-'")
+    return None
+
+
+def preprocessing_problems(pre: Any) -> list[str]:
+    """A card's ``preprocessing`` checked field by field: sizes and statistics a model can run with."""
+    from chestview.engine.preprocess import INTENSITY_MODES
+
+    if not isinstance(pre, dict):
+        return ["'preprocessing' must be an object"]
+    problems = []
+    size, channels = pre.get("size"), pre.get("channels")
+    if not _is_int(size) or not 8 <= size <= MAX_INPUT_SIZE:
+        problems.append(f"'preprocessing.size' must be an integer from 8 to {MAX_INPUT_SIZE}")
+    if channels not in (1, 3) or not _is_int(channels):
+        problems.append("'preprocessing.channels' must be 1 or 3")
+    for key in ("mean", "std"):
+        values = pre.get(key)
+        if not isinstance(values, list) or len(values) not in (1, channels if _is_int(channels) else 1) \
+                or not all(_is_number(v) and abs(v) <= 1e3 for v in values):
+            problems.append(f"'preprocessing.{key}' must be a list of finite numbers, one per channel")
+        elif key == "std" and not all(v > 1e-6 for v in values):
+            problems.append("'preprocessing.std' must be positive")
+    if pre.get("intensity", "window") not in INTENSITY_MODES:
+        problems.append(f"'preprocessing.intensity' must be one of {', '.join(INTENSITY_MODES)}")
+    return problems
+
+
+def file_name_problems(data: dict[str, Any]) -> list[str]:
+    """Every file a card names is a plain name inside its entry (see :mod:`chestview.engine.entry_files`)."""
+    from chestview.engine.entry_files import name_problem
+
+    named = [("weights", data.get("weights", "model.safetensors"))]
+    for key, fields in (("input_gate", ("file",)), ("box_prior", ("file",)), ("graph", ("file", "reference"))):
+        record = data.get(key) or {}
+        if isinstance(record, dict):
+            named += [(f"{key}.{f}", record[f]) for f in fields if f in record]
+    split = (data.get("provenance") or {}).get("split_file") if isinstance(data.get("provenance"), dict) else None
+    if isinstance(split, dict) and "file" in split:
+        named.append(("provenance.split_file.file", split["file"]))
+    return [f"'{key}' {problem}" for key, name in named if (problem := name_problem(name)) is not None]
+
+
 def validate_card(data: dict[str, Any]) -> list[str]:
-    """Problems with a card's JSON (empty when valid). Checked on load and by a test over the zoo."""
+    """Problems with a card's JSON (empty when valid): its schema, field by field, with the bounds a
+    real model stays within. Checked on load and by a test over the zoo."""
     problems: list[str] = []
     for key, kind in (("id", str), ("architecture", str), ("labels", list), ("preprocessing", dict)):
         if not isinstance(data.get(key), kind):
             problems.append(f"'{key}' missing or not a {kind.__name__}")
     if problems:
         return problems
-    if not data["id"] or any(c in data["id"] for c in "/\\ "):
-        problems.append("'id' must be a non-empty name without slashes or spaces")
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not _is_int(version) or version < 1:
+        return ["'schema_version' must be a positive integer"]
+    if version > SCHEMA_VERSION:
+        return [f"schema_version {version} is newer than this chestview reads ({SCHEMA_VERSION}); update chestview"]
+    if id_problem(data["id"]):
+        problems.append(f"'id' {id_problem(data['id'])}")
     labels = data["labels"]
-    if not labels or not all(isinstance(lbl, str) and lbl for lbl in labels):
-        problems.append("'labels' must be a non-empty list of names")
+    if not labels or len(labels) > MAX_LABELS or not all(isinstance(lbl, str) and 0 < len(lbl) <= 200 for lbl in labels):
+        problems.append(f"'labels' must be a non-empty list of at most {MAX_LABELS} names")
+        return problems
     elif len(set(labels)) != len(labels):
         problems.append("'labels' has duplicates")
-    try:
-        Preprocessing.from_json(data["preprocessing"])
-    except (KeyError, TypeError, ValueError) as exc:
-        problems.append(f"'preprocessing' invalid ({exc})")
+    pre_problems = preprocessing_problems(data["preprocessing"])
+    problems += pre_problems
+    if not pre_problems:
+        try:
+            Preprocessing.from_json(data["preprocessing"])
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"'preprocessing' invalid ({exc})")
+    problems += file_name_problems(data)
     thresholds = data.get("thresholds", {})
     if not isinstance(thresholds, dict):
         problems.append("'thresholds' must map labels to numbers")
@@ -185,11 +255,13 @@ def validate_card(data: dict[str, Any]) -> list[str]:
     cal = data.get("calibration") or {}
     params = cal.get("params", {}) if isinstance(cal, dict) else None
     if not isinstance(params, dict) or not all(
-            isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(x) for x in v) for v in params.values()):
-        problems.append("'calibration' must map outputs to [a, b] Platt parameters")
+            isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(x) and abs(x) <= MAX_PLATT for x in v)
+            for v in params.values()):
+        problems.append(f"'calibration' must map outputs to [a, b] Platt parameters (each within ±{MAX_PLATT:g})")
     bp = data.get("box_prior") or {}
-    if bp and not (isinstance(bp, dict) and isinstance(bp.get("file"), str) and _is_number(bp.get("exponent"))):
-        problems.append("'box_prior' must name a 'file' and an 'exponent'")
+    if bp and not (isinstance(bp, dict) and isinstance(bp.get("file"), str) and _is_number(bp.get("exponent"))
+                   and 0 <= bp["exponent"] <= MAX_PRIOR_EXPONENT):
+        problems.append(f"'box_prior' must name a 'file' and an 'exponent' from 0 to {MAX_PRIOR_EXPONENT:g}")
     rp = data.get("reduced_precision") or {}
     if not isinstance(rp, dict) or not all(
             isinstance(v, dict) and isinstance(v.get("passed"), bool) and isinstance(v.get("weights_sha256"), str)

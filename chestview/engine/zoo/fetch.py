@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -109,6 +110,11 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
 
 _OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
+#: A download is bounded by size and by time: an endless or trickling response is cut off, not
+#: followed forever (published checkpoints are tens of MB; a model's weights are at most 2 GB).
+MAX_DOWNLOAD_BYTES = 2048 << 20
+DOWNLOAD_DEADLINE_S = 1800.0
+
 
 def download(
     url: str,
@@ -118,8 +124,15 @@ def download(
     on_progress: Callable[[DownloadProgress], None] | None = None,
     timeout: float = 60.0,
     chunk: int = 1 << 20,
+    max_bytes: int | None = None,
+    deadline_s: float | None = None,
 ) -> Path:
-    """Download ``url`` to ``dest`` atomically; a wrong SHA-256 leaves nothing behind."""
+    """Download ``url`` to ``dest`` atomically; a wrong SHA-256 leaves nothing behind. ``timeout``:
+    seconds a connection may stay silent; ``max_bytes`` and ``deadline_s`` (default
+    :data:`MAX_DOWNLOAD_BYTES`, :data:`DOWNLOAD_DEADLINE_S`) bound the whole transfer."""
+    max_bytes = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
+    deadline_s = DOWNLOAD_DEADLINE_S if deadline_s is None else deadline_s
+    started = time.monotonic()
     expected = _check_hex(sha256)
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise ChestviewError(f"{url}: only http(s) URLs are fetched")
@@ -134,12 +147,22 @@ def download(
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if total is not None and total > max_bytes:
+            raise RunError(f"{url}: the server announces {total:,} bytes, more than a checkpoint can be "
+                           f"({max_bytes:,}); not downloaded")
         digest = hashlib.sha256()
         done = 0
         # atomic_write removes its temporary file when anything below raises.
         with atomic_write(dest, "wb") as fh:
             try:
-                while block := response.read(chunk):
+                # read1: what has arrived, so that a trickling server meets the deadline check below
+                while block := response.read1(chunk):
+                    if done + len(block) > max_bytes:
+                        raise RunError(f"{url}: more than {max_bytes:,} bytes, more than a checkpoint can be; "
+                                       "download stopped and discarded")
+                    if time.monotonic() - started > deadline_s:
+                        raise RunError(f"{url}: download took longer than {deadline_s:g} s ({done:,} bytes by "
+                                       "then); stopped and discarded")
                     fh.write(block)
                     digest.update(block)
                     done += len(block)

@@ -30,7 +30,7 @@ from chestview.engine.errors import ModelError
 from chestview.engine.paths import user_models_dir
 from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from chestview.engine.util import sha256_file
-from chestview.engine.zoo.card import CARD_FILE, ModelCard
+from chestview.engine.zoo.card import CARD_FILE, ModelCard, id_problem
 from chestview.engine.zoo.store import list_zoo, save_zoo_entry
 
 FORMATS = ("chexnet", "torchxrayvision", "state-dict")
@@ -517,8 +517,12 @@ def import_checkpoint(
     if fmt not in CONVERTERS:
         raise ModelError(f"{path}: unknown checkpoint format {fmt!r}; known: {', '.join(FORMATS)}")
     _check_options(path, fmt, opts)
+    if opts.model_id is not None and id_problem(opts.model_id):  # before anything is read or written
+        raise ModelError(f"{opts.model_id}: not a model id: it {id_problem(opts.model_id)}")
     conv = CONVERTERS[fmt](read_checkpoint(path), path, opts)
     model_id = opts.model_id or conv.default_id
+    if id_problem(model_id):
+        raise ModelError(f"{model_id}: not a model id: it {id_problem(model_id)}; give one with --id")
     dest = Path(out_dir) if out_dir else user_models_dir() / model_id
     _check_destination(dest, model_id, overwrite)
     _apply_labels(conv, opts, path)

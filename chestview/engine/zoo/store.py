@@ -19,6 +19,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
+from chestview.engine.entry_files import entry_file, read_entry_file
 from chestview.engine.errors import ModelError
 from chestview.engine.paths import bundled_zoo_dir, user_models_dir
 from chestview.engine.util import atomic_write_bytes
@@ -130,10 +131,7 @@ def build_module(card: ModelCard) -> nn.Module:
 
 def read_weights(directory: Path, card: ModelCard) -> dict[str, torch.Tensor]:
     path = directory / card.weights
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read weights ({exc.strerror or exc})") from None
+    data = read_entry_file(directory, card.weights, "weights")
     if card.sha256:
         import hashlib
 
@@ -174,7 +172,7 @@ def load_model(id_or_dir: str | Path, device: str | torch.device = "cpu", *, laz
     if card.box_prior:
         from chestview.engine.explain.prior import load_priors
 
-        priors = load_priors(directory / card.box_prior["file"], card.box_prior.get("sha256"))
+        priors = load_priors(entry_file(directory, card.box_prior["file"], "box prior"), card.box_prior.get("sha256"))
     return LoadedModel(card=card, module=module, path=directory, box_priors=priors, build=None if module is not None else build)
 
 

@@ -76,3 +76,23 @@ def test_augmented_items_differ_across_calls_but_repeat_for_a_seed(test_data: Pa
     x1, x2 = a[0]["image"], a[0]["image"]
     assert not torch.equal(x1, x2)
     assert torch.equal(b[0]["image"], x1)
+
+
+def test_an_unreadable_image_is_skipped_with_its_name(tmp_path: Path, test_data: Path, caplog) -> None:
+    import shutil
+
+    from chestview.engine.errors import DatasetError
+
+    data = tmp_path / "nih"
+    shutil.copytree(test_data / "nih_64px", data)
+    ds = open_dataset(f"nih:{data}")
+    victim = Path(ds.samples[1].path)
+    victim.write_bytes(victim.read_bytes()[:100])  # a truncated PNG
+    tds = ChestXrayTorchDataset(ds, [1, 2], Preprocessing(size=32), cache_dir=tmp_path / "cache")
+    with caplog.at_level("WARNING"):
+        item = tds[0]
+    assert item["index"] == 2  # the next readable image takes its place
+    assert victim.name in caplog.text and "skipped" in caplog.text
+    Path(ds.samples[2].path).write_bytes(b"not an image")
+    with pytest.raises(DatasetError, match="none of the 2 images"):
+        ChestXrayTorchDataset(ds, [1, 2], Preprocessing(size=32), cache_dir=tmp_path / "cache2")[0]

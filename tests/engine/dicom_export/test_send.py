@@ -80,7 +80,7 @@ def test_send_cli_usage_errors(objects, capsys):
         dicom_files([objects / "missing"])
 
 
-def test_send_to_a_local_orthanc(objects, tmp_path, capsys):
+def test_send_to_a_local_orthanc(objects, tmp_path, capsys, samples_dir):
     exe = require_tool("Orthanc", "orthanc")
     dicom_port, http_port = _free_port(), _free_port()
     config = {
@@ -112,6 +112,17 @@ def test_send_to_a_local_orthanc(objects, tmp_path, capsys):
         studies = json.loads(urllib.request.urlopen(f"{api}/studies?expand", timeout=10).read())
         source = pydicom.dcmread(next(iter(objects.glob("*_sr.dcm"))))
         assert [s["MainDicomTags"]["StudyInstanceUID"] for s in studies] == [source.StudyInstanceUID]
+        # The compressed sources (JPEG baseline, JPEG 2000, JPEG-LS) and a preamble-less file go as they are.
+        from pydicom.data import get_testdata_file
+
+        sources = [samples_dir / "cr_siim_jpeg_baseline.dcm", samples_dir / "cr_mono1_rg1_jpeg2000.dcm",
+                   Path(get_testdata_file("MR_small_jpeg_ls_lossless.dcm")),
+                   _preambleless(samples_dir / "dx_nih_google_uncompressed.dcm", tmp_path / "old_style.dcm")]
+        code = main(["send", *map(str, sources), "--host", "127.0.0.1", "--port", str(dicom_port), "--aet", "ORTHANC"])
+        assert code == 0, capsys.readouterr().err
+        stored = json.loads(urllib.request.urlopen(f"{api}/instances?expand", timeout=10).read())
+        uids = {i["MainDicomTags"]["SOPInstanceUID"] for i in stored}
+        assert {pydicom.dcmread(f, force=True, stop_before_pixels=True).SOPInstanceUID for f in sources} <= uids
         # A wrong called AE title is refused, in one line.
         assert main(["send", str(objects), "--host", "127.0.0.1", "--port", str(dicom_port), "--aet", "WRONG"]) == 1
         assert "association with WRONG rejected" in capsys.readouterr().err
@@ -122,3 +133,81 @@ def test_send_to_a_local_orthanc(objects, tmp_path, capsys):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def _preambleless(source: Path, target: Path) -> Path:
+    """``source`` written as an old ACR-NEMA style file: no preamble, no DICM, no file meta."""
+    from pydicom.filewriter import write_dataset
+    from pydicom.filebase import DicomBytesIO
+
+    ds = pydicom.dcmread(source)
+    ds.decompress() if ds.file_meta.TransferSyntaxUID.is_compressed else None
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, True
+    write_dataset(buffer, ds)
+    target.write_bytes(buffer.getvalue())
+    return target
+
+
+@pytest.fixture
+def any_syntax_scp():
+    """A Storage SCP that accepts every transfer syntax, compressed ones included."""
+    from pynetdicom import AE, AllStoragePresentationContexts, evt
+    from pynetdicom.sop_class import SecondaryCaptureImageStorage  # noqa: F401 - registers names
+    from pydicom.uid import AllTransferSyntaxes
+
+    received: list[tuple[str, str]] = []
+
+    def on_store(event):
+        received.append((event.dataset.SOPInstanceUID, event.context.transfer_syntax))
+        return 0x0000
+
+    ae = AE(ae_title="ANYSCP")
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, AllTransferSyntaxes)
+    port = _free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    yield port, received
+    server.shutdown()
+
+
+def test_compressed_and_preambleless_sources_are_sent_as_they_are(samples_dir, tmp_path, any_syntax_scp, capsys):
+    from pydicom.data import get_testdata_file
+
+    port, received = any_syntax_scp
+    jpeg_ls = Path(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
+    files = [samples_dir / "cr_siim_jpeg_baseline.dcm", samples_dir / "cr_mono1_rg1_jpeg2000.dcm", jpeg_ls,
+             samples_dir / "dx_nih_google_uncompressed.dcm",
+             _preambleless(samples_dir / "dx_nih_google_uncompressed.dcm", tmp_path / "old_style.dcm")]
+    # predict reads the preamble-less file
+    from chestview.engine.io.loader import load_image
+
+    assert load_image(files[-1]).pixels.size > 0
+    argv = ["send", *map(str, files[:4]), "--host", "127.0.0.1", "--port", str(port), "--aet", "ANYSCP"]
+    assert main(argv) == 0, capsys.readouterr().err
+    syntaxes = {uid: ts for uid, ts in received}
+    for f in files[:3]:  # each compressed file in its own transfer syntax
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        assert syntaxes[ds.SOPInstanceUID] == ds.file_meta.TransferSyntaxUID
+    received.clear()
+    outcomes = send_files([files[-1]], "127.0.0.1", port, "ANYSCP", timeout=10)
+    assert [o.ok for o in outcomes] == [True] and len(received) == 1
+
+
+def test_contexts_per_sop_class_and_syntax():
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit, JPEG2000
+
+    from chestview.engine.dicom_export.send import requested_contexts
+
+    def ds(sop: str, ts: str) -> Dataset:
+        d = Dataset()
+        d.SOPClassUID = sop
+        d.file_meta = FileMetaDataset()
+        d.file_meta.TransferSyntaxUID = ts
+        return d
+
+    got = requested_contexts([ds("1.2", JPEGBaseline8Bit), ds("1.2", JPEG2000), ds("1.2", ImplicitVRLittleEndian),
+                              ds("1.2", ExplicitVRLittleEndian), ds("1.3", JPEGBaseline8Bit)])
+    assert got == [("1.2", (JPEGBaseline8Bit,)), ("1.2", (JPEG2000,)),
+                   ("1.2", (ExplicitVRLittleEndian, ImplicitVRLittleEndian)), ("1.3", (JPEGBaseline8Bit,))]
