@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from chestview.engine.report_line import report_line
 from chestview.engine.results import Finding, ImageResult, InputCheck, abnormality_score
 from chestview.engine.util import atomic_write_text
 
 TOP_FINDINGS = 3
-COLUMNS = ("file", "abnormality score", "top findings", "input check", "warnings", "model")
+COLUMNS = ("file", "abnormality score", "top findings", "input check", "warnings", "model", "report")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class WorklistRow:
     warnings: tuple[str, ...]
     model: str
     error: str | None = None
+    report: str = ""  # the film's report line (chestview.engine.report_line)
 
     @property
     def flagged(self) -> bool:
@@ -66,6 +68,7 @@ class WorklistRow:
             self.check_text(),
             " | ".join(self.warnings),
             self.model,
+            self.report,
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class WorklistRow:
             "warnings": list(self.warnings),
             "model": self.model,
             "error": self.error,
+            "report": self.report,
         }
 
 
@@ -88,10 +92,11 @@ def top_findings(result: ImageResult, n: int = TOP_FINDINGS) -> tuple[Finding, .
 
 def row_for(result: ImageResult, model: str) -> WorklistRow:
     if result.error:
-        return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error)
+        return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error,
+                           report_line(result, model))
     score = abnormality_score(result)
     return WorklistRow(result.path, score if math.isfinite(score) else None, top_findings(result),
-                       result.input_check, tuple(result.warnings), model)
+                       result.input_check, tuple(result.warnings), model, report=report_line(result, model))
 
 
 def sort_key(row: WorklistRow) -> tuple:
