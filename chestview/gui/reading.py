@@ -374,6 +374,11 @@ def install_reading(window: Any, *, reviews: ReviewStore | None = None,
         view_menu.addAction(a)
     window.help_menu.insertAction(window.act_about, window.act_shortcuts)
 
+    # Every key works in viewer-only mode too (menus and tool bar hidden): the window holds each action.
+    for a in window.findChildren(QAction):
+        if not a.shortcut().isEmpty():
+            window.addAction(a)
+
     ctl.panel.verdict_requested.connect(ctl.set_verdict)
     ctl.panel.read_toggled.connect(ctl.set_read)
     ctl.panel.note_edited.connect(ctl.set_note)

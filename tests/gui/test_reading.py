@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QGuiApplication
 
 from chestview.gui.main_window import MainWindow
@@ -218,7 +218,7 @@ def test_measurements_last_with_undo_redo_and_go_into_the_export(qtbot, tiny_zoo
 
 
 def test_keys_listed_viewer_only_and_corner_text(qtbot, tiny_zoo, films, tmp_path):
-    from chestview.gui.reading import shortcut_rows
+    from chestview.gui.reading import VIEWER_KEYS, shortcut_rows
 
     w = new_window(qtbot, tiny_zoo)
     with qtbot.waitSignal(w.image_shown, timeout=TIMEOUT):
@@ -227,6 +227,11 @@ def test_keys_listed_viewer_only_and_corner_text(qtbot, tiny_zoo, films, tmp_pat
     for what, keys in (("Viewer Only", "F11"), ("Agree with Finding", "G"), ("Read, Next Unread", "N"),
                        ("Keyboard Shortcuts", "F1"), ("Ruler", "R"), ("Undo Measurement", "Ctrl+Z")):
         assert rows[what] == keys
+    keys = [k for k, _ in shortcut_rows(w)[: -len(VIEWER_KEYS)]]
+    assert len(keys) == len(set(keys)), "two actions share a key: Qt would fire neither"
+    w.viewer.graphics.setFocus()
+    qtbot.keyClick(w.viewer.graphics, Qt.Key.Key_M)  # a plain key on the image: marks the film read
+    assert w.worklist.is_read(films[0]) or w.reading.review(films[0]).read
     dlg = w.reading.show_shortcuts()
     assert dlg.findChild(type(w.worklist.table)).rowCount() == len(shortcut_rows(w))
     dlg.close()
