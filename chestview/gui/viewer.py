@@ -79,6 +79,15 @@ class WindowLevelViewBox(pg.ViewBox):
         if delta:
             self.page_requested.emit(-1 if delta > 0 else +1)  # wheel away from you: previous, as in Weasis
 
+    def mouseClickEvent(self, ev):  # noqa: N802 - Qt naming
+        # A text note is placed with a click (a drag of no length), not a drag.
+        if self.tool == "text" and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self.tool_dragged.emit(p, p, True)
+            return
+        super().mouseClickEvent(ev)
+
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
         if self.tool and ev.button() == Qt.MouseButton.LeftButton and not self.wl_mode:
             ev.accept()
