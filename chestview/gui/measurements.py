@@ -182,12 +182,15 @@ class MeasurementTools(QObject):
         p1, p2 = (start.x(), start.y()), (end.x(), end.y())
         tool = self.view.tool
         if not finished:
-            self._draw_preview(tool, p1, p2)
+            if tool != "text":
+                self._draw_preview(tool, p1, p2)
             return
         self._clear_preview()
         if tool == "ruler":
             self.add(Annotation("ruler", (p1, p2)))
         elif tool == "text":
+            if abs(p1[0] - p2[0]) + abs(p1[1] - p2[1]) > 4:  # a note is placed with a click, not a drag
+                return
             words = self.ask_text()
             if words:
                 self.add(Annotation("text", (p2,), words))

@@ -382,6 +382,7 @@ def install_reading(window: Any, *, reviews: ReviewStore | None = None,
     ctl.panel.verdict_requested.connect(ctl.set_verdict)
     ctl.panel.read_toggled.connect(ctl.set_read)
     ctl.panel.note_edited.connect(ctl.set_note)
+    ctl.panel.note_done.connect(lambda: window.viewer.graphics.setFocus())
     window.image_shown.connect(ctl.image_shown)
     window.result_shown.connect(ctl.refresh_panel)
     window.results.subscribe(lambda path, _m, _r: QTimer.singleShot(0, ctl.refresh_panel)

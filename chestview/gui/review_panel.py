@@ -29,12 +29,14 @@ LABEL_ROLE = Qt.ItemDataRole.UserRole + 20
 
 
 class ReviewPanel(QWidget):
+    note_done = Signal()
     verdict_requested = Signal(str, object)  # finding label, verdict ("agree"/"disagree"/"unsure") or None
     read_toggled = Signal(bool)
     note_edited = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._film = ""
         self.title = QLabel("No film")
         self.title.setStyleSheet("font-weight: bold;")
         self.read = QCheckBox("Read")
@@ -64,6 +66,8 @@ class ReviewPanel(QWidget):
         self.note = QLineEdit()
         self.note.setPlaceholderText("Note on this film (kept with your review)…")
         self.note.editingFinished.connect(lambda: self.note_edited.emit(self.note.text()))
+        # Return: the note is kept and the keys go back to reading (G, D, N… are not typed into it).
+        self.note.returnPressed.connect(self.note_done)
         self.report = QLabel("")
         self.report.setWordWrap(True)
         self.report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -108,7 +112,9 @@ class ReviewPanel(QWidget):
         if not self.note.hasFocus():
             self.note.setText(review.note if review is not None else "")
         self.note.setEnabled(review is not None)
-        keep = self.selected_label()
+        # The same film again (a verdict given): keep the row; another film: start at its first finding.
+        keep = self.selected_label() if name == self._film else ""
+        self._film = name
         verdicts = dict(review.verdicts) if review is not None else {}
         findings = [f for f in result.findings if f.reliable] if result is not None and not result.flagged else []
         self.table.setRowCount(len(findings))
