@@ -62,6 +62,7 @@ class ReadingController(QObject):
         self._viewer_only_state: tuple | None = None
         self._prior_lookups: set[tuple[str, str]] = set()
         self._window_linked = False
+        self._syncing = False
 
     # -- the film shown ---------------------------------------------------------------------
     def model_id(self) -> str:
@@ -187,18 +188,41 @@ class ReadingController(QObject):
         self.update_changes()
 
     def link_views(self, on: bool) -> None:
-        """Zoom, pan and window/level of the prior follow the current film (while a prior is shown)."""
+        """Zoom, pan and window/level of the prior follow the current film (while a prior is shown);
+        the current film leads (zooming the prior alone leaves the current film as it is)."""
         on = bool(on) and self.w.act_prior.isChecked()
         a, b = self.w.viewer, self.w.prior_viewer
-        b.view.setXLink(a.view if on else None)
-        b.view.setYLink(a.view if on else None)
+        # Not pyqtgraph's setXLink/setYLink: those line the axes up on screen (for plots stacked one
+        # above the other), which shifts side-by-side views by their distance. Here both show the same
+        # image rectangle.
         if on != self._window_linked:
             if on:
                 a.window_changed.connect(self._follow_window)
+                a.view.sigRangeChanged.connect(self._follow_range)
                 self._follow_window(*a.window)
+                self._follow_range()
             else:
                 a.window_changed.disconnect(self._follow_window)
+                a.view.sigRangeChanged.disconnect(self._follow_range)
             self._window_linked = on
+
+    def _copy_range(self, src: Any, dst: Any) -> None:
+        if self._syncing or src.image is None or dst.image is None:
+            return
+        self._syncing = True
+        try:
+            dst.view.setRange(src.view.viewRect(), padding=0)
+        finally:
+            self._syncing = False
+
+    def prior_shown(self) -> None:
+        """The prior's image is in its viewer: it takes the current film's view and window."""
+        if self._window_linked:
+            self._follow_range()
+            self._follow_window(*self.w.viewer.window)
+
+    def _follow_range(self, *_a: Any) -> None:
+        self._copy_range(self.w.viewer, self.w.prior_viewer)
 
     def _follow_window(self, centre: float, width: float) -> None:
         """The prior takes the current film's window/level: the same stored values (DICOM units), so

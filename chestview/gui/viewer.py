@@ -199,6 +199,7 @@ class ImageViewer(QWidget):
 
         self.view.window_dragged.connect(self._drag_window)
         self.view.sigRangeChanged.connect(lambda *_a: self._update_corner())
+        self.view.sigResized.connect(lambda *_a: self._update_corner())
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
     # --- keys --------------------------------------------------------------------------------

@@ -169,6 +169,7 @@ class BrowsingMixin:
         cached = self.images.get(prior.path)
         if cached is not None:
             self.prior_viewer.set_image(cached)
+            self._prior_shown()
         else:
             self._start("prior", create_worker(_load_job, prior.path, name="load prior"),
                         returned=self._prior_loaded)
@@ -177,6 +178,12 @@ class BrowsingMixin:
         self.images.put(image.path, image)
         if image.path == getattr(self, "prior_path", None):
             self.prior_viewer.set_image(image)
+            self._prior_shown()
+
+    def _prior_shown(self) -> None:
+        reading = getattr(self, "reading", None)  # linked viewing (gui/reading.py)
+        if reading is not None:
+            reading.prior_shown()
 
 
 def _load_job(path: str):
