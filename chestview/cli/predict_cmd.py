@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         results_document,
         write_results_json,
     )
+    from chestview.engine.case_call import case_call
     from chestview.engine.inference import Predictor
     from chestview.engine.io.loader import load_image
     from chestview.engine.outputs import open_output_folder
@@ -175,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
             rows.append([Path(r.path).name, "ERROR", "", r.error.split(": ", 1)[-1][:60]])
             continue
         ab = r.abnormality
-        abnormal = "" if ab is None else f"{ab.probability:.2f}" + (" (positive)" if ab.positive else "")
+        call = case_call(r)  # the one rule the app, the worklist and the exports follow
+        abnormal = ("" if ab is None else f"{ab.probability:.2f} ") + (call.short if call is not None else "")
         if r.flagged:  # no scores for what is probably not a chest film; they stay in results.json
             rows.append([Path(r.path).name, "FLAGGED", "–",
                          f"not a frontal chest radiograph? {r.input_check.reason}"])
@@ -189,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model{'s' if multi else ''} {', '.join(c.id for c in cards)} on {predictors[0].device} ({backends}); "
           f"{len(results)} input(s)")
     if rows:
-        print(table(rows, ["image", "status", "abnormality", "positive findings"]))
+        print(table(rows, ["image", "status", "abnormality (case call)", "positive findings"]))
     print(f"wrote {written}" + (f" (shard {shard.index + 1}/{shard.count})" if shard else ""))
     if dicom_out is not None:
         print(f"wrote {len(dicom_out.written)} DICOM object(s) in {dicom_out.out_dir}")
@@ -206,6 +208,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _positives(r) -> str:
-    pos = [f"{f.label} {f.probability:.2f}" for f in r.findings if f.positive]
+    pos = [f"{f.label} {f.probability:.2f}" + (" (diffuse, no box)" if f.diffuse else "") for f in r.findings if f.positive]
     top = r.findings[0] if r.findings else None
     return ", ".join(pos) if pos else f"none positive (top: {top.label} {top.probability:.2f})" if top else ""

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         results.append(ImageResult(path=path, error=message))
     rows = build_worklist(results, card.id)
     shown = [
-        [i + 1, Path(r.path).name, r.shown_score(), _clip(r.shown_findings(), 70),
+        [i + 1, Path(r.path).name, r.shown_score(), _clip(r.call_text, 40), _clip(r.shown_findings(), 70),
          _clip(r.check_text(), 70), _clip(" | ".join(r.warnings), 50)]
         for i, r in enumerate(rows)
     ]
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"worklist: {len(rows)} image(s), model {card.id} on {device} ({backend}); {source}; most suspicious "
           f"first, flagged inputs (not a frontal chest radiograph?) after them")
     if shown:
-        print(table(shown, ["#", "file", "score", "top findings (+ positive)", "input check", "warnings"]))
+        print(table(shown, ["#", "file", "score", "case call", "top findings (+ positive)", "input check", "warnings"]))
     if args.csv:
         print(f"wrote {write_worklist_csv(args.csv, rows)}")
     if args.json:

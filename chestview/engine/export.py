@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from chestview import DISCLAIMER, __version__
+from chestview.engine.case_call import case_call
 from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.engine.io.image import XrayImage
 from chestview.engine.render import render_annotated, save_image_atomic
 from chestview.engine.results import ImageResult
 from chestview.engine.util import atomic_write_text
 from chestview.engine.zoo.card import ModelCard
+from chestview.engine.zoo.quality import model_warning_line, model_warnings
 
 PATIENT_KEYS = ("patient_id", "patient_name", "patient_birth_date", "patient_sex", "patient_age", "accession_number")
 
@@ -32,6 +34,7 @@ def model_summary(card: ModelCard) -> dict[str, Any]:
         "unreliable_labels": list(card.unreliable_labels),
         "supervision": card.supervision,
         "input_size": card.preprocessing.size,
+        "warnings": model_warnings(card),  # targets missed, poor or no test AUROC (zoo.quality)
     }
 
 
@@ -46,6 +49,8 @@ def results_document(
     rows = []
     for r in results:
         row = r.to_json()
+        call = case_call(r)
+        row["case_call"] = call.to_json() if call is not None else None
         if patient_info and r.path in patient_info:
             row["patient"] = patient_info[r.path]
         rows.append(row)
@@ -78,10 +83,14 @@ def multi_model_document(
         row["models"] = {}
         for card, per_model in zip(cards, results):
             entry = per_model[i].to_json()
+            call = case_call(per_model[i])
+            entry["case_call"] = call.to_json() if call is not None else None
             entry.pop("path", None)
             row["models"][card.id] = entry
         if ensemble is not None:
             entry = ensemble[i].to_json()
+            call = case_call(ensemble[i])
+            entry["case_call"] = call.to_json() if call is not None else None
             entry.pop("path", None)
             entry.pop("timings_ms", None)
             row["ensemble"] = entry
@@ -134,7 +143,8 @@ def export_annotated(
 ) -> Path:
     """The annotated image (PNG/JPEG by extension) and, beside it, its JSON report. Never overwrites the source."""
     rgb = render_annotated(
-        image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window
+        image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window,
+        model_warning=model_warning_line(card),
     )
     out_path = save_image_atomic(out_path, rgb, protect=[image.path])
     if with_json:

@@ -19,7 +19,8 @@ from torch.utils.data import Dataset
 from chestview.engine.backends.select import OpenedBackend, open_backend
 from chestview.engine.device import resolve_device
 from chestview.engine.errors import ChestviewError
-from chestview.engine.explain.boxes import maps_to_boxes
+from chestview.engine.case_call import ABNORMALITY_MAP
+from chestview.engine.explain.box_rule import BoxRule
 from chestview.engine.explain.cam import normalise_maps
 from chestview.engine.io.image import XrayImage
 from chestview.engine.preprocess import Preprocessing, merge_crop_maps, prepare, ten_crop
@@ -182,7 +183,8 @@ class Predictor:
         # Boxes from heatmap * prior ** exponent (the card's, chosen on validation); display maps stay the model's.
         self.box_priors = getattr(loaded, "box_priors", None) or {}
         self.prior_exponent = float(self.card.box_prior.get("exponent", 0.0)) if self.box_priors else 0.0
-        self._prior_factors: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+        # The one box path (explain.box_rule): the app re-cuts a manual level through this same rule.
+        self.box_rule = BoxRule(self.box_priors, self.prior_exponent, max_boxes)
         from chestview.engine.gate import load_gate
 
         # The input gate's statistics (None for a model without them: pixel and header checks only).
@@ -229,7 +231,8 @@ class Predictor:
     def findings_from(
         self, image_size: tuple[int, int], probs: np.ndarray, heat: np.ndarray
     ) -> tuple[list[Finding], float]:
-        """Findings with boxes; returns the time spent making boxes (ms)."""
+        """Findings with boxes cut from ``heat`` (the labels' uint8 maps) by the box rule; returns the
+        time spent making boxes (ms)."""
         t0 = _now()
         rows = []
         for c, label in enumerate(self.labels):
@@ -239,9 +242,10 @@ class Predictor:
             positive = reliable and p >= threshold
             rows.append((label, p, threshold, positive, reliable))
         want = [c for c, row in enumerate(rows) if self.boxes == "all" or (self.boxes == "positive" and row[3])]
-        boxes = dict(zip(want, maps_to_boxes(heat[want], image_size, threshold=self.box_threshold,
-                                              max_boxes=self.max_boxes))) if want else {}
-        findings = [Finding(*row, tuple(boxes.get(c, ()))) for c, row in enumerate(rows)]
+        cuts = dict(zip(want, self.box_rule.cut(heat[want], [self.labels[c] for c in want], image_size,
+                                                self.box_threshold))) if want else {}
+        findings = [Finding(*row, cuts[c].boxes, cuts[c].diffuse) if c in cuts else Finding(*row)
+                    for c, row in enumerate(rows)]
         findings.sort(key=lambda f: (not f.reliable, -f.probability))
         return findings, (_now() - t0) * 1e3
 
@@ -250,18 +254,6 @@ class Predictor:
             return probs[0].numpy(), maps[0].numpy()
         windows, resized = extra
         return probs.mean(dim=0).numpy(), merge_crop_maps(maps, windows, resized).numpy()
-
-    def _fused_with_priors(self, heat: np.ndarray) -> np.ndarray:
-        """The maps boxes are cut from: each label's map times its prior ** exponent, renormalised."""
-        from chestview.engine.explain.prior import fuse_stack, prior_factors
-
-        shape = tuple(heat.shape[1:])
-        cached = self._prior_factors.get(shape)
-        if cached is None:  # once per map shape: the priors resized and raised to the exponent
-            factors = prior_factors(self.box_priors, self.labels, shape, self.prior_exponent)
-            has_prior = np.array([lbl in self.box_priors for lbl in self.labels])
-            cached = self._prior_factors[shape] = (factors, has_prior)
-        return fuse_stack(heat, *cached)
 
     @staticmethod
     def _merge_features(feats: torch.Tensor | None) -> np.ndarray | None:
@@ -277,10 +269,11 @@ class Predictor:
         t0 = _now()
         n = len(self.labels)
         probs = self.calibrate(probs)
-        heat = normalise_maps(maps[:n])  # the abnormality output's map (if any) is not shown
+        # The abnormality output's map (its CAM, the head's last map) too, when the head gives one.
+        with_abnormality = self.card.has_abnormality and maps.shape[0] > n
+        heat = normalise_maps(maps[: n + 1] if with_abnormality else maps[:n])
         timings["heatmaps"] = (_now() - t0) * 1e3
-        box_heat = self._fused_with_priors(heat) if self.prior_exponent > 0 else heat
-        findings, timings["boxes"] = self.findings_from(image.size, probs[:n], box_heat)
+        findings, timings["boxes"] = self.findings_from(image.size, probs[:n], heat[:n])
         abnormality = None
         if self.card.has_abnormality and probs.shape[0] > n:
             threshold = float(self.card.abnormality.get("threshold", 0.5))
@@ -301,7 +294,9 @@ class Predictor:
             findings=findings,
             timings_ms=timings,
             input_check=check,
-            heatmaps={label: heat[c] for c, label in enumerate(self.labels)},
+            heatmaps={**{label: heat[c] for c, label in enumerate(self.labels)},
+                      **({ABNORMALITY_MAP: heat[n]} if with_abnormality else {})},
+            box_threshold=self.box_threshold,
         )
 
     # -- public -----------------------------------------------------------------------------

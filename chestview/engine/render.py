@@ -61,13 +61,19 @@ def _dashed_rectangle(draw: ImageDraw.ImageDraw, xy: list[float], colour, width:
 
 
 def legend_lines(result: ImageResult) -> list[str]:
-    """The exported legend: the abnormality score (when the model has one) and the positive findings."""
+    """The exported legend: the case call (engine.case_call, with its note when a finding disagrees)
+    and the positive findings, "diffuse — no box" where a finding's map has no focal region."""
+    from chestview.engine.case_call import case_call
+
     lines = []
-    ab = getattr(result, "abnormality", None)
-    if ab is not None:
-        lines.append(f"Abnormality {ab.probability:.2f}{' +' if ab.positive else ''} (op. {ab.threshold:.2f})")
+    call = case_call(result)
+    if call is not None and (result.abnormality is not None or call.discordant):
+        lines.append(f"Case: {call.text}")
+        if call.note:
+            lines.append(f"Note: {call.note}")
     positives = sorted((f for f in result.findings if f.positive and f.reliable), key=lambda f: -f.probability)
-    lines += [f"{f.label.replace('_', ' ')} {f.probability:.2f} + (op. {f.threshold:.2f})" for f in positives]
+    lines += [f"{f.label.replace('_', ' ')} {f.probability:.2f} + (op. {f.threshold:.2f})"
+              + (" - diffuse, no box" if f.diffuse else "") for f in positives]
     if not positives:
         lines.append("No positive finding")
     return lines
@@ -98,17 +104,21 @@ def render_annotated(
     warnings: list[str] | None = None,
     measurements: list[tuple] | None = None,
     when: _dt.datetime | None = None,
+    model_warning: str = "",
 ) -> np.ndarray:
     """(H, W, 3) uint8 at the image's full resolution, as the app shows it.
 
     ``labels``: the findings to draw (heatmap = the maximum of their scaled maps; boxes of positive
     findings in distinct colours with a dark halo, of negative ones thin, dashed and grey); default:
     the positive findings. The legend lists the positive findings; ``warnings`` (default: the
-    result's and the image's) are burned in; ``measurements``: ((x1, y1, x2, y2), caption[, (r, g, b)]) lines (a point: its caption only).
+    result's and the image's) are burned in; ``measurements``: ((x1, y1, x2, y2), caption[, (r, g, b)])
+    lines (a point: its caption only); ``model_warning``: the model's quality warning
+    (engine.zoo.quality), burned in with them.
     """
     gray = np.round(image.normalised(window) * 255).astype(np.uint8)
     flagged = result.input_check is not None and result.input_check.flagged
-    hide_positives = flagged and labels is None
+    # A flagged input shows its banner instead of positives unless findings were asked for by name.
+    hide_positives = flagged and not labels
     if labels is None:
         # A flagged input gets its warning instead of positives (unless labels are asked for).
         labels = [] if flagged else [f.label for f in result.findings if f.positive]
@@ -133,7 +143,7 @@ def render_annotated(
             continue
         if finding.positive:
             colour = BOX_COLOURS[colour_index % len(BOX_COLOURS)]
-            colour_index += 1
+            colour_index += bool(finding.boxes)  # as on screen: a diffuse finding spends no colour
         else:
             colour = NEGATIVE_BOX
         for i, box in enumerate(finding.boxes):
@@ -172,6 +182,8 @@ def render_annotated(
     # Legend (top-left): abnormality and the positive findings, then the warnings.
     if warnings is None:
         warnings = list(dict.fromkeys([*result.warnings, *image.warnings]))
+    if model_warning:
+        warnings = [*warnings, model_warning]
     y = line
     if flagged:
         # The banner first: what is probably not a chest film, and why.

@@ -34,6 +34,7 @@ from chestview.engine.results import ImageResult
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+RESULTS_REVISION = 2  # what a result holds (see settings_key); a new revision is a new key, not a new file
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_ENTRIES = 50_000
 _CHUNK = 1 << 20
@@ -61,6 +62,8 @@ def settings_key(
     card, not the model: the app looks results up with it before (or without) building a predictor."""
     settings = {
         "format": FORMAT,
+        # 2: boxes by the one box rule ("diffuse, no box"), the abnormality output's map stored
+        "results": RESULTS_REVISION,
         "chestview": __version__,
         "card": card.to_json(),
         "tta": tta,

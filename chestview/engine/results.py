@@ -39,6 +39,8 @@ class Finding:
     positive: bool
     reliable: bool = True  # False: too few training positives for a meaningful probability
     boxes: tuple[Box, ...] = ()
+    # True: the map has no focal region (explain.boxes.cut_boxes), so no box: "diffuse, no box".
+    diffuse: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class Finding:
             "positive": bool(self.positive),
             "reliable": bool(self.reliable),
             "boxes": [{k: round(float(v), 2) for k, v in asdict(b).items()} for b in self.boxes],
+            "diffuse": bool(self.diffuse),
         }
 
     @classmethod
@@ -59,6 +62,7 @@ class Finding:
             positive=bool(data["positive"]),
             reliable=bool(data.get("reliable", True)),
             boxes=tuple(Box(**{k: float(v) for k, v in b.items()}) for b in data.get("boxes", [])),
+            diffuse=bool(data.get("diffuse", False)),
         )
 
 
@@ -129,6 +133,7 @@ class ImageResult:
     input_check: InputCheck | None = None
     heatmaps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     abnormality: Abnormality | None = None  # None: the model has no abnormality output
+    box_threshold: int | None = None  # the heatmap level the findings' boxes were cut at
 
     @property
     def ok(self) -> bool:
@@ -150,6 +155,7 @@ class ImageResult:
             "error": self.error,
             "warnings": list(self.warnings),
             "abnormality": self.abnormality.to_json() if self.abnormality is not None else None,
+            "box_threshold": self.box_threshold,
             "findings": [f.to_json() for f in self.findings],
             "input_check": self.input_check.to_json() if self.input_check is not None else None,
             "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
@@ -169,6 +175,7 @@ class ImageResult:
             timings_ms={str(k): float(v) for k, v in data.get("timings_ms", {}).items()},
             input_check=InputCheck.from_json(check) if isinstance(check, dict) else None,
             abnormality=Abnormality.from_json(abnormal) if isinstance(abnormal, dict) else None,
+            box_threshold=None if data.get("box_threshold") is None else int(data["box_threshold"]),
         )
 
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from chestview.engine.case_call import CaseCall, case_call
 from chestview.engine.report_line import report_line
 from chestview.engine.results import Finding, ImageResult, InputCheck, abnormality_score
 from chestview.engine.util import atomic_write_text
 
 TOP_FINDINGS = 3
-COLUMNS = ("file", "abnormality score", "top findings", "input check", "warnings", "model", "report")
+COLUMNS = ("file", "abnormality score", "case call", "top findings", "input check", "warnings", "model", "report")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,12 @@ class WorklistRow:
     warnings: tuple[str, ...]
     model: str
     error: str | None = None
+    call: CaseCall | None = None  # the case call (engine.case_call), None for a failed film
     report: str = ""  # the film's report line (chestview.engine.report_line)
+
+    @property
+    def call_text(self) -> str:
+        return "" if self.call is None else self.call.short
 
     @property
     def flagged(self) -> bool:
@@ -64,6 +70,7 @@ class WorklistRow:
         return [
             self.path,
             "" if self.score is None else f"{self.score:.4f}",
+            self.call_text,
             self.error or self.top_text(),
             self.check_text(),
             " | ".join(self.warnings),
@@ -75,6 +82,7 @@ class WorklistRow:
         return {
             "path": self.path,
             "abnormality_score": None if self.score is None else round(self.score, 6),
+            "case_call": self.call.to_json() if self.call is not None else None,
             "top_findings": [{"label": f.label, "probability": round(f.probability, 6), "positive": f.positive}
                              for f in self.top],
             "input_check": self.input_check.to_json() if self.input_check is not None else None,
@@ -93,10 +101,11 @@ def top_findings(result: ImageResult, n: int = TOP_FINDINGS) -> tuple[Finding, .
 def row_for(result: ImageResult, model: str) -> WorklistRow:
     if result.error:
         return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error,
-                           report_line(result, model))
+                           report=report_line(result, model))
     score = abnormality_score(result)
     return WorklistRow(result.path, score if math.isfinite(score) else None, top_findings(result),
-                       result.input_check, tuple(result.warnings), model, report=report_line(result, model))
+                       result.input_check, tuple(result.warnings), model, call=case_call(result),
+                       report=report_line(result, model))
 
 
 def sort_key(row: WorklistRow) -> tuple:

@@ -190,9 +190,10 @@ class Screenshotter:
             if self.finding:
                 if not w.findings.select_label(self.finding):
                     w.notify_error("screenshot", f"finding {self.finding!r} is not a label of this model")
-            else:
+            elif not w.findings.shown_map():
                 from chestview.gui.findings import default_label
 
+                # The window's own choice otherwise (a film's default, or the abnormality map).
                 best = default_label(w.current_result.findings)
                 if best:
                     w.findings.select_label(best)

@@ -45,11 +45,16 @@ def default_export_dir(last: str, sources: list[str]) -> str:
 
 
 def default_export_path(source: str, folder: str, fmt: str = "png") -> str:
-    """``<stem>_annotated.<fmt>`` in ``folder``, never the source file itself."""
-    out = Path(folder) / f"{Path(source).stem}_annotated.{fmt}"
-    if out.resolve() == Path(source).resolve():  # pragma: no cover - only if the source has that name
-        out = out.with_name(f"{Path(source).stem}_annotated_2.{fmt}")
-    return str(out)
+    """``<stem>_annotated.<fmt>`` in ``folder``, numbered (``_2``, ``_3``...) past an earlier export of
+    the same image (its image or its JSON), so exporting again never replaces one; never the source."""
+    stem = Path(source).stem
+    n = 1
+    while True:
+        out = Path(folder) / (f"{stem}_annotated.{fmt}" if n == 1 else f"{stem}_annotated_{n}.{fmt}")
+        taken = out.exists() or out.with_suffix(".json").exists() or out.resolve() == Path(source).resolve()
+        if not taken:
+            return str(out)
+        n += 1
 
 
 class _PathRow(QWidget):
@@ -79,6 +84,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export annotated image")
         self.source = source
         self._folder = folder
+        self._confirmed: Path | None = None  # a name the user chose to replace (Save pressed twice)
         form = QFormLayout(self)
         self.format = QComboBox()
         self.format.addItems([*FORMATS, DICOM_FORMAT])
@@ -145,6 +151,13 @@ class ExportDialog(QDialog):
             return
         if p.exists() and p.resolve() == Path(self.source).resolve():
             self.error.setText("That is the source image: choose another name")
+            return
+        existing = [q for q in (p, *([p.with_suffix(".json")] if self.with_json() else [])) if q.exists()]
+        if existing and self._confirmed != p:
+            # Ask, in place: a second Save with the same name replaces the earlier export.
+            self._confirmed = p
+            self.error.setText(f"{', '.join(q.name for q in existing)} already exist{'s' if len(existing) == 1 else ''}"
+                               f": Save again to replace, or choose another name")
             return
         self.accept()
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chestview.engine.case_call import ABNORMALITY_MAP, case_call
 from chestview.engine.colormaps import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY
 from chestview.engine.results import Finding, ImageResult
 
@@ -126,6 +127,9 @@ class FindingsPanel(QWidget):
 
         self.abnormality = QLabel()
         self.abnormality.setTextFormat(Qt.TextFormat.RichText)
+        self.abnormality.setWordWrap(True)
+        self.abnormality.linkActivated.connect(lambda _l: self.show_abnormality_map())
+        self._abnormality_map = False  # the abnormality output's map is the one shown (no finding selected)
         self.abnormality.setStyleSheet("padding: 4px; font-size: 13px;")
         self.abnormality.setVisible(False)
         self.show_all = QPushButton("Show all findings")
@@ -142,6 +146,7 @@ class FindingsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setMinimumHeight(5 * 24 + 26)  # a few findings always visible, header included
         self.table.setItemDelegateForColumn(1, ProbabilityBarDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -237,6 +242,7 @@ class FindingsPanel(QWidget):
 
     def show_message(self, text: str) -> None:
         self.result = None
+        self._abnormality_map = False
         self.gate_banner.setVisible(False)
         self.warning.setVisible(False)
         self.message.setText(text)
@@ -265,38 +271,62 @@ class FindingsPanel(QWidget):
                 self.stack.setCurrentWidget(self.message)
                 self.table.setRowCount(0)
                 self.abnormality.setVisible(False)
+                self._abnormality_map = False
                 self.finding_selected.emit("")
                 return
         else:
             self.gate_banner.setVisible(False)
         self.stack.setCurrentWidget(self.table_page)
-        self._show_abnormality(getattr(result, "abnormality", None))
+        self._show_abnormality(result)
+        if previous == ABNORMALITY_MAP:
+            self._fill(None, emit=False)
+            self.show_abnormality_map()
+            return
         if previous and not self.show_all.isChecked():
             shown = {f.label for f in short_list(sorted_findings(result.findings))}
             if previous not in shown:
                 previous = None  # the kept label is collapsed away: select the default instead
         self._fill(previous)
 
-    def _show_abnormality(self, ab) -> None:
-        """The abnormality score (any finding) above the list, on the same scale; nothing without one."""
-        if ab is None:
+    def _show_abnormality(self, result: ImageResult) -> None:
+        """The case call above the list (engine.case_call: the same words as the worklist and the
+        exports): the abnormality score on the same scale, and a note when a finding disagrees."""
+        ab, call = result.abnormality, case_call(result)
+        if call is None or ab is None:  # without an abnormality output the list itself is the call
             self.abnormality.setVisible(False)
             return
-        colour = "#ff9070" if ab.positive else "#d0d0d0"
-        verdict = "abnormal" if ab.positive else "below operating point"
-        self.abnormality.setText(
-            f"<b style='color:{colour}'>Abnormality {ab.probability:.2f}</b> "
-            f"<span style='color:#a0a0a0'>({verdict}; operating point {ab.threshold:.2f})</span>"
-        )
-        self.abnormality.setToolTip("The model's probability that the film shows any finding")
+        colour = "#ff9070" if call.call == "abnormal" else "#ffb000" if call.discordant else "#d0d0d0"
+        text = f"<b style='color:{colour}'>{html.escape(call.text)}</b>"
+        if call.note:
+            text += f"<br><span style='color:#ffb000'>⚠ {html.escape(call.note)}</span>"
+        if ab is not None and ABNORMALITY_MAP in result.heatmaps:
+            text += " <a href='map' style='color:#8ab4f8'>abnormality map</a>"
+        self.abnormality.setText(text)
+        self.abnormality.setToolTip("The case call: the model's abnormality output at its operating point "
+                                    "(any finding), read together with the findings below")
         self.abnormality.setVisible(True)
+
+    def show_abnormality_map(self) -> None:
+        """Show the abnormality output's own map (no finding selected)."""
+        if self.result is None or ABNORMALITY_MAP not in self.result.heatmaps:
+            return
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        self.table.blockSignals(False)
+        self._abnormality_map = True
+        self.finding_selected.emit(ABNORMALITY_MAP)
+
+    def shown_map(self) -> str:
+        """The map shown: the selected finding's, or the abnormality output's (``ABNORMALITY_MAP``)."""
+        return ABNORMALITY_MAP if self._abnormality_map else self.selected_label()
 
     def _refill(self) -> None:
         if self.result is not None and not self.result.error:
             self._fill(self.selected_label())
 
-    def _fill(self, previous: str | None) -> None:
+    def _fill(self, previous: str | None, *, emit: bool = True) -> None:
         result = self.result
+        self._abnormality_map = False
         ordered = sorted_findings(result.findings)
         findings = ordered if self.show_all.isChecked() else short_list(ordered)
         hidden = len(ordered) - len(findings)
@@ -319,6 +349,8 @@ class FindingsPanel(QWidget):
         if n_pos == len(findings):
             self._separator(row, n_pos)
         self.table.blockSignals(False)
+        if not emit:
+            return
         if previous and self.select_label(previous):
             return
         self.finding_selected.emit(self.selected_label())
@@ -379,6 +411,7 @@ class FindingsPanel(QWidget):
         if row < 0:
             return False
         self.table.selectRow(row)
+        self._abnormality_map = False
         self.finding_selected.emit(label)  # also when it was already selected: redraw
         return True
 
@@ -390,6 +423,7 @@ class FindingsPanel(QWidget):
         return item.data(LABEL_ROLE) if item is not None else ""
 
     def _selection_changed(self) -> None:
+        self._abnormality_map = False
         self.finding_selected.emit(self.selected_label())
 
     # --- display settings --------------------------------------------------------------------

@@ -47,6 +47,15 @@ class PredictorCache:
         self._predictors: dict[tuple[str, str, str, str], Any] = {}
         self.backend = backend
         self.precision = precision
+        self._notes: list[str] = []  # backend notes (a refused precision...) for the Messages panel
+        # Its own lock: the window takes the notes on the GUI thread, never waiting for a model load.
+        self._notes_lock = threading.Lock()
+
+    def take_notes(self) -> list[str]:
+        """The backend notes since the last call (each model's once): the window shows them."""
+        with self._notes_lock:
+            notes, self._notes = self._notes, []
+        return notes
 
     def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
         from chestview.engine.inference import Predictor
@@ -61,6 +70,9 @@ class PredictorCache:
                                  box_threshold=box_threshold, backend=self.backend, precision=self.precision)
                 if pred.backend_note:
                     (log.warning if pred.opened.warn else log.info)("%s", pred.backend_note)
+                    if pred.opened.warn:
+                        with self._notes_lock:
+                            self._notes.append(pred.backend_note)
                 self._predictors[key] = pred
                 timings.mark("model loaded")
             pred.box_threshold = box_threshold
@@ -80,8 +92,14 @@ class PredictorCache:
         with self._lock:
             pred = self._predictors.get((model_id, device, self.backend, self.precision))
         card = pred.card if pred is not None else ModelCard.load(find_model(model_id))
+        if pred is not None:
+            precision = pred.precision
+        else:  # a precision the card does not prove runs at f32 (open_reduced): look those results up
+            from chestview.engine.backends.precision import refusal
+
+            precision = self.precision if refusal(card, self.precision) is None else "f32"
         return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
-                            boxes="positive", precision=pred.precision if pred is not None else self.precision)
+                            boxes="positive", precision=precision)
 
 
 def preload_job(cache: PredictorCache, model_id: str, device: str, box_threshold: int = 180) -> str:
@@ -225,10 +243,11 @@ def export_one_job(
     warnings burned in) and its JSON report beside it, with every setting that shaped the image."""
     from chestview.engine.export import results_document, write_results_json
     from chestview.engine.render import render_annotated, save_image_atomic
+    from chestview.engine.zoo.quality import model_warning_line
 
     rgb = render_annotated(
         image, result, labels=labels, model_id=card.id, opacity=opacity, colormap=colormap, window=window,
-        show_heatmap=opacity > 0, measurements=measurements,
+        show_heatmap=opacity > 0, measurements=measurements, model_warning=model_warning_line(card),
     )
     out = save_image_atomic(out_path, rgb, protect=[image.path, *(protect or [])])
     if with_json:
@@ -279,13 +298,17 @@ def export_batch_job(
 ) -> Iterator[ExportProgress]:
     """Annotated images of every study (positive findings drawn) + one results.json for all of them."""
     from chestview.engine.errors import ChestviewError
+    from chestview.engine.explain.box_rule import rebox
     from chestview.engine.export import public_error, results_document, write_results_json
     from chestview.engine.io import load_image
     from chestview.engine.outputs import open_output_folder
     from chestview.engine.render import render_annotated, save_image_atomic
     from chestview.engine.results import ImageResult
 
+    from chestview.engine.zoo.quality import model_warning_line
+
     predictor = cache.get(model_id, device, box_threshold)
+    warning = model_warning_line(predictor.card)
     used: set[str] = set()
     names = {path: output_paths(Path(out_dir), path, fmt, used).name for path in paths}
     written: list[Any] = []
@@ -298,7 +321,10 @@ def export_batch_job(
                 if result is None:
                     result = predictor.predict_image(image)
                     results.store(path, model_id, result)
-                rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap)
+                # The one box path: positive findings cut at this export's level by the model's rule.
+                result = rebox(result, predictor.box_rule, box_threshold)
+                rgb = render_annotated(image, result, model_id=model_id, opacity=opacity, colormap=colormap,
+                                       model_warning=warning)
                 target = save_image_atomic(out / names[path], rgb, protect=paths)
                 written.append(result if include_paths else _public(result))
                 yield ExportProgress(i, len(paths), str(target))

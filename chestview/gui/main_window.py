@@ -77,6 +77,8 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.current_path: str | None = None
         self.current_image = None
         self.current_result: ImageResult | None = None
+        self._box_rules: dict[str, object] = {}  # model id -> its BoxRule (engine.explain.box_rule)
+        self._shown_cache: tuple | None = None  # the current result re-boxed as drawn (see shown_result)
         self.zoo_loaded = False
         self._running: dict[str, Worker] = {}  # job kind -> worker (scan, thumbs, load, tags, infer, batch)
         self._pending_select: str | None = None  # path to select once the catalogue is listed
@@ -334,6 +336,10 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         # Actions that need the findings panel (created after the actions).
         self.act_heatmap.setChecked(True)
         install_worklist(self)  # the worklist dock (gui/worklist.py)
+        # The findings keep the whole right column: on a 1280x800 screen the worklist below the
+        # viewer must not squeeze the findings list to a row.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.worklist_dock], [170], Qt.Orientation.Vertical)
         install_reading(self)  # reviews, priors, lasting measurements, keys (gui/reading.py)
 
     def _connect(self) -> None:
@@ -352,6 +358,16 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         self.findings.show_heatmap.toggled.connect(self.act_heatmap.setChecked)
         self.findings.all_positive.toggled.connect(self.act_all_positive.setChecked)
         self.workers.jobs_changed.connect(self._jobs_changed)
+        # Return ends typing in the Studies filter: the keyboard goes back to the image, so the
+        # single-key tools (R, T, P, I...) work again instead of typing into the filter.
+        self.browser.filter_edit.returnPressed.connect(self._filter_done)
+
+    def _filter_done(self) -> None:
+        if self.current_path is None or self.current_path not in self.browser.visible_paths():
+            first = next(iter(self.browser.visible_paths()), None)
+            if first is not None:
+                self.browser.select_path(first)
+        self.viewer.graphics.setFocus()
 
     # ============================================================================ measurement tools
     def _set_tool(self, tool: str, on: bool) -> None:
@@ -399,7 +415,10 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         if s.geometry:
             self.restoreGeometry(QByteArray.fromBase64(s.geometry.encode()))
         else:
-            self.resize(1500, 950)
+            # 1500x950 where the screen has room; never wider or taller than the screen (a 1280x800
+            # laptop shows the whole window, the findings panel included).
+            avail = self.screen().availableGeometry() if self.screen() is not None else None
+            self.resize(min(1500, avail.width()) if avail else 1280, min(950, avail.height()) if avail else 800)
         if s.window_state:
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
 

@@ -80,11 +80,16 @@ class ModelPanel(QWidget):
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.currentIndexChanged.connect(self._changed)
+        # The model's quality warning (engine.zoo.quality): targets missed, a test AUROC near chance.
+        self.quality = QLabel()
+        self.quality.setWordWrap(True)
+        self.quality.setStyleSheet("color: #ffd0a0; background: #5a2a10; padding: 3px;")
+        self.quality.setVisible(False)
         self.device_label = QLabel("Device: …")
         self.device_label.setStyleSheet("color: #9fd39f;")
         self.card_view = QTextBrowser()
         self.card_view.setOpenExternalLinks(False)
-        self.card_view.setMaximumHeight(150)
+        self.card_view.setMaximumHeight(110)  # scrolls: the findings below need the height more
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the model on the current image (Ctrl+R)")
         self.run_all_button = QPushButton("Run on all")
@@ -113,18 +118,24 @@ class ModelPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
+        layout.addWidget(self.quality)
         layout.addWidget(self.device_label)
         layout.addWidget(self.card_view)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         self.set_entries([])
+        # Until the zoo is listed (it imports PyTorch: seconds), "no model installed" would be untrue.
+        self.card_view.setHtml("<i>Loading the model zoo…</i>")
 
     def set_entries(self, entries: list, *, select: str = "") -> None:
         self.entries = list(entries)
         self.combo.blockSignals(True)
         self.combo.clear()
+        from chestview.engine.zoo.quality import model_warnings
+
         for e in self.entries:
-            self.combo.addItem(e.card.id + ("" if e.bundled else "  (user)"), e.card.id)
+            warned = bool(model_warnings(e.card))
+            self.combo.addItem(("⚠ " if warned else "") + e.card.id + ("" if e.bundled else "  (user)"), e.card.id)
         self.combo.blockSignals(False)
         has = bool(self.entries)
         self.combo.setEnabled(has)
@@ -154,7 +165,14 @@ class ModelPanel(QWidget):
         return entry.card if entry else None
 
     def _changed(self, _index: int) -> None:
+        from chestview.engine.zoo.quality import model_warnings
+
         entry = self.current_entry()
+        warnings = model_warnings(entry.card) if entry is not None else []
+        self.quality.setText("\n".join(f"⚠ {w.split(':')[0]}" for w in warnings))
+        self.quality.setToolTip("From the model card's test evaluation; read its findings with this in mind:\n"
+                                + "\n".join(warnings))
+        self.quality.setVisible(bool(warnings))
         if entry is not None:
             self.card_view.setHtml(card_html(entry.card, bundled=entry.bundled, path=str(entry.path)))
         self.model_changed.emit(self.current_id())

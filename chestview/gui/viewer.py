@@ -57,6 +57,8 @@ def preset_window(image: XrayImage, name: str) -> tuple[float, float]:
     return (float(lo + hi) / 2.0, max(float(hi - lo), 1e-3))
 
 
+PLACEHOLDER = "Open a study: File → Open, or drop files and folders here"
+
 class WindowLevelViewBox(pg.ViewBox):
     """A ViewBox whose right-drag (or left-drag in W/L mode) reports window/level changes."""
 
@@ -180,7 +182,8 @@ class ImageViewer(QWidget):
         self.view.tool_dragged.connect(lambda a, b, done: self.measure.drag(a, b, done, self.image))
         self.view.page_requested.connect(self.page_requested)
 
-        self.placeholder = QLabel("Open a study: File → Open, or drop files and folders here", self.graphics)
+        self.placeholder = QLabel(PLACEHOLDER, self.graphics)
+        self.placeholder.setWordWrap(True)
         self.placeholder.setStyleSheet("color: #8a8f94; font-size: 15px; background: transparent;")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.corner = QLabel(self.graphics)
@@ -222,7 +225,13 @@ class ImageViewer(QWidget):
         self.graphics.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
 
     # --- image -------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        """No image, and ``text`` in its place (a film that is loading, or why it could not be opened)."""
+        self.set_image(None)
+        self.placeholder.setText(text)
+
     def set_image(self, image: XrayImage | None, *, keep_view: bool = False) -> None:
+        self.placeholder.setText(PLACEHOLDER)
         self.clear_overlays()
         new_film = image is None or self.image is None or image.path != self.image.path
         self.image = image

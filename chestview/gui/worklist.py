@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 from chestview.engine.priors import nih_name
 from chestview.engine.worklist import WorklistRow, build_worklist
 
-COLUMNS = ("Read", "Patient", "Accession", "Study date", "View", "Modality", "Score", "File", "Top findings",
-           "Input check", "Verdicts", "Warnings", "Model")
+COLUMNS = ("Read", "Patient", "Accession", "Study date", "View", "Modality", "Score", "Case call", "File",
+           "Top findings", "Input check", "Verdicts", "Warnings", "Model")
 SHOW_ALL, SHOW_UNREAD, SHOW_DISAGREED = "All films", "Unread", "Disagreed"
 PATH_ROLE = Qt.ItemDataRole.UserRole + 10
 ALL_FINDINGS = "All findings"
@@ -185,6 +185,8 @@ class WorklistPanel(QWidget):
         name = COLUMNS[column]
         if name == "Score":
             return lambda r: (-r.group, r.score if r.score is not None else -1.0)
+        if name == "Case call":
+            return lambda r: r.call_text
         if name == "File":
             return lambda r: Path(r.path).name.lower()
         if name == "Top findings":
@@ -240,6 +242,7 @@ class WorklistPanel(QWidget):
             cells = [
                 *self.meta_cells(row.path),
                 row.shown_score(),
+                row.call_text,  # engine.case_call: the same words as the findings panel and the exports
                 Path(row.path).name,
                 row.shown_findings(),
                 flagged_text,
@@ -248,10 +251,12 @@ class WorklistPanel(QWidget):
                 row.model,
             ]
             check_col, file_col = COLUMNS.index("Input check"), COLUMNS.index("File")
+            call_col = COLUMNS.index("Case call")
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(PATH_ROLE, row.path)
-                item.setToolTip(row.path if c == file_col else text)
+                item.setToolTip(row.path if c == file_col else
+                                (row.call.text if row.call is not None else text) if c == call_col else text)
                 if row.flagged or row.error:
                     item.setForeground(QBrush(FLAGGED_FG))
                     item.setFont(italic)

@@ -54,7 +54,9 @@ def test_predict_boxes_all_gives_boxes_for_every_label(tiny_zoo, samples_dir, tm
     assert main(["predict", str(png), "--out", str(tmp_path), "--boxes", "all", "--no-images"]) == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     (result,) = doc["results"]
-    assert all(f["boxes"] for f in result["findings"])
+    # Every label is cut: its boxes, or "diffuse" (no focal region) and none, never both.
+    assert all(bool(f["boxes"]) != f["diffuse"] for f in result["findings"])
+    assert any(f["boxes"] for f in result["findings"])
     assert not list(tmp_path.glob("*.png"))
 
 

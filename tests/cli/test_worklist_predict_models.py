@@ -25,7 +25,8 @@ def test_worklist_writes_sorted_csv_and_json_and_reuses_the_cache(tiny_zoo, test
     out_csv, out_json = tmp_path / "w.csv", tmp_path / "w.json"
     assert main(["worklist", str(src), "--csv", str(out_csv), "--json", str(out_json)]) == 1  # broken.png
     rows = list(csv.DictReader(out_csv.open()))
-    assert list(rows[0]) == ["file", "abnormality score", "top findings", "input check", "warnings", "model", "report"]
+    assert list(rows[0]) == ["file", "abnormality score", "case call", "top findings", "input check", "warnings",
+                             "model", "report"]
     assert rows[0]["report"].startswith("AI (tiny-test-model):") and rows[0]["report"].endswith("Not for clinical use.")
     assert "withheld" in rows[3]["report"]
     names = [r["file"].split("/")[-1] for r in rows]
@@ -37,6 +38,7 @@ def test_worklist_writes_sorted_csv_and_json_and_reuses_the_cache(tiny_zoo, test
     doc = json.loads(out_json.read_text())
     assert [r["path"].split("/")[-1] for r in doc["rows"]] == names
     assert doc["rows"][3]["input_check"]["flagged"] is True
+    assert rows[3]["case call"] == doc["rows"][3]["case_call"]["call"] == "not assessed"
     printed = capsys.readouterr().out
     assert "FLAGGED" in printed
     ct_line = next(line for line in printed.splitlines() if "ct.dcm" in line)

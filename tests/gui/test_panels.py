@@ -98,7 +98,7 @@ def test_findings_short_list_and_abnormality_first(qtbot):
 
     result.abnormality = Ab()
     panel.set_result(result)
-    assert panel.abnormality.isVisible() and "Abnormality 0.71" in panel.abnormality.text()
+    assert panel.abnormality.isVisible() and "abnormality 0.71" in panel.abnormality.text()
     # Every red (positive) row has a probability at or above its own operating point.
     for row in range(panel.table.rowCount()):
         label = panel.table.item(row, 0).data(LABEL_ROLE)

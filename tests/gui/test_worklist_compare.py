@@ -48,6 +48,7 @@ def test_worklist_sorts_flags_apart_filters_and_steps(qtbot, results, films):
     assert scores == sorted(scores, reverse=True)
     assert "Modality is CT" in panel.table.item(3, COLUMNS.index("Input check")).text()
     assert panel.table.item(3, COLUMNS.index("Top findings")).text() == "findings hidden (flagged)"
+    assert panel.table.item(3, COLUMNS.index("Case call")).text() == "not assessed"
     with qtbot.waitSignal(panel.image_selected) as sig:
         assert panel.step(1) == order[0]
     assert sig.args == [order[0]]

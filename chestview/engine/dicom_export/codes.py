@@ -40,6 +40,8 @@ PLAIN_RADIOGRAPHY = CodedConcept("168537006", "SCT", "Plain radiography")
 THRESHOLD = CodedConcept("THRESHOLD", PRIVATE_SCHEME, "Decision threshold")
 INPUT_CHECK = CodedConcept("INPUTCHECK", PRIVATE_SCHEME, "Input looks like a frontal chest radiograph")
 INPUT_FLAGGED = CodedConcept("INPUTFLAGGED", PRIVATE_SCHEME, "Input flagged as not a frontal chest radiograph")
+DIFFUSE = CodedConcept("DIFFUSE", PRIVATE_SCHEME, "Diffuse: no focal region, so no box")
+DISCORDANT = CodedConcept("DISCORDANT", PRIVATE_SCHEME, "Finding positive on a film called normal")
 UNRELIABLE = CodedConcept("UNRELIABLE", PRIVATE_SCHEME, "Too few training positives for a meaningful probability")
 
 

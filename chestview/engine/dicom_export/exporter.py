@@ -93,7 +93,9 @@ class DicomExporter:
             ("pr", build_gsps(source, result, self.algorithm, source_window(source, image, window), **self._next(source, "pr"))),
         ]
         if self.secondary_capture:
-            rgb = render_annotated(image, result, labels=labels, model_id=self.card.id, window=window)
+            # A flagged input: the flag, never its findings (render_annotated hides them when no labels are asked).
+            rgb = render_annotated(image, result, labels=None if result.flagged else labels, model_id=self.card.id,
+                                   window=window, model_warning=self.algorithm.warning)
             objects.append(("sc", build_sc(source, rgb, self.algorithm, **self._next(source, "sc"))))
         return objects
 

@@ -1,7 +1,8 @@
 """A Grayscale Softcopy Presentation State: the positive findings drawn on the source image.
 
 A viewer applies it to the source image unchanged: each positive finding's boxes as graphic
-polylines with a text label, a findings summary and "not for clinical use" as text, and the VOI
+polylines with a text label anchored at its box, the case call and findings summary (a flagged
+input: the flag and its reason, no findings), the model's quality warning and "not for clinical use" as text, and the VOI
 window chestview displayed (mapped back to the source's modality units; MONOCHROME1 sources get
 an INVERSE presentation LUT, so they look as they do in chestview).
 """
@@ -12,11 +13,12 @@ import highdicom as hd
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from chestview.engine.case_call import case_call
 from chestview.engine.dicom_export import codes
 from chestview.engine.dicom_export.source import Algorithm, is_monochrome1
-from chestview.engine.dicom_export.sr import rectangle
+from chestview.engine.dicom_export.sr import plain_text, rectangle
 from chestview.engine.results import ImageResult
-from chestview.engine.render import NOT_FOR_CLINICAL_USE
+from chestview.engine.render import FLAGGED_BANNER, NOT_FOR_CLINICAL_USE
 
 PR_SERIES_DESCRIPTION = "chestview AI annotations (not for clinical use)"
 CONTENT_LABEL = "CHESTVIEW"
@@ -38,21 +40,32 @@ def build_gsps(
     text_height = max(12.0, rows / 45)
     graphics: list[hd.pr.GraphicObject] = []
     texts: list[hd.pr.TextObject] = []
-    positives = [f for f in result.findings if f.positive]
-    for finding in positives:
-        for box in finding.boxes:
-            points = rectangle(box, columns, rows)
-            graphics.append(hd.pr.GraphicObject(hd.pr.GraphicTypeValues.POLYLINE, points, hd.pr.AnnotationUnitsValues.PIXEL))
-            x1, y1 = float(points[0][0]), float(points[0][1])
+    lines: list[str] = []  # the summary, top left, one text object per line
+    if result.flagged:
+        # As in the app: a flagged input carries the flag and its reason, never its findings.
+        lines += [f"{FLAGGED_BANNER}", f"Reason: {result.input_check.reason}" if result.input_check.reason else ""]
+    else:
+        positives = [f for f in result.findings if f.positive]
+        for finding in positives:
             label = f"{finding.label} {finding.probability:.2f}"
-            # Above the box, or just inside its top edge when the box touches the image's top.
-            top = y1 - text_height if y1 >= text_height else y1
-            texts.append(_text(label, x1, top, text_height, columns, rows))
-    summary = ", ".join(f"{f.label} {f.probability:.2f}" for f in positives) or "no positive finding"
-    abnormality = getattr(result, "abnormality", None)
-    if abnormality is not None:
-        summary = f"abnormality {float(getattr(abnormality, 'probability', 0.0)):.2f}; " + summary
-    texts.append(_text(f"chestview {algorithm.model_id}: {summary}", 0.0, 0.0, text_height, columns, rows))
+            for box in finding.boxes:
+                points = rectangle(box, columns, rows)
+                graphics.append(hd.pr.GraphicObject(hd.pr.GraphicTypeValues.POLYLINE, points,
+                                                    hd.pr.AnnotationUnitsValues.PIXEL))
+                x1, y1 = float(points[0][0]), float(points[0][1])
+                # Above the box, or just inside its top edge when the box touches the image's top;
+                # anchored at the box's corner, so a viewer places the label by its box.
+                top = y1 - text_height if y1 >= text_height else y1
+                texts.append(_text(label, x1, top, text_height, columns, rows, anchor=(x1, y1)))
+        call = case_call(result)
+        lines.append(f"chestview {algorithm.model_id}: {call.text if call is not None else 'no call'}")
+        if call is not None and call.note:
+            lines.append(f"Note: {call.note}")
+        lines += [f"{f.label} {f.probability:.2f}: diffuse, no box" for f in positives if f.diffuse]
+    if algorithm.warning:
+        lines.append(algorithm.warning)
+    for i, line in enumerate(x for x in lines if x):
+        texts.append(_text(line, 0.0, i * text_height * 1.2, text_height, columns, rows))
     texts.append(_text(NOT_FOR_CLINICAL_USE, 0.0, rows - text_height, text_height, columns, rows))
     annotation = hd.pr.GraphicAnnotation(
         referenced_images=[source],
@@ -93,14 +106,18 @@ def build_gsps(
     return pr
 
 
-def _text(value: str, x: float, y: float, height: float, columns: int, rows: int) -> hd.pr.TextObject:
+def _text(value: str, x: float, y: float, height: float, columns: int, rows: int,
+          anchor: tuple[float, float] | None = None) -> hd.pr.TextObject:
     # The viewer picks the font; the box only says where. Roughly 0.6 em per character, clipped to the image.
     width = min(float(columns), max(height, 0.6 * height * len(value)))
     x = min(max(0.0, x), columns - width)
     y = min(max(0.0, y), rows - height)
     return hd.pr.TextObject(
-        text_value=value[:1024],
+        text_value=plain_text(value)[:1024],
         units=hd.pr.AnnotationUnitsValues.PIXEL,
         bounding_box=(x, y, x + width, y + height),
         text_justification=hd.pr.TextJustificationValues.LEFT,
+        anchor_point=None if anchor is None else (min(max(0.0, anchor[0]), float(columns)),
+                                                  min(max(0.0, anchor[1]), float(rows))),
+        anchor_point_visible=False,
     )

@@ -37,10 +37,13 @@ class Algorithm:
     architecture: str
     weights_sha256: str
     software_version: str
+    warning: str = ""  # the model's quality warning (engine.zoo.quality), "" when it meets its targets
 
     @classmethod
     def from_card(cls, card: ModelCard) -> "Algorithm":
-        return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}")
+        from chestview.engine.zoo.quality import model_warning_line
+
+        return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}", model_warning_line(card))
 
 
 def is_dicom_file(path: str | Path) -> bool:

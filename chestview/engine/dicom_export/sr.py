@@ -16,6 +16,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
+from chestview.engine.case_call import case_call
 from chestview.engine.dicom_export import codes
 from chestview.engine.dicom_export.source import Algorithm
 from chestview.engine.results import Box, Finding, ImageResult
@@ -26,6 +27,11 @@ SR_SERIES_DESCRIPTION = "chestview AI findings (not for clinical use)"
 def device_uid(algorithm: Algorithm) -> str:
     """A stable UID per model and weights: the same model is the same observer across reports."""
     return generate_uid(entropy_srcs=["chestview", algorithm.model_id, algorithm.weights_sha256])
+
+
+def plain_text(text: str) -> str:
+    """``text`` in the default DICOM repertoire: the dashes chestview writes become ASCII hyphens."""
+    return text.replace("—", "-").replace("–", "-").replace("…", "...")
 
 
 def rectangle(box: Box, columns: int, rows: int) -> np.ndarray:
@@ -48,7 +54,8 @@ def build_sr(
     algorithm_id = hd.sr.AlgorithmIdentification(
         name=algorithm.model_id,
         version=algorithm.software_version,
-        parameters=[f"architecture {algorithm.architecture}", f"weights SHA-256 {algorithm.weights_sha256 or 'unknown'}"],
+        parameters=[f"architecture {algorithm.architecture}", f"weights SHA-256 {algorithm.weights_sha256 or 'unknown'}",
+                    *([algorithm.warning] if algorithm.warning else [])],
     )
     observer = hd.sr.ObserverContext(
         observer_type=hd.sr.CodedConcept("121007", "DCM", "Device"),
@@ -63,13 +70,16 @@ def build_sr(
     )
     image = hd.sr.SourceImageForMeasurementGroup(source.SOPClassUID, source.SOPInstanceUID)
     groups: list[Any] = []
-    for finding in result.findings:
-        groups.append(_finding_group(finding, image, algorithm_id))
-        for i, box in enumerate(finding.boxes, 1):
-            groups.append(_box_group(finding, i, box, source, algorithm_id))
-    abnormality = getattr(result, "abnormality", None)
-    if abnormality is not None:
-        groups.append(_abnormality_group(abnormality, image, algorithm_id))
+    # A flagged input (not a frontal chest radiograph, by the input gate) carries the flag and no
+    # findings, as in the app: its probabilities are not readings of a chest film.
+    if not result.flagged:
+        for finding in result.findings:
+            groups.append(_finding_group(finding, image, algorithm_id))
+            for i, box in enumerate(finding.boxes, 1):
+                groups.append(_box_group(finding, i, box, source, algorithm_id))
+        abnormality = getattr(result, "abnormality", None)
+        if abnormality is not None:
+            groups.append(_abnormality_group(abnormality, case_call(result), image, algorithm_id))
     check = getattr(result, "input_check", None)
     if check is not None:
         groups.append(_input_check_group(check, image, algorithm_id))
@@ -115,6 +125,8 @@ def _finding_group(finding: Finding, image, algorithm_id) -> hd.sr.MeasurementsA
     evaluations = [_presence(code, finding.positive)]
     if not finding.reliable:
         evaluations.append(hd.sr.QualitativeEvaluation(name=codes.UNRELIABLE, value=codes.PRESENT))
+    if finding.diffuse:  # "diffuse, no box": the map has no focal region
+        evaluations.append(hd.sr.QualitativeEvaluation(name=codes.DIFFUSE, value=codes.PRESENT))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=finding.label),
         finding_type=code,
@@ -142,13 +154,19 @@ def _box_group(finding: Finding, index: int, box: Box, source: Dataset, algorith
     )
 
 
-def _abnormality_group(abnormality: Any, image, algorithm_id):
+def _abnormality_group(abnormality: Any, call, image, algorithm_id):
+    # The case call (engine.case_call) travels in the identifier, as the input check's reason does.
+    identifier = plain_text("Abnormality" + (f": {call.text}" if call is not None else "") + (
+        f". Note: {call.note}" if call is not None and call.note else ""))
+    evaluations = [_presence(codes.ABNORMAL, bool(_field(abnormality, "positive")))]
+    if call is not None and call.discordant:
+        evaluations.append(hd.sr.QualitativeEvaluation(name=codes.DISCORDANT, value=codes.PRESENT))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="Abnormality"),
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=identifier),
         finding_type=codes.ABNORMAL,
         algorithm_id=algorithm_id,
         measurements=[_probability(_field(abnormality, "probability")), _threshold(_field(abnormality, "threshold"))],
-        qualitative_evaluations=[_presence(codes.ABNORMAL, bool(_field(abnormality, "positive")))],
+        qualitative_evaluations=evaluations,
         source_images=[image],
     )
 

@@ -106,7 +106,7 @@ _READER_ROWS = (
     ("abnormal_with_any_positive", "Abnormal films with any positive finding"),
     ("mean_positive_findings_per_film", "Positive findings per film (mean)"),
     ("mean_auroc_boxed8", "Mean AUROC, the 8 boxed labels, all films"),
-    ("mean_auroc_boxed8_first", "Mean AUROC, the 8 boxed labels, first-collection films"),
+    ("mean_auroc_boxed8_c1", "Mean AUROC, the 8 boxed labels, first-collection films"),
     ("mean_auroc_boxed8_second", "Mean AUROC, the 8 boxed labels, second-collection films"),
     ("ece_labels_before", "Expected calibration error, labels (mean), before scaling"),
     ("ece_labels_after", "Expected calibration error, labels (mean), after scaling"),

@@ -8,6 +8,7 @@ All labels of an image are labelled in one vectorised pass over the runs of hot 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -148,6 +149,60 @@ def _components(work: np.ndarray, threshold: float) -> tuple[np.ndarray, ...] | 
     return plane, r0, r1, c0, c1, peak
 
 
+@dataclass(frozen=True)
+class BoxCut:
+    """One map's boxes, or none because its hot area has no focal region (``diffuse``)."""
+
+    boxes: tuple[Box, ...] = ()
+    diffuse: bool = False
+
+
+# "Diffuse, no box": a map whose hot area covers more than MAX_HOT_FRACTION of the film, or whose
+# box would cover more than MAX_BOX_FRACTION of it, says no *where*: a frame around the film would
+# only look like a localisation. Such a finding gets no box and the ``diffuse`` flag instead.
+MAX_BOX_FRACTION = 0.5
+MAX_HOT_FRACTION = 0.4
+#: Bumped whenever the rule that cuts boxes changes (cached results carry it in their key).
+BOX_RULE_VERSION = 2
+
+
+def cut_boxes(
+    maps: np.ndarray,
+    image_size: tuple[int, int],
+    *,
+    threshold: float = WANG_THRESHOLD,
+    min_area_frac: float = 0.002,
+    max_boxes: int = 3,
+    work_size: int | None = 64,
+    max_box_fraction: float = MAX_BOX_FRACTION,
+    max_hot_fraction: float = MAX_HOT_FRACTION,
+) -> list[BoxCut]:
+    """:func:`maps_to_boxes` with the "diffuse, no box" rule: per map, its boxes, or none and
+    ``diffuse`` when its hot area (pixels >= ``threshold`` of the working map) covers more than
+    ``max_hot_fraction`` of the film or any of its boxes more than ``max_box_fraction``."""
+    maps = _as_maps(maps)
+    work = _working_maps(maps, work_size)
+    hot = (work >= threshold).mean(axis=(1, 2))
+    cuts = []
+    width, height = image_size
+    film = float(width) * float(height)
+    for boxes, share in zip(_boxes_of(work, maps.shape, image_size, threshold, min_area_frac, max_boxes), hot):
+        if share > max_hot_fraction or any(b.area > max_box_fraction * film for b in boxes):
+            cuts.append(BoxCut((), True))
+        else:
+            cuts.append(BoxCut(tuple(boxes), False))
+    return cuts
+
+
+def _as_maps(maps: np.ndarray) -> np.ndarray:
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or maps.size == 0:
+        raise ValueError(f"maps must be a non-empty (labels, h, w) array, got shape {maps.shape}")
+    if maps.dtype != np.uint8 and not np.issubdtype(maps.dtype, np.floating):
+        maps = maps.astype(np.uint8)
+    return maps
+
+
 def maps_to_boxes(
     maps: np.ndarray,
     image_size: tuple[int, int],
@@ -163,13 +218,15 @@ def maps_to_boxes(
     from a step that fuses maps before this one). Per map, pixels >= ``threshold`` form 8-connected
     components; each gives its bounding box and a score (its peak / 255). Components smaller than
     ``min_area_frac`` of the map are dropped; the ``max_boxes`` best (score, then area) are kept.
+    The raw cut (no "diffuse" rule): what evaluation sweeps; readers get :func:`cut_boxes`.
     """
-    maps = np.asarray(maps)
-    if maps.ndim != 3 or maps.size == 0:
-        raise ValueError(f"maps must be a non-empty (labels, h, w) array, got shape {maps.shape}")
-    if maps.dtype != np.uint8 and not np.issubdtype(maps.dtype, np.floating):
-        maps = maps.astype(np.uint8)
+    maps = _as_maps(maps)
     work = _working_maps(maps, work_size)
+    return _boxes_of(work, maps.shape, image_size, threshold, min_area_frac, max_boxes)
+
+
+def _boxes_of(work: np.ndarray, shape: tuple[int, ...], image_size: tuple[int, int], threshold: float,
+              min_area_frac: float, max_boxes: int) -> list[list[Box]]:
     n_maps, h, w = work.shape
     width, height = image_size
     sx, sy = width / w, height / h

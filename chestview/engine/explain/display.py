@@ -47,10 +47,15 @@ def scaled_heatmap(heat_u8: np.ndarray, probability: float, threshold: float) ->
 
 
 def combined_heatmap(result, labels: list[str]) -> np.ndarray | None:
-    """Pixel-wise maximum of the scaled maps of ``labels`` (those with a map), or None."""
+    """Pixel-wise maximum of the scaled maps of ``labels`` (those with a map), or None. The
+    abnormality output's map (``case_call.ABNORMALITY_MAP``) is scaled by the abnormality's level."""
+    from chestview.engine.case_call import ABNORMALITY_MAP
+
     maps = []
     for label in labels:
         f = result.finding(label)
+        if f is None and label == ABNORMALITY_MAP:
+            f = result.abnormality
         if f is not None and label in result.heatmaps:
             maps.append(scaled_heatmap(result.heatmaps[label], f.probability, f.threshold))
     return np.maximum.reduce(maps) if maps else None

@@ -44,7 +44,14 @@ class AnalysisMixin:
         if not model_id or not self.model_panel.auto_run.isChecked() or self._compute_busy():
             return
         self._start("preload", create_worker(jobs.preload_job, self.predictors, model_id, self.settings.device,
-                                             self.findings.threshold_value, name="load model"), pool="compute")
+                                             self.findings.threshold_value, name="load model"), pool="compute",
+                    returned=lambda _m: self.report_backend_notes())
+
+    def report_backend_notes(self) -> None:
+        """What the backends said while loading (e.g. a precision the model refuses, run at f32 instead):
+        the Messages panel, not only stderr."""
+        for note in self.predictors.take_notes():
+            self.notify_error("model", note)
 
     @staticmethod
     def _zoo_default(entries) -> str:
@@ -145,6 +152,7 @@ class AnalysisMixin:
         self._start("batch", w, pool="compute")
 
     def _batch_progress(self, ev: jobs.InferenceProgress, model_id: str) -> None:
+        self.report_backend_notes()
         self.model_panel.set_progress(ev.done, ev.total, f"{ev.done}/{ev.total}  {Path(ev.path).name}")
         if ev.result.error:
             self.notify_error("inference", ev.result.error)
@@ -156,6 +164,7 @@ class AnalysisMixin:
             self._show_result(ev.result)
 
     def _result_ready(self, result: ImageResult, model_id: str) -> None:
+        self.report_backend_notes()
         self.results.store(result.path, model_id, result)
         if model_id == self.model_panel.current_id():
             self.browser.set_result(result.path, result)
@@ -163,10 +172,18 @@ class AnalysisMixin:
             self._show_result(result)
 
     def _show_result(self, result: ImageResult) -> None:
+        from chestview.engine.case_call import case_call
+
+        same_film = self.current_result is not None and self.current_result.path == result.path
         self.current_result = result
-        # Keep the selected finding across images; else the most probable positive one.
-        keep = self.findings.selected_label()
-        self.findings.set_result(result, select=keep if result.finding(keep) else default_label(result.findings))
+        # The same film again (another model, a refill): keep the selected finding. A new film starts
+        # at its own default (its most probable positive finding, or the abnormality map when the film
+        # is called abnormal with no finding above its point), never at the previous film's choice.
+        keep = self.findings.shown_map() if same_film else ""
+        call = case_call(result)
+        default = call.show_map if call is not None and call.show_map else default_label(result.findings)
+        self.findings.set_result(result, select=keep if keep and (result.finding(keep) or keep in result.heatmaps)
+                                 else default)
         self.update_overlay()
         self.result_shown.emit(result.path)
 
@@ -180,13 +197,14 @@ class AnalysisMixin:
             self.findings.all_positive.setChecked(on)
 
     def overlay_labels(self) -> list[str]:
-        """The findings drawn now: every positive one ("all positive" mode) or the selected one."""
+        """The maps drawn now: every positive finding ("all positive" mode), the selected finding, or
+        the abnormality output's map when it is the one chosen."""
         r = self.current_result
         if r is None or r.error or self.findings.findings_hidden():
             return []
         if self.findings.all_positive.isChecked():
             return [f.label for f in r.findings if f.positive]
-        label = self.findings.selected_label()
+        label = self.findings.shown_map()
         return [label] if label and label in r.heatmaps else []
 
     def box_labels(self) -> list[str]:
@@ -195,14 +213,39 @@ class AnalysisMixin:
         want_negative = self.findings.negative_boxes.isChecked()
         return [lbl for lbl in self.overlay_labels() if (f := r.finding(lbl)) is not None and (f.positive or want_negative)]
 
-    def live_boxes(self, label: str) -> list:
-        """Boxes of ``label`` regenerated from the cached low-resolution map at the slider's threshold."""
-        from chestview.engine.explain.boxes import heatmap_to_boxes
+    def box_rule(self):
+        """The current model's box rule (its prior and exponent): the predictor's own rule, read from
+        the zoo entry once per model. None without a model."""
+        from chestview.engine.explain.box_rule import load_box_rule
 
-        r, image = self.current_result, self.current_image
-        if r is None or image is None or label not in r.heatmaps:
-            return []
-        return heatmap_to_boxes(r.heatmaps[label], image.size, threshold=self.findings.threshold_value)
+        entry = self.model_panel.current_entry()
+        if entry is None:
+            return None
+        rule = self._box_rules.get(entry.card.id)
+        if rule is None:
+            try:
+                rule = self._box_rules[entry.card.id] = load_box_rule(entry.card, entry.path)
+            except Exception as exc:  # noqa: BLE001 - a damaged priors file: say so, draw no boxes
+                self.notify_error("boxes", str(exc))
+                return None
+        return rule
+
+    def shown_result(self) -> ImageResult | None:
+        """The current result with the boxes the view draws and exports: its positive findings (and a
+        negative one drawn on request) cut at the slider's level by the model's box rule
+        (engine.explain.box_rule.rebox), exactly as ``predict`` cuts them at that level."""
+        from chestview.engine.explain.box_rule import rebox
+
+        r, rule = self.current_result, self.box_rule()
+        if r is None or r.error or rule is None:
+            return None
+        # Every positive finding (as ``predict`` boxes them) and a negative one drawn on request.
+        boxed = tuple(dict.fromkeys([*(f.label for f in r.findings if f.positive), *self.box_labels()]))
+        key = (self.findings.threshold_value, boxed)
+        cached = self._shown_cache
+        if cached is None or cached[0] is not r or cached[1] is not rule or cached[2] != key:
+            cached = self._shown_cache = (r, rule, key, rebox(r, rule, self.findings.threshold_value, boxed))
+        return cached[3]
 
     def update_overlay(self) -> None:
         from chestview.engine.explain.display import combined_heatmap
@@ -215,24 +258,39 @@ class AnalysisMixin:
         labels = self.overlay_labels()
         heat = combined_heatmap(r, labels) if self.findings.show_heatmap.isChecked() else None
         single = r.finding(labels[0]) if len(labels) == 1 else None
+        if single is None and len(labels) == 1 and r.abnormality is not None:
+            single = r.abnormality  # the abnormality output's own map, on its own scale
         self.viewer.set_heatmap(heat, colormap=self.findings.colormap_name, opacity=self.findings.opacity_value,
                                 threshold=single.threshold if single is not None else None)
-        drawn = []
+        shown = self.shown_result()
+        drawn, diffuse = [], []
         colour_index = 0
         for label in self.box_labels():
-            f = r.finding(label)
+            f = shown.finding(label) if shown is not None else None
+            if f is None:
+                continue
             colour = box_colour(colour_index) if f.positive else NEGATIVE_COLOUR
-            colour_index += bool(f.positive)
-            boxes = self.live_boxes(label)
+            colour_index += bool(f.positive and f.boxes)  # a diffuse finding draws nothing: no colour spent
+            if f.diffuse:
+                diffuse.append(label.replace("_", " "))
+            boxes = f.boxes
             best = max(range(len(boxes)), key=lambda i: boxes[i].score) if boxes else -1
             caption = f"{label.replace('_', ' ')} {f.probability:.2f}" + ("" if f.positive else " (negative)")
             # One caption per finding (on its best box): "all positive findings" does not pile labels.
             drawn += [DrawnBox(label, b, caption if i == best else None, colour, f.positive) for i, b in enumerate(boxes)]
         self.viewer.set_boxes(drawn)
+        level = self.findings.threshold_value
         if not labels:
             text = "Select a finding to see its heatmap and boxes"
-        elif not drawn and single is not None and not single.positive and not self.findings.negative_boxes.isChecked():
+        elif r.finding(labels[0]) is None and len(labels) == 1:
+            text = "Abnormality map: where the abnormality output looks (no boxes)"
+        elif not drawn and not diffuse and single is not None and not single.positive \
+                and not self.findings.negative_boxes.isChecked():
             text = "Negative finding: no boxes (tick “Boxes of negatives” to draw them)"
+        elif diffuse and len(labels) == 1:
+            text = f"{diffuse[0]}: diffuse — no box (no focal region at threshold {level})"
         else:
-            text = f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {self.findings.threshold_value}"
+            text = f"{len(drawn)} box{'es' if len(drawn) != 1 else ''} at threshold {level}"
+            if diffuse:
+                text += f"; diffuse — no box: {', '.join(diffuse)}"
         self.findings.box_count.setText(text)

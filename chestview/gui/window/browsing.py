@@ -102,9 +102,27 @@ class BrowsingMixin:
         if image is not None:
             self._display_image(image)
         else:
+            # Never leave the previous film (and its findings) on screen under another film's name.
+            self.current_image = None
+            self.viewer.show_message(f"Loading {Path(path).name}…")
+            self.info.set_image(None, None)
+            self.findings.show_message(f"Loading {Path(path).name}…")
             self.statusBar().showMessage(f"Loading {Path(path).name}…")
-            self._start("load", create_worker(_load_job, path, name="load image"), returned=self._image_loaded)
+            worker = create_worker(_load_job, path, name="load image")
+            worker.errored.connect(lambda exc, p=path: self._image_failed(p, exc))
+            self._start("load", worker, returned=self._image_loaded)
         self._start("tags", create_worker(tags_job, path, name="DICOM tags"), returned=self._tags_ready)
+
+    def _image_failed(self, path: str, exc: object) -> None:
+        """The film could not be opened: the viewer and the findings say why, in place."""
+        if path != self.current_path:
+            return
+        self.current_image = None
+        self.current_result = None
+        reason = str(exc) or type(exc).__name__
+        self.viewer.show_message(f"Could not open {Path(path).name}\n\n{reason}")
+        self.info.set_image(None, None)
+        self.findings.show_message(f"No findings: {Path(path).name} could not be opened.")
 
     def _image_loaded(self, image) -> None:
         self.images.put(image.path, image)

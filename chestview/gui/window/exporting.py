@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from chestview.engine.results import ImageResult
@@ -15,16 +14,12 @@ class ExportMixin:
     """Part of :class:`chestview.gui.main_window.MainWindow` (expects its widgets and job helpers)."""
 
     def result_for_export(self) -> tuple[ImageResult, list[str]] | None:
-        """The current result with the boxes as drawn now (live threshold), and the labels drawn."""
-        r = self.current_result
-        if r is None or r.error:
+        """The current result with the boxes as drawn now (the same re-boxed result the view draws:
+        the model's box rule at the slider's level), and the labels drawn."""
+        shown = self.shown_result()
+        if shown is None:
             return None
-        labels, boxed = self.overlay_labels(), set(self.box_labels())
-        findings = [
-            replace(f, boxes=tuple(self.live_boxes(f.label)) if f.label in boxed else ()) if f.label in labels else f
-            for f in r.findings
-        ]
-        return replace(r, findings=findings), labels
+        return shown, self.overlay_labels()
 
     def view_settings(self) -> dict:
         """Every setting that shaped the exported image, for its JSON report."""

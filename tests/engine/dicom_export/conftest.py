@@ -28,6 +28,7 @@ def require_tool(executable: str, debian_package: str) -> str:
 @pytest.fixture(scope="session")
 def predicted(tiny_model_dir, samples_dir):
     """(card, {source name: ImageResult}) with boxes for every label and three positive findings."""
+    from chestview.engine.explain.boxes import heatmap_to_boxes
     from chestview.engine.inference import Predictor
     from chestview.engine.zoo import load_model
 
@@ -38,7 +39,11 @@ def predicted(tiny_model_dir, samples_dir):
         assert result.error is None, result.error
         # The untrained model's probabilities sit near its 0.5 thresholds: fix which findings count
         # as positive so the presentation state has something to show.
-        findings = [replace(f, positive=f.label in POSITIVE_LABELS) for f in result.findings]
+        # Its maps are mostly diffuse ("diffuse, no box"): the raw cut gives the objects boxes to draw.
+        size = (result.image_width, result.image_height)
+        findings = [replace(f, positive=f.label in POSITIVE_LABELS, diffuse=False,
+                            boxes=f.boxes or tuple(heatmap_to_boxes(result.heatmaps[f.label], size)))
+                    for f in result.findings]
         results[Path(result.path).name] = replace(result, findings=findings)
     return loaded.card, results
 

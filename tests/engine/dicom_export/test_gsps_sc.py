@@ -105,3 +105,42 @@ def test_secondary_capture_is_marked_derived_and_not_for_clinical_use(exported, 
     assert sc.PhotometricInterpretation == "RGB" and sc.pixel_array.shape == (src.Rows, src.Columns, 3)
     if str(src.get("LossyImageCompression", "")) == "01":
         assert sc.LossyImageCompression == "01"
+
+
+def test_gsps_labels_are_anchored_at_their_boxes(exported, predicted):
+    """Each box label carries an anchor at its box's top-left corner, so no two sit at (0, 0)."""
+    _, results = predicted
+    name = "dx_nih_google_uncompressed.dcm"
+    boxes = [(f, b) for f in results[name].findings if f.positive for b in f.boxes]
+    annotation = pydicom.dcmread(exported[name]["pr"]).GraphicAnnotationSequence[0]
+    anchored = [t for t in annotation.TextObjectSequence if "AnchorPoint" in t]
+    assert len(anchored) == len(boxes) > 1
+    for t, (_, box) in zip(anchored, boxes):
+        np.testing.assert_allclose([float(v) for v in t.AnchorPoint], [box.x, box.y], atol=1e-3)
+    corners = {tuple(float(v) for v in t.BoundingBoxTopLeftHandCorner) for t in anchored}
+    assert len(corners) == len({(round(b.x), round(b.y)) for _, b in boxes})
+
+
+def test_flagged_input_gets_the_flag_and_no_findings_in_pr_and_sc(predicted, samples_dir, tmp_path):
+    """As in the app: a flagged film's objects carry the flag and its reason, never its positives."""
+    from dataclasses import replace
+
+    from chestview.engine.dicom_export import DicomExporter
+    from chestview.engine.render import FLAGGED_BANNER
+    from chestview.engine.results import Abnormality, InputCheck
+
+    card, results = predicted
+    name = "dx_nih_google_uncompressed.dcm"
+    result = replace(results[name], input_check=InputCheck(2.0, 1.0, True, "headers say CT"),
+                     abnormality=Abnormality(0.85, 0.5, True))
+    assert any(f.positive and f.boxes for f in result.findings)
+    paths = DicomExporter(tmp_path, card, secondary_capture=True).export(result, labels=["Effusion"])
+    pr = pydicom.dcmread(next(p for p in paths if p.stem.endswith("_pr")))
+    annotation = pr.GraphicAnnotationSequence[0]
+    assert "GraphicObjectSequence" not in annotation
+    texts = " | ".join(t.UnformattedTextValue for t in annotation.TextObjectSequence)
+    assert FLAGGED_BANNER in texts and "headers say CT" in texts
+    assert "abnormality" not in texts.lower() and not any(f.label in texts for f in result.findings if f.positive)
+    sc = pydicom.dcmread(next(p for p in paths if p.stem.endswith("_sc"))).pixel_array
+    # The SC is the flagged render: the red banner at the top, no finding drawn.
+    assert (sc[:10, :, 0] > 120).mean() > 0.5 and (sc[:10, :, 1] < 40).mean() > 0.5

@@ -15,7 +15,7 @@ from chestview.engine.dicom_export import codes
 from chestview.engine.dicom_export.source import Algorithm, read_source_header
 from chestview.engine.dicom_export.sr import build_sr
 from chestview.engine.dicom_export.writer import dicom_bytes
-from chestview.engine.results import Abnormality
+from chestview.engine.results import Abnormality, InputCheck
 
 from .conftest import SOURCES
 
@@ -113,22 +113,43 @@ def test_sr_boxes_are_image_regions_in_the_source_pixel_space(sr_docs, exported,
         assert prob.value == pytest.approx(finding.probability, abs=1e-6)
 
 
+def _built_sr(card, result, samples_dir):
+    source = read_source_header(samples_dir / "dx_nih_google_uncompressed.dcm")
+    built = build_sr(source, result, Algorithm.from_card(card), series_uid="1.2.3", series_number=1, instance_number=1)
+    sr = hd.sr.ComprehensiveSR.from_dataset(pydicom.dcmread(io.BytesIO(dicom_bytes(built))))
+    return {g.finding_type.value: g for g in sr.content.get_image_measurement_groups()}
+
+
 def test_sr_reports_abnormality_and_input_check_when_the_result_has_them(predicted, samples_dir):
     card, results = predicted
     # No boxes: this test is about the two extra groups, and every region costs parsing time.
     dx = results["dx_nih_google_uncompressed.dcm"]
     result = replace(
-        dx, findings=[replace(f, boxes=()) for f in dx.findings], abnormality=Abnormality(0.83, 0.4, True)
+        dx, findings=[replace(f, boxes=(), positive=False) for f in dx.findings], abnormality=Abnormality(0.83, 0.4, True)
     )
-    # The input check as results.json will carry it (a mapping or an object with these fields).
-    result.input_check = {"score": 2.5, "threshold": 1.0, "flagged": True, "reason": "colour photograph"}
-    source = read_source_header(samples_dir / "dx_nih_google_uncompressed.dcm")
-    built = build_sr(source, result, Algorithm.from_card(card), series_uid="1.2.3", series_number=1, instance_number=1)
-    sr = hd.sr.ComprehensiveSR.from_dataset(pydicom.dcmread(io.BytesIO(dicom_bytes(built))))
-    groups = {g.finding_type.value: g for g in sr.content.get_image_measurement_groups()}
+    # The input check as results.json carries it.
+    result.input_check = InputCheck.from_json({"score": 0.5, "threshold": 1.0, "flagged": False, "reason": ""})
+    groups = _built_sr(card, result, samples_dir)
     abnormal = groups[codes.ABNORMAL.value]
     assert abnormal.get_measurements(name=PROBABILITY)[0].value == pytest.approx(0.83)
     assert abnormal.get_qualitative_evaluations()[0].value == codes.PRESENT
+    # The case call travels with it: abnormal, and no finding above its point.
+    assert "no single finding above its operating point" in abnormal.tracking_identifier
+    check = groups[codes.INPUT_CHECK.value]
+    assert check.get_measurements(name=codes.SCORE)[0].value == pytest.approx(0.5)
+    assert check.get_qualitative_evaluations(name=codes.INPUT_FLAGGED)[0].value == codes.ABSENT
+
+
+def test_sr_of_a_flagged_input_carries_the_flag_and_no_findings(predicted, samples_dir):
+    """As in the app: a film the input gate flags has its findings withheld, in the SR too."""
+    card, results = predicted
+    dx = results["dx_nih_google_uncompressed.dcm"]
+    assert any(f.positive for f in dx.findings)
+    result = replace(dx, findings=[replace(f, boxes=()) for f in dx.findings], abnormality=Abnormality(0.83, 0.4, True))
+    result.input_check = InputCheck.from_json({"score": 2.5, "threshold": 1.0, "flagged": True,
+                                               "reason": "colour photograph"})
+    groups = _built_sr(card, result, samples_dir)
+    assert set(groups) == {codes.INPUT_CHECK.value}
     check = groups[codes.INPUT_CHECK.value]
     assert check.get_measurements(name=codes.SCORE)[0].value == pytest.approx(2.5)
     assert check.get_qualitative_evaluations(name=codes.INPUT_FLAGGED)[0].value == codes.PRESENT
