@@ -88,6 +88,25 @@ def test_sdist_holds_the_sources_the_wheel_is_built_from(built):
         assert f"model_zoo/{model.name}/card.json" in names
 
 
+def test_the_licence_declared_is_the_licence_shipped(built):
+    import tomllib
+
+    sdist, wheel = built
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    assert "Apache-2.0" in str(declared)
+    text = (REPO / "LICENSE").read_bytes()
+    assert b"Apache License\n                           Version 2.0, January 2004" in text
+    assert b"END OF TERMS AND CONDITIONS" in text  # the full text, not a pointer to it
+    with zipfile.ZipFile(wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert zf.read(name) == text
+        metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+        assert "License-File: LICENSE" in metadata
+    with tarfile.open(sdist) as tf:
+        member = next(m for m in tf.getmembers() if m.name.split("/", 1)[-1] == "LICENSE")
+        assert tf.extractfile(member).read() == text
+
+
 def test_an_installed_wheel_finds_its_models_and_samples_from_any_folder(built, tmp_path):
     _, wheel = built
     site = tmp_path / "site"

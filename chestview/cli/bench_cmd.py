@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from chestview.cli.common import add_backend_argument, error, table
+from chestview.cli.progress import add_quiet_argument, progress_for, write_stderr
 from chestview.engine.errors import ChestviewError
 
 
@@ -23,11 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="interleaved rounds per backend, each keeping its best (default %(default)s): "
                         "steadier ratios on a machine shared with other work")
     p.add_argument("--json", action="store_true", help="print the JSON result instead of tables")
+    add_quiet_argument(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from chestview.engine.bench import BACKEND_HEADER, BenchProgress, run_benchmark
+    from chestview.engine.bench import BACKEND_HEADER, run_benchmark
     from chestview.engine.io.scan import iter_image_files
     from chestview.engine.paths import samples_dir
     from chestview.engine.zoo import default_model_id, load_model
@@ -36,29 +37,28 @@ def run(args: argparse.Namespace) -> int:
     if model_id is None:
         error("no model is installed: the zoo is empty")
         return 2
-    if args.batch_size < 1 or args.n_images < 1 or args.repeat < 1:
-        error("--batch-size, --n-images and --repeat must be at least 1")
+    for flag, value in (("--batch-size", args.batch_size), ("--n-images", args.n_images), ("--repeat", args.repeat)):
+        if value < 1:
+            error(f"{flag} must be at least 1 (got {value})")
+            return 2
+    if args.workers is not None and args.workers < 0:
+        error(f"--workers must be at least 0 (got {args.workers})")
         return 2
     paths = [str(p) for p in iter_image_files(args.images or [samples_dir()])]
     try:
         loaded = load_model(model_id)
-
-        def progress(ev: BenchProgress) -> None:
-            if sys.stderr.isatty():
-                print(f"\r{ev.stage:10s} {ev.done}/{ev.total}", end="", file=sys.stderr, flush=True)
-
-        result = run_benchmark(
-            loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
-            num_workers=args.workers, backend=args.backend, precision=args.precision, repeat=args.repeat, on_event=progress,
-        )
+        with progress_for(args, unit="step") as bar:  # one bar per stage: decode, each backend's rounds
+            result = run_benchmark(
+                loaded, paths, device=args.device, batch_size=args.batch_size, n_images=args.n_images,
+                num_workers=args.workers, backend=args.backend, precision=args.precision, repeat=args.repeat,
+                on_event=bar.on_stage,
+            )
     except ChestviewError as exc:
         error(str(exc))
         return exc.exit_code
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
     if args.precision != "f32" and not result.default_backend.endswith(args.precision):  # refused: say why
         why = result.unavailable_backends.get(f"openvino-{args.precision}", f"{args.precision} unavailable")
-        print(f"chestview: warning: {why}; using f32", file=sys.stderr)
+        write_stderr(f"chestview: warning: {why}; using f32")
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     print(table(result.backend_rows(), BACKEND_HEADER))
     for name, why in result.unavailable_backends.items():
         print(f"  {name}: not measured ({why})")
+    for note in result.timing_notes():
+        print(f"  note: {note}")
     print(f"\nstages with the default backend ({result.default_backend}):")
     rows = [[s, f"{t.median_ms:.1f}", f"{t.p90_ms:.1f}"] for s, t in result.stages.items()]
     print(table(rows, ["stage (per image)", "median ms", "p90 ms"]))

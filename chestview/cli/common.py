@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import http.client
 import re
-import sys
 from typing import Sequence
+
+from chestview.cli.progress import write_stderr
 
 # C0/C1 control characters (a newline in a file name among them) would split a one-line message or
 # a table row; they are shown escaped instead.
@@ -19,12 +20,12 @@ def one_line(text: object) -> str:
 
 def error(message: str) -> None:
     """One line on stderr, the way argparse reports usage errors."""
-    print(f"chestview: error: {one_line(message)}", file=sys.stderr)
+    write_stderr(f"chestview: error: {one_line(message)}")
 
 
 def report(message: str) -> None:
     """One ``chestview: PATH: reason`` line on stderr (a file that failed; the rest goes on)."""
-    print(f"chestview: {one_line(message)}", file=sys.stderr)
+    write_stderr(f"chestview: {one_line(message)}")
 
 
 def os_error_text(exc: BaseException) -> str:
@@ -64,7 +65,7 @@ def report_backend(predictor) -> None:
     note = predictor.backend_note
     if note and (predictor.opened.warn or predictor.opened.requested != "auto"):  # a refused precision warns
         kind = "warning" if predictor.opened.warn else "note"
-        print(f"chestview: {kind}: {note}", file=sys.stderr)
+        write_stderr(f"chestview: {kind}: {note}")
 
 
 def collect_inputs(raw_paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
+from chestview.cli.common import one_line
+from chestview.cli.progress import write_stderr
 from chestview.engine.dicom_export import DicomExporter, NotDicomSource
 from chestview.engine.errors import ChestviewError
 from chestview.engine.io.image import XrayImage
@@ -15,7 +15,7 @@ def export_dicom(exporter: DicomExporter, result: ImageResult, image: XrayImage 
     try:
         exporter.export(result, image=image)
     except NotDicomSource as exc:
-        print(f"chestview: note: {exc}", file=sys.stderr)
+        write_stderr(f"chestview: note: {one_line(exc)}")
     except ChestviewError as exc:
         result.error = str(exc)
-        print(f"chestview: {exc}", file=sys.stderr)
+        write_stderr(f"chestview: {one_line(exc)}")

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from chestview.cli.common import add_backend_argument, error, one_line
+from chestview.cli.progress import add_quiet_argument, progress_for, write_stderr
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_backend_argument(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--workers", type=int, default=None)
+    add_quiet_argument(p)
     p.set_defaults(run=run)
 
 
@@ -50,10 +52,16 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.train.events import Log
 
     if args.heatmap_threshold is not None and not 1 <= args.heatmap_threshold <= 255:
-        error("--heatmap-threshold must be between 1 and 255")
+        error(f"--heatmap-threshold must be between 1 and 255 (got {args.heatmap_threshold})")
         return 2
-    if args.batch_size < 1 or args.bootstrap < 0:
-        error("--batch-size must be >= 1 and --bootstrap >= 0")
+    if args.batch_size < 1:
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+        return 2
+    if args.bootstrap < 0:
+        error(f"--bootstrap must be at least 0 (0: no intervals; got {args.bootstrap})")
+        return 2
+    if args.workers is not None and args.workers < 0:
+        error(f"--workers must be at least 0 (got {args.workers})")
         return 2
     fractions = None
     if args.split_fractions:
@@ -63,32 +71,37 @@ def run(args: argparse.Namespace) -> int:
             error(str(exc))
             return 2
 
+    bar = progress_for(args)
+
     def on_event(ev: Any) -> None:
         if isinstance(ev, Log):
-            print(ev.message, file=sys.stderr)
+            write_stderr(ev.message)
+        else:
+            bar.on_stage(ev)  # EvalProgress per split: a bar with its rate and time left
 
-    result = evaluate(
-        args.model,
-        args.data,
-        split=args.split,
-        boxes_csv=args.boxes,
-        tta=args.tta,
-        out_dir=args.out,
-        heatmap_threshold=args.heatmap_threshold,
-        device=args.device,
-        backend=args.backend,
-        precision=args.precision,
-        data_options=parse_pairs(args.data_opt, "--data-opt"),
-        split_fractions=fractions,
-        split_seed=args.split_seed,
-        n_boot=args.bootstrap,
-        write_thresholds=args.write_thresholds,
-        update_card=args.update_card,
-        probe=bool(args.probe),
-        batch_size=args.batch_size,
-        num_workers=args.workers,
-        on_event=on_event,
-    )
+    with bar:
+        result = evaluate(
+            args.model,
+            args.data,
+            split=args.split,
+            boxes_csv=args.boxes,
+            tta=args.tta,
+            out_dir=args.out,
+            heatmap_threshold=args.heatmap_threshold,
+            device=args.device,
+            backend=args.backend,
+            precision=args.precision,
+            data_options=parse_pairs(args.data_opt, "--data-opt"),
+            split_fractions=fractions,
+            split_seed=args.split_seed,
+            n_boot=args.bootstrap,
+            write_thresholds=args.write_thresholds,
+            update_card=args.update_card,
+            probe=bool(args.probe),
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            on_event=on_event,
+        )
     if result.cancelled:
         error("evaluation cancelled")
         return 1
@@ -108,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         if "Abnormality" in result.threshold_rules:
             print(f"  abnormality: {result.threshold_rules['Abnormality']}")
     if result.box_threshold is not None:
-        print(f"box threshold {result.box_threshold} (chosen on the validation split's boxes) written to the card")
+        print(f"{result.box_threshold_note or f'box threshold {result.box_threshold}'}: written to the card")
     if args.update_card:
         print("\ntest metrics and eval/ report written into the model card's directory")
     if result.errors:

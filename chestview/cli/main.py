@@ -134,6 +134,14 @@ def _main(argv: list[str] | None) -> int:
     if not args.screenshot and no_display():  # --screenshot renders offscreen by itself
         error(HEADLESS_HINT)
         return 2
+    if args.model:  # an unknown id is a usage error here as in every command, not an empty window
+        from chestview.engine.zoo import find_model
+
+        try:
+            find_model(args.model)
+        except ChestviewError as exc:
+            error(str(exc))
+            return exc.exit_code
     from chestview.gui.app import run_app
 
     return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model,

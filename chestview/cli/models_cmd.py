@@ -6,6 +6,7 @@ import argparse
 import json
 
 from chestview.cli.common import error, table
+from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
 
@@ -15,8 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown", action="store_true", help="the README's zoo tables, from the cards")
     p.add_argument("--archs", action="store_true", help="list the registered architectures instead")
     msub = p.add_subparsers(dest="models_command")
-    show = msub.add_parser("show", help="print a model's card")
+    show = msub.add_parser("show", help="print a model's card: what it is, data, metrics, operating points, limits")
     show.add_argument("model", help="model id or directory")
+    show.add_argument("--json", dest="show_json", action="store_true", help="print the raw card (card.json) instead")
     pub = msub.add_parser("publish", help="copy a finished training run (model + eval report) into a zoo")
     pub.add_argument("run_dir", metavar="RUN", help="the --out folder of `chestview train`")
     pub.add_argument("--zoo", help="zoo folder (default: the user's models folder)")
@@ -30,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--batch-size", type=int, default=16)
     gate.add_argument("--max-flag-rate", type=float, default=0.02,
                       help="largest share of validation films the threshold may flag (default: %(default)s)")
+    add_quiet_argument(gate)
     gate.set_defaults(models_run=_fit_gate)
     prec = msub.add_parser("check-precision",
                            help="measure a reduced precision against f32 on the model's validation split; "
@@ -73,12 +76,16 @@ def _publish(args: argparse.Namespace) -> int:
 def _fit_gate(args: argparse.Namespace) -> int:
     from chestview.engine.gate.fit import fit_input_gate
 
-    if args.batch_size < 1 or not 0.0 <= args.max_flag_rate < 1.0:
-        error("--batch-size must be at least 1 and --max-flag-rate in [0, 1)")
+    if args.batch_size < 1:
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+        return 2
+    if not 0.0 <= args.max_flag_rate < 1.0:
+        error(f"--max-flag-rate must be in [0, 1), a share of the validation films (got {args.max_flag_rate})")
         return 2
     try:
-        fit = fit_input_gate(args.model, args.data, device=args.device, batch_size=args.batch_size,
-                             max_flag_rate=args.max_flag_rate)
+        with progress_for(args) as bar:  # one bar for the training films' features, one for the validation's
+            fit = fit_input_gate(args.model, args.data, device=args.device, batch_size=args.batch_size,
+                                 max_flag_rate=args.max_flag_rate, on_progress=bar.on_counts)
     except ChestviewError as exc:
         error(str(exc))
         return 1
@@ -110,7 +117,7 @@ def _check_precision(args: argparse.Namespace) -> int:
     from chestview.engine.backends.proof import check_precision
 
     if args.batch_size < 1:
-        error("--batch-size must be at least 1")
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
         return 2
     try:
         proof = check_precision(args.model, args.data, args.precision, batch_size=args.batch_size,
@@ -154,11 +161,19 @@ def run(args: argparse.Namespace) -> int:
 
     if getattr(args, "models_command", None) == "show":
         try:
-            card = ModelCard.load(find_model(args.model))
+            directory = find_model(args.model)
+            card = ModelCard.load(directory)
         except ChestviewError as exc:
             error(str(exc))
             return 2
-        print(json.dumps(card.to_json(), indent=2))
+        if args.show_json or args.json:
+            print(json.dumps(card.to_json(), indent=2))
+            return 0
+        from chestview.cli.card_view import card_text
+        from chestview.engine.zoo import list_zoo
+
+        bundled = any(e.bundled and e.path == directory for e in list_zoo())
+        print(card_text(card, where="bundled" if bundled else str(directory), default=card.id == default_model_id()))
         return 0
     if getattr(args, "models_command", None) not in (None, "show"):
         return args.models_run(args)

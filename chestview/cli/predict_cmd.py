@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
 from chestview.cli.common import add_backend_argument, collect_inputs, error, report, report_backend, table
+from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
 
@@ -35,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-out", metavar="DIR",
                    help="also write a DICOM SR and presentation state per DICOM input into DIR (for a PACS or "
                         "viewer); one --model only")
+    add_quiet_argument(p)
     p.set_defaults(run=run)
 
 
@@ -64,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
     if args.batch_size < 1:
-        error("--batch-size must be at least 1")
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+        return 2
+    if args.workers is not None and args.workers < 0:
+        error(f"--workers must be at least 0 (0: decode on the main thread; got {args.workers})")
         return 2
     if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
-        error("--box-threshold must be between 1 and 255")
+        error(f"--box-threshold must be a heatmap level between 1 and 255 (got {args.box_threshold})")
         return 2
     model_ids = list(dict.fromkeys(args.model or [default_model_id()]))
     if model_ids == [None]:
@@ -117,12 +123,13 @@ def run(args: argparse.Namespace) -> int:
     shard_name = f"{shard.index + 1}-of-{shard.count}" if shard else ""
     per_model: list[list[ImageResult]] = []
     with open_output_folder(args.out, roots=existing, inputs=files, outputs=outputs, what="chestview predict",
-                            shard=shard_name) as out:
+                            shard=shard_name) as out, contextlib.ExitStack() as stack:
         for m, predictor in enumerate(predictors):
             first = m == 0  # input errors and warnings are reported once, for the first model
             results: list[ImageResult] = []
+            bar = stack.enter_context(progress_for(args, predictor.card.id if multi else ""))
             batches = predictor.predict_paths([files[k] for k in mine], batch_size=args.batch_size,
-                                              num_workers=args.workers)
+                                              num_workers=args.workers, on_progress=bar.on_predict)
             for k, result in zip(mine, batches):
                 results.append(result)
                 if result.error:
@@ -142,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
                         report(str(exc))
                 if dicom_out is not None and not result.error:
                     export_dicom(dicom_out, result, image)
+            bar.close()
             if shard and shard.index > 0:
                 failures = []  # the first shard reports the missing paths
             for path, message in failures:

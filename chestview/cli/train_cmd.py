@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from chestview.cli.common import table
+from chestview.cli.progress import Progress, add_quiet_argument, write_stderr
 from chestview.engine.errors import ChestviewError
 
 
@@ -119,6 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--heatmap-threshold", type=int, help="fixed box threshold 1-255 (default: chosen on the validation split's boxes, else 180)")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when stderr is a terminal)")
+    add_quiet_argument(r)
     p.set_defaults(run=run)
 
 
@@ -237,20 +239,24 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     flag = {"stop": False}
+    progress = False if args.quiet else args.progress  # None: bars when stderr is a terminal
+    bar = Progress(enabled=progress)  # the final evaluation's splits; the trainer draws the epochs' bars
 
     def on_event(ev: Any) -> None:
         if isinstance(ev, Log):
-            print(ev.message, file=sys.stderr)
+            write_stderr(ev.message)
         elif isinstance(ev, EpochDone):
             pass  # the trainer's Log line already says it
+        else:
+            bar.on_stage(ev)
 
-    with _ctrl_c_stops(flag):
+    with _ctrl_c_stops(flag), bar:
         result = train(
             config,
             on_event=on_event,
             should_stop=lambda: flag["stop"],
             resume=args.resume,
-            progress=args.progress,
+            progress=progress,
             command_line=shlex.join(["chestview", *getattr(args, "argv", sys.argv[1:])]),
         )
     print(result_summary(result))

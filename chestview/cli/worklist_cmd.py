@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 from chestview.cli.common import collect_inputs, error, report, report_backend, table
+from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("worklist", help="score images and list them most suspicious first (flagged inputs apart)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files (PNG, JPEG, DICOM) or folders")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="image files (PNG, JPEG, DICOM) or folders")
+    p.add_argument("--samples", action="store_true", help="also list the sample studies bundled with chestview")
     p.add_argument("--model", help="zoo model id or model directory (default: the zoo's default)")
     p.add_argument("--csv", metavar="FILE", help="also write the worklist as CSV")
     p.add_argument("--json", metavar="FILE", help="also write the worklist as JSON")
@@ -24,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-cache", action="store_true", help="run every image; neither read nor write the result cache")
+    add_quiet_argument(p)
     p.set_defaults(run=run)
 
 
@@ -35,8 +38,15 @@ def run(args: argparse.Namespace) -> int:
     from chestview.engine.worklist import build_worklist, write_worklist_csv
     from chestview.engine.zoo import ModelCard, default_model_id, find_model
 
+    from chestview.engine.paths import samples_dir
+
+    if args.samples:
+        args.paths = [*args.paths, str(samples_dir())]
+    if not args.paths:
+        error("give at least one PATH, or --samples for the bundled sample studies")
+        return 2
     if args.batch_size < 1:
-        error("--batch-size must be at least 1")
+        error(f"--batch-size must be at least 1 (got {args.batch_size})")
         return 2
     model_id = args.model or default_model_id()
     if model_id is None:
@@ -71,10 +81,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
         report_backend(predictor)
         backend = predictor.backend_name
-        for result in predict_with_cache(predictor, misses, cache, batch_size=args.batch_size):
-            if result.error:
-                report(result.error)
-            results.append(result)
+        with progress_for(args) as bar:
+            for result in predict_with_cache(predictor, misses, cache, batch_size=args.batch_size,
+                                             on_progress=bar.on_predict):
+                if result.error:
+                    report(result.error)
+                results.append(result)
     for path, message in failures:
         report(message)
         results.append(ImageResult(path=path, error=message))

@@ -16,6 +16,7 @@ the model's card records a passing precision check (else the reason it was not m
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import sys
@@ -63,6 +64,9 @@ class BackendTiming:
     model_images_per_s: float
     pipeline_images_per_s: float
     max_abs_prob_delta: float  # against torch, on the benchmark's own images
+    # The same forward pass timed inside the pipeline run (its batches' forward time alone): a
+    # second measure of the model, taken under the pipeline's conditions.
+    pipeline_forward_images_per_s: float = 0.0
 
 
 @dataclass
@@ -123,6 +127,27 @@ class BenchResult:
             entry["model_speedup_vs_torch"] = self.speedup(name, "model")
             entry["pipeline_speedup_vs_torch"] = self.speedup(name, "pipeline")
         return data
+
+    def timing_notes(self) -> list[str]:
+        """Why a backend's pipeline reads faster than its model alone, where it does. The pipeline runs
+        the same forward pass plus decoding, so on a quiet machine it cannot be faster: the model-only
+        loop was slowed by something else, and its forward time inside the pipeline says by how much."""
+        notes = []
+        load = self.environment.get("load_average", "")
+        cpus = self.environment.get("cpu_count", "")
+        for name, b in self.backends.items():
+            if b.pipeline_images_per_s <= b.model_images_per_s:
+                continue
+            inside = (f"; the same forward pass inside the pipeline ran at {b.pipeline_forward_images_per_s:.1f} img/s"
+                      if b.pipeline_forward_images_per_s else "")
+            busy = (f" The CPU was shared with other work (load average {load} on {cpus} cores): a "
+                    f"multi-threaded forward pass run back to back loses the most when every core is busy."
+                    if load and cpus and float(load) > float(cpus) * 0.5 else "")
+            notes.append(f"{name}: the pipeline ({b.pipeline_images_per_s:.1f} img/s) beat the model alone "
+                         f"({b.model_images_per_s:.1f} img/s){inside}. The pipeline does the model's work and "
+                         f"more, so the model-only figure was disturbed.{busy} Measure on an idle machine "
+                         f"(or with more --repeat) before comparing them.")
+        return notes
 
     def backend_rows(self) -> list[list[str]]:
         """The side-by-side table (text output and the app's dialog): one row per backend that ran."""
@@ -229,7 +254,7 @@ def run_benchmark(
                 predictors[name] = other
             else:
                 unavailable[name] = other.backend_note or "unavailable"
-    measured: dict[str, tuple[float, float, np.ndarray]] = {}
+    measured: dict[str, tuple[float, float, np.ndarray, float]] = {}
     default_maps = None
     # Rounds interleave the backends and each keeps its best round: on a shared machine another
     # process only ever slows a run down, so the best of a few is the least disturbed measurement,
@@ -238,16 +263,18 @@ def run_benchmark(
         for name, predictor in predictors.items():
             tag = f"{name}, round {round_ + 1}/{repeat}" if repeat > 1 else name
             model_ips, forward_ms, probs, maps = time_forward(predictor, batches, f"forward ({tag})", emit, stop)
-            pipeline_ips = _pipeline(predictor, readable, batch_size, num_workers, f"pipeline ({tag})", emit, stop)
-            best_model, best_pipeline, _ = measured.get(name, (0.0, 0.0, None))
-            measured[name] = (max(model_ips, best_model), max(pipeline_ips, best_pipeline), probs)
+            pipeline_ips, inside_ips = _pipeline(predictor, readable, batch_size, num_workers, f"pipeline ({tag})",
+                                                 emit, stop)
+            best_model, best_pipeline, _, best_inside = measured.get(name, (0.0, 0.0, None, 0.0))
+            measured[name] = (max(model_ips, best_model), max(pipeline_ips, best_pipeline), probs,
+                              max(inside_ips, best_inside))
             if predictor is default and model_ips >= best_model:
                 timings["forward"] = forward_ms
                 default_maps = maps
     reference = measured["torch"][2]
     backends = {
-        name: BackendTiming(model_ips, pipeline_ips, float(np.abs(probs - reference).max()))
-        for name, (model_ips, pipeline_ips, probs) in measured.items()
+        name: BackendTiming(model_ips, pipeline_ips, float(np.abs(probs - reference).max()), inside_ips)
+        for name, (model_ips, pipeline_ips, probs, inside_ips) in measured.items()
     }
 
     # 3. Heatmaps and boxes for every label of every image, from the default backend's maps.
@@ -281,6 +308,9 @@ def run_benchmark(
             "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(),
             "cpu_threads": str(torch.get_num_threads()),
+            "cpu_count": str(os.cpu_count() or ""),
+            # Other work on the machine over the last minute (Unix): what can make the timings unsteady.
+            "load_average": f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "",
             **_runtime_versions(predictors),
         },
         default_backend=default.backend_name,
@@ -316,16 +346,18 @@ def time_forward(predictor: Predictor, batches: list[torch.Tensor], stage: str =
 
 
 def _pipeline(predictor: Predictor, paths: list[str], batch_size: int, num_workers: int | None, stage: str,
-              emit, stop) -> float:
-    """End to end, from files on disk to finished results (findings, heatmaps, boxes of positives)."""
+              emit, stop) -> tuple[float, float]:
+    """End to end, from files on disk to finished results (findings, heatmaps, boxes of positives):
+    images/s, and images/s of the forward passes alone within that run (from each result's timings)."""
     t0 = time.perf_counter()
-    done = 0
-    for _ in predictor.predict_paths(paths, batch_size=batch_size, num_workers=num_workers, should_stop=stop):
+    done, forward_ms = 0, 0.0
+    for result in predictor.predict_paths(paths, batch_size=batch_size, num_workers=num_workers, should_stop=stop):
         done += 1
+        forward_ms += result.timings_ms.get("forward", 0.0)
         emit(BenchProgress(stage, done, len(paths)))
     if stop():
         raise ChestviewError("bench: cancelled")
-    return done / (time.perf_counter() - t0)
+    return done / (time.perf_counter() - t0), (done / (forward_ms / 1e3) if forward_ms > 0 else 0.0)
 
 
 def _runtime_versions(predictors: dict[str, Predictor]) -> dict[str, str]:

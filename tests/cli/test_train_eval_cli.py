@@ -196,7 +196,7 @@ def test_write_thresholds_chooses_the_box_threshold_on_validation_boxes(trained,
                  "--split-seed", "1", "--write-thresholds", "--bootstrap", "0", "--out", str(tmp_path / "ev"),
                  "--device", "cpu"])
     assert code == 0
-    assert "(chosen on the validation split's boxes) written to the card" in capsys.readouterr().out
+    assert "chosen on the validation split's boxes: written to the card" in capsys.readouterr().out
     card = load_model(model_dir).card
     choice = card.provenance["box_threshold_choice"]
     assert card.box_threshold == choice["threshold"] in CANDIDATES

@@ -22,3 +22,17 @@ def test_cpu_ceiling_counts_core_milliseconds():
 
 def test_no_cpu_ceiling_on_a_gpu():
     assert _result("NVIDIA H100 (cuda:0)", decode=8.0, forward=2.0).cpu_ceiling_ratio is None
+
+
+def test_a_pipeline_faster_than_its_model_alone_is_explained():
+    from chestview.engine.bench import BackendTiming
+
+    r = _result("CPU (2 threads)", forward=20.0, heatmaps=0.1, boxes=1.0)
+    r.environment.update(load_average="9.6", cpu_count="2")
+    r.backends = {"torch": BackendTiming(8.4, 18.5, 0.0, 24.0), "openvino": BackendTiming(60.0, 20.0, 1e-6, 70.0)}
+    (note,) = r.timing_notes()  # openvino's pipeline is slower than its model: nothing to explain
+    assert note.startswith("torch: the pipeline (18.5 img/s) beat the model alone (8.4 img/s)")
+    assert "inside the pipeline ran at 24.0 img/s" in note and "load average 9.6 on 2 cores" in note
+    r.environment.update(load_average="0.1")
+    assert "load average" not in r.timing_notes()[0]  # an idle machine: no blame on other work
+    assert r.to_json()["backends"]["torch"]["pipeline_forward_images_per_s"] == 24.0

@@ -30,10 +30,28 @@ class BoxThresholdChoice:
     n_images: int
     n_gt_boxes: int
 
+    @property
+    def fell_back(self) -> bool:
+        """True when no candidate's boxes found a single ground-truth box (every score 0, or no
+        boxes at all): the threshold is then Wang et al.'s default, not a choice."""
+        return not any(v > 0 for v in self.scores.values())
+
     def to_json(self) -> dict:
         return {"threshold": self.threshold, "scores": {str(k): round(v, 4) for k, v in self.scores.items()},
                 "n_images": self.n_images, "n_gt_boxes": self.n_gt_boxes,
-                "score": f"mean localization accuracy at IoU {CARD_IOU} and IoBB {CARD_IOBB}"}
+                "score": f"mean localization accuracy at IoU {CARD_IOU} and IoBB {CARD_IOBB}",
+                "fell_back": self.fell_back}
+
+
+def describe_choice(choice: Mapping) -> str:
+    """How a box threshold came about, from its record (``BoxThresholdChoice.to_json()``): chosen on
+    the validation boxes, or the default because no candidate's boxes found any of them."""
+    scores = choice.get("scores") or {}
+    if any(v > 0 for v in scores.values()):
+        return f"box threshold {choice['threshold']} chosen on the validation split's boxes"
+    n = choice.get("n_gt_boxes", 0)
+    why = f"no candidate threshold's boxes found any of the {n} validation boxes" if n else "no validation boxes"
+    return f"box threshold {choice['threshold']}: the default (Wang et al. 2017), not chosen ({why})"
 
 
 def localization_score(gt: GroundTruth, pred: Sequence[Mapping[str, Sequence]], labels: Sequence[str]) -> float:

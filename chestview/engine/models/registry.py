@@ -72,6 +72,20 @@ def model_info(name: str) -> ArchInfo:
         raise ModelError(f"unknown architecture {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
 
 
+def min_input_size(name: str, arch_kwargs: dict | None = None) -> tuple[int, str] | None:
+    """The smallest input side (px) architecture ``name`` takes with ``arch_kwargs``, and its trunk;
+    None for an architecture without a ``trunk`` option (its own builder knows its limits)."""
+    import inspect
+
+    from chestview.engine.models.trunks import min_input_size as trunk_min
+
+    param = inspect.signature(model_info(name).builder).parameters.get("trunk")
+    trunk = (arch_kwargs or {}).get("trunk") or (param.default if param is not None else None)
+    if not isinstance(trunk, str):
+        return None
+    return trunk_min(trunk), trunk
+
+
 def get_model(name: str, *, num_classes: int, **kwargs) -> nn.Module:
     """Build a registered architecture with freshly initialised weights."""
     return model_info(name).builder(num_classes=num_classes, **kwargs)

@@ -207,8 +207,23 @@ _TRUNKS: dict[str, Callable[[str, int, bool], Trunk]] = {
 }
 
 
+# The smallest input side (px) each trunk takes, measured by building it on the CPU: every trunk's
+# last map is 1/32 of the input, so 32 px gives one cell. DenseNet-121's transition pooling fails below
+# that ("Output size is too small"); ResNet and EfficientNet-Lite pad their strided convolutions and
+# still run, but give the same single cell from fewer pixels, so 32 is the floor for them too.
+MIN_INPUT_SIZE: dict[str, int] = {name: STAGE_REDUCTIONS[-1] for name in _TRUNKS}
+
+
 def list_trunks() -> list[str]:
     return list(_TRUNKS)
+
+
+def min_input_size(name: str) -> int:
+    """The smallest input side in pixels that trunk ``name`` takes (see MIN_INPUT_SIZE)."""
+    try:
+        return MIN_INPUT_SIZE[name]
+    except KeyError:
+        raise ModelError(f"unknown trunk {name!r}; known: {', '.join(_TRUNKS)}") from None
 
 
 def build_trunk(name: str, *, in_chans: int = 3, pretrained: bool = False) -> Trunk:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from chestview.engine.errors import ChestviewError
+from chestview.engine.errors import ChestviewError, ModelError
+from chestview.engine.models.registry import list_models, min_input_size
 from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, INTENSITY_MODES, Preprocessing
 
 SCHEDULES = ("plateau", "step", "cosine")
@@ -89,32 +90,66 @@ class TrainConfig:
             p.append(f"select_on must be one of {', '.join(SELECT_ON)}, not {self.select_on!r}")
         if self.methodology not in METHODOLOGIES:
             p.append(f"methodology must be one of {', '.join(METHODOLOGIES)}, not {self.methodology!r}")
-        if self.epochs < 0 or self.batch_size < 1 or self.num_workers < 0:
-            p.append("epochs >= 0, batch_size >= 1 and num_workers >= 0 are required")
-        elif self.epochs == 0 and self.methodology != "untrained":
+        if self.epochs < 0:
+            p.append(f"epochs must be at least 0, not {self.epochs}")
+        if self.batch_size < 1:
+            p.append(f"batch_size must be at least 1, not {self.batch_size}")
+        if self.num_workers < 0:
+            p.append(f"num_workers must be at least 0, not {self.num_workers}")
+        if self.early_stop_patience < 0:
+            p.append(f"early_stop_patience must be at least 0 (0: never stop early), not {self.early_stop_patience}")
+        if self.unreliable_min_positives < 0:
+            p.append(f"unreliable_min_positives must be at least 0, not {self.unreliable_min_positives}")
+        if self.eval_batch_size < 1 or self.step_epochs < 1:
+            p.append(f"eval_batch_size and step_epochs must be at least 1, not {self.eval_batch_size} and {self.step_epochs}")
+        if self.epochs == 0 and self.methodology != "untrained":
             # zero epochs would publish the initial weights as a trained model
             p.append("epochs must be at least 1 (to evaluate a model as built, use methodology 'untrained')")
         if self.intensity not in INTENSITY_MODES:
             p.append(f"intensity must be one of {', '.join(INTENSITY_MODES)}, not {self.intensity!r}")
-        if self.size < 16:
-            p.append(f"size {self.size} is too small")
+        p += self._size_problems()
         if self.channels not in (1, 3):
             p.append("channels must be 1 or 3")
         if self.heatmap_threshold is not None and not 1 <= int(self.heatmap_threshold) <= 255:
             p.append(f"heatmap_threshold must be a heatmap level from 1 to 255, not {self.heatmap_threshold}")
-        if self.warmup_epochs < 0 or self.trunk_lr_mult <= 0 or not 0.0 <= self.ema_decay < 1.0:
-            p.append("warmup_epochs >= 0, trunk_lr_mult > 0 and 0 <= ema_decay < 1 are required")
+        if self.warmup_epochs < 0:
+            p.append(f"warmup_epochs must be at least 0, not {self.warmup_epochs}")
+        if self.trunk_lr_mult <= 0:
+            p.append(f"trunk_lr_mult must be above 0, not {self.trunk_lr_mult}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            p.append(f"ema_decay must be in [0, 1), not {self.ema_decay}")
         if not 0.0 <= self.label_smoothing < 0.5:
             p.append(f"label_smoothing must be in [0, 0.5), not {self.label_smoothing}")
         if any(not isinstance(w, (int, float)) or w < 0 for w in self.group_weights.values()):
             p.append("group_weights must be non-negative numbers")
         if not 0.0 <= self.augment_strength <= 3.0:
             p.append(f"augment_strength must be between 0 and 3, not {self.augment_strength}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.box_weight < 0:
-            p.append("lr > 0, weight_decay >= 0 and box_weight >= 0 are required")
+        if self.lr <= 0:
+            p.append(f"lr must be above 0, not {self.lr}")
+        if self.weight_decay < 0:
+            p.append(f"weight_decay must be at least 0, not {self.weight_decay}")
+        if self.box_weight < 0:
+            p.append(f"box_weight must be at least 0, not {self.box_weight}")
         if len(self.split) != 3 or any(f < 0 for f in self.split) or not 0.99 <= sum(self.split) <= 1.01:
             p.append(f"split must be three fractions (train, val, test) summing to 1, got {self.split}")
         return p
+
+    def _size_problems(self) -> list[str]:
+        """The input size against the architecture's real minimum, known before any data is read."""
+        if self.arch not in list_models():
+            found = None  # not registered (a model factory of its own): its builder knows its limits
+        else:
+            try:
+                found = min_input_size(self.arch, self.arch_kwargs)
+            except ModelError as exc:  # an unknown trunk: said now, not after loading the data
+                return [str(exc)]
+        if found is None:
+            return [] if self.size >= 1 else [f"size must be at least 1 px, not {self.size}"]
+        minimum, trunk = found
+        if self.size >= minimum:
+            return []
+        return [f"size {self.size} is below the smallest input of {self.arch} on trunk {trunk}: at least {minimum} px "
+                f"(its last feature map is 1/32 of the input)"]
 
     # -- derived ------------------------------------------------------------------------------
     @property

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chestview.engine.errors import ChestviewError, DatasetError
+from chestview.engine.evaluate.box_threshold import describe_choice
 from chestview.engine.evaluate.localization import box_area_summary
 from chestview.engine.results import Box
 from chestview.engine.train.events import EvalProgress, EventSink, Log, StopCheck, emit
@@ -61,6 +62,7 @@ class EvalResult:
     prior_origin: str = ""
     thresholds: dict[str, float] = field(default_factory=dict)  # operating thresholds, from a validation split
     box_threshold: int | None = None  # chosen on a validation split's boxes (when written to the card)
+    box_threshold_note: str = ""  # how it came about: chosen, or the default when no box was found
     threshold_rules: dict[str, str] = field(default_factory=dict)  # how each threshold was chosen
     out_dir: Path | None = None
     errors: list[str] = field(default_factory=list)
@@ -513,34 +515,48 @@ def recorded_split_document(directory: Path, card: Any) -> dict[str, Any] | None
     return read_split(path)
 
 
-def resolve_split(ds: Any, card: Any, directory: Path, split: str, *, data_spec: str,
+def recorded_match(ds: Any, card: Any, directory: Path) -> Any:
+    """The folder matched to the model's recorded split (a SplitMatch), or None when the model records
+    no lists or none of the folder's images is in them (another data set: a split is made afresh)."""
+    from chestview.engine.data.recorded_split import match_recorded_split
+
+    document = recorded_split_document(directory, card)
+    if document is None:
+        return None
+    match = match_recorded_split(ds, document)
+    return match if any(match.indices.values()) else None
+
+
+def resolve_split(ds: Any, card: Any, split: str, match: Any, *, recorded: bool, data_spec: str,
                   fractions: Sequence[float] | None, seed: int | None) -> EvalSplit:
-    """Which images are ``split``: the model's recorded lists when it has them (whatever the folder's
-    spelling, growth or renames), else a fresh seeded split, said to be unverifiable.
+    """Which images are ``split``: the model's recorded lists when the folder holds any of them
+    (``match``, whatever the folder's spelling, growth or renames), else a fresh seeded split: said to be
+    unverifiable for a model without lists, and wholly unseen for a folder the model never met.
 
     Refused (exit 2): test or validation metrics when a test image is also among the training or
     validation images; split overrides against a recorded split; ``unseen`` without a record."""
-    from chestview.engine.data.recorded_split import match_recorded_split
-
     if split not in SPLITS:
         raise ChestviewError(f"unknown split {split!r} ({', '.join(SPLITS)})")
-    document = recorded_split_document(directory, card)
     everything = list(range(len(ds)))
-    if document is None:
-        if split == "unseen":
+    if match is None:
+        if split == "unseen" and not recorded:
             raise ChestviewError(f"{card.id}: the model records no split lists, so no image can be called unseen")
         prov = card.provenance or {}
         same = prov.get("data") == data_spec
         fr = fractions or (prov.get("split_fractions") if same else None) or (0.7, 0.1, 0.2)
         sd = seed if seed is not None else (int(prov.get("split_seed", 0)) if same else 0)
-        parts = split_indices(ds, split, fr, sd)
-        note = (f"split made afresh (fractions {list(fr)}, seed {sd}): {card.id} records no split lists, so "
-                "nothing shows these images were held out from its training")
+        parts = split_indices(ds, "all", fr, sd)
+        if recorded:
+            parts["unseen"] = everything
+            note = (f"none of these {len(everything)} images is in {card.id}'s split lists: the model never saw "
+                    f"them; split made afresh (fractions {list(fr)}, seed {sd})")
+        else:
+            note = (f"split made afresh (fractions {list(fr)}, seed {sd}): {card.id} records no split lists, so "
+                    "nothing shows these images were held out from its training")
         return EvalSplit(parts, False, note)
     if fractions is not None or seed is not None:
         raise ChestviewError(f"{card.id} records its split as images; --split-fractions/--split-seed would make "
                              "another split (and could put its training images in 'test')")
-    match = match_recorded_split(ds, document)
     if match.leaked and split in ("test", "val"):
         raise ChestviewError(f"{card.id}: refusing {split} metrics: {len(match.leaked)} test image(s) are also "
                              f"among its training or validation images (e.g. {match.leaked[0]})")
@@ -725,19 +741,20 @@ def evaluate(
         data_options = dict(prov.get("data_options") or {})  # e.g. the collections the card's split used
     fractions = split_fractions or (prov.get("split_fractions") if same_data else None) or (0.7, 0.1, 0.2)
     seed = split_seed if split_seed is not None else (int(prov.get("split_seed", 0)) if same_data else 0)
-    if update_card:
-        problem = update_card_problem(card, data_spec, split=split, boxes_csv=boxes_csv, data_options=data_options,
-                                      fractions=fractions, seed=seed, tta=tta, heatmap_threshold=heatmap_threshold,
-                                      n_boot=n_boot, recorded="split_file" in prov,
-                                      overrides=split_fractions is not None or split_seed is not None)
-        if problem:
-            raise ChestviewError(f"--update-card refused: {problem}")
     ds = open_dataset(data_spec, **(data_options or {}))
     if boxes_csv:
         ds = attach_nih_boxes(ds, boxes_csv)
     directory = find_model(model)
-    resolved = resolve_split(ds, card, directory, split, data_spec=data_spec, fractions=split_fractions,
-                             seed=split_seed)
+    match = recorded_match(ds, card, directory)
+    if update_card:
+        problem = update_card_problem(card, data_spec, split=split, boxes_csv=boxes_csv, data_options=data_options,
+                                      fractions=fractions, seed=seed, tta=tta, heatmap_threshold=heatmap_threshold,
+                                      n_boot=n_boot, recorded=match is not None,
+                                      overrides=split_fractions is not None or split_seed is not None)
+        if problem:
+            raise ChestviewError(f"--update-card refused: {problem}")
+    resolved = resolve_split(ds, card, split, match, recorded="split_file" in prov, data_spec=data_spec,
+                             fractions=split_fractions, seed=split_seed)
     emit(on_event, Log(resolved.note))
     parts = resolved.parts
     indices = parts[split]
@@ -754,6 +771,7 @@ def evaluate(
                   should_stop=should_stop)
     empty = EvalResult(card.id, data_spec, split, len(indices), tuple(), None, cancelled=True)
     thresholds: dict[str, float] = {}
+    box_note = ""
     if write_thresholds:
         if not parts.get("val"):
             raise ChestviewError(f"{data_spec}: no validation split to derive thresholds from")
@@ -773,6 +791,7 @@ def evaluate(
             updates.update(box_updates)
             provenance.update(box_prov)
             what += f", box threshold {box_updates['box_threshold']}"
+            box_note = describe_choice(box_prov["box_threshold_choice"])
             if box_updates["box_prior"]:
                 what += f" and box-prior exponent {box_updates['box_prior']['exponent']:g}"
         card = card.with_updates(**updates)
@@ -786,6 +805,7 @@ def evaluate(
         return empty
     result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
                         thresholds=thresholds, box_threshold=updates.get("box_threshold") if write_thresholds else None,
+                        box_threshold_note=box_note,
                         threshold_rules=rules if write_thresholds else {},
                         errors=preds.errors, reader=reader_metrics_of(preds, card, n_boot=n_boot),
                         split_note=resolved.note)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from chestview.engine.data.recorded_split import SPLIT_FILE
+from chestview.engine.evaluate.box_threshold import describe_choice
 from chestview.engine.util import atomic_write_bytes, sha256_file
 from chestview.engine.train.config import TrainConfig
 from chestview.engine.train.data import TrainData
@@ -138,9 +139,8 @@ def finalize_run(
                 provenance.update(box_prov)
                 card = card.with_updates(box_prior=box_updates["box_prior"])
                 prior = box_updates["box_prior"]
-                emit(on_event, Log(f"box threshold {box_threshold}"
-                                   + (f" with box-prior exponent {prior['exponent']:g}" if prior else "")
-                                   + " chosen on the validation split's boxes"))
+                emit(on_event, Log(describe_choice(box_prov["box_threshold_choice"])
+                                   + (f"; box-prior exponent {prior['exponent']:g}" if prior else "")))
     common["heatmap_threshold"] = box_threshold
     card = card.with_updates(box_threshold=box_threshold, provenance=provenance, thresholds=thresholds)
     card.save(model_dir)  # the test split is measured exactly as predict will load it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chestview.engine.evaluate.box_threshold import CANDIDATES, choose_box_threshold, localization_score
+from chestview.engine.evaluate.box_threshold import CANDIDATES, choose_box_threshold, describe_choice, localization_score
 from chestview.engine.results import Box
 
 
@@ -47,3 +47,16 @@ def test_localization_score_is_the_mean_over_the_card_thresholds():
     gt = [[("Mass", Box(0, 0, 10, 10))]]
     assert localization_score(gt, [{"Mass": [Box(0, 0, 10, 10)]}], ["Mass"]) == 1.0
     assert localization_score(gt, [{"Mass": [Box(50, 50, 10, 10)]}], ["Mass"]) == 0.0
+
+
+def test_a_threshold_no_candidate_could_score_is_said_to_be_the_default_not_chosen():
+    # The hot region is far from the only ground-truth box: every candidate scores 0.
+    gt = [[("Mass", Box(560, 560, 40, 40))]]
+    missed = choose_box_threshold([{"Mass": _core_and_halo()}], gt, [(640, 640)], ["Mass"])
+    assert all(v == 0 for v in missed.scores.values()) and missed.fell_back and missed.threshold == 180
+    text = describe_choice(missed.to_json())
+    assert "default" in text and "not chosen" in text and "any of the 1 validation boxes" in text
+    found = choose_box_threshold([{"Mass": _core_and_halo()}], [[("Mass", Box(240, 240, 160, 160))]], [(640, 640)],
+                                 ["Mass"])
+    assert not found.fell_back and describe_choice(found.to_json()) == (
+        "box threshold 180 chosen on the validation split's boxes")

@@ -12,7 +12,7 @@ import pytest
 from chestview.engine.data import open_dataset
 from chestview.engine.data.recorded_split import SPLIT_FILE, record_split, write_split
 from chestview.engine.errors import ChestviewError
-from chestview.engine.train.evaluation import resolve_split
+from chestview.engine.train.evaluation import recorded_match, resolve_split
 from chestview.engine.util import sha256_file
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "nih"
@@ -40,12 +40,27 @@ def test_recorded_split_is_used_whatever_the_spelling(tmp_path):
     split = {"train": list(range(n - 4)), "val": [n - 4], "test": [n - 3, n - 2, n - 1]}
     directory, card = entry(tmp_path, ds, split)
     again = open_dataset(f"nih:{tmp_path}/./nih")
-    got = resolve_split(again, card, directory, "test", data_spec=f"nih:{tmp_path}/./nih", fractions=None, seed=None)
+    match = recorded_match(again, card, directory)
+    got = resolve(again, card, match, "test")
     assert got.recorded and got.parts["test"] == [n - 3, n - 2, n - 1]
-    everything = resolve_split(again, card, directory, "all", data_spec="x", fractions=None, seed=None)
-    assert "not a held-out measure" in everything.note
+    assert "not a held-out measure" in resolve(again, card, match, "all").note
     with pytest.raises(ChestviewError, match="records its split as images"):
-        resolve_split(again, card, directory, "test", data_spec="x", fractions=(0.5, 0.25, 0.25), seed=None)
+        resolve(again, card, match, "test", fractions=(0.5, 0.25, 0.25))
+
+
+def resolve(ds, card, match, split, fractions=None):
+    return resolve_split(ds, card, split, match, recorded="split_file" in card.provenance, data_spec="x",
+                         fractions=fractions, seed=None)
+
+
+def test_another_data_set_is_wholly_unseen(tmp_path):
+    folder = shutil.copytree(DATA, tmp_path / "nih")
+    ds = open_dataset(f"nih:{folder}")
+    directory, card = entry(tmp_path, ds, {"train": [0, 1, 2], "val": [3], "test": [4]})
+    other = open_dataset(f"nih:{DATA.parent / 'nih_64px'}")
+    assert recorded_match(other, card, directory) is None
+    got = resolve(other, card, None, "unseen")
+    assert not got.recorded and got.parts["unseen"] == list(range(len(other))) and "never saw" in got.note
 
 
 def test_leaked_test_images_refuse_test_metrics(tmp_path):
@@ -54,10 +69,11 @@ def test_leaked_test_images_refuse_test_metrics(tmp_path):
     n = len(ds)
     split = {"train": list(range(n - 2)), "val": [], "test": [n - 3, n - 2, n - 1]}  # n-3 on both sides
     directory, card = entry(tmp_path, ds, split)
+    match = recorded_match(ds, card, directory)
     with pytest.raises(ChestviewError, match="refusing test metrics") as info:
-        resolve_split(ds, card, directory, "test", data_spec="x", fractions=None, seed=None)
+        resolve(ds, card, match, "test")
     assert info.value.exit_code == 2
-    assert resolve_split(ds, card, directory, "train", data_spec="x", fractions=None, seed=None).parts["train"]
+    assert resolve(ds, card, match, "train").parts["train"]
 
 
 def test_a_changed_split_file_is_refused(tmp_path):
@@ -66,12 +82,13 @@ def test_a_changed_split_file_is_refused(tmp_path):
     directory, card = entry(tmp_path, ds, {"train": [0, 1], "val": [2], "test": [3]})
     (directory / SPLIT_FILE).write_text((directory / SPLIT_FILE).read_text().replace("train", "train "))
     with pytest.raises(ChestviewError, match="SHA-256"):
-        resolve_split(ds, card, directory, "test", data_spec="x", fractions=None, seed=None)
+        recorded_match(ds, card, directory)
 
 
 def test_a_model_without_lists_gets_a_labelled_fresh_split(tmp_path):
     ds = open_dataset(f"nih:{DATA}")
-    got = resolve_split(ds, Card(), tmp_path, "test", data_spec="x", fractions=None, seed=None)
+    assert recorded_match(ds, Card(), tmp_path) is None
+    got = resolve(ds, Card(), None, "test")
     assert not got.recorded and "nothing shows these images were held out" in got.note
     with pytest.raises(ChestviewError, match="no split lists"):
-        resolve_split(ds, Card(), tmp_path, "unseen", data_spec="x", fractions=None, seed=None)
+        resolve(ds, Card(), None, "unseen")
