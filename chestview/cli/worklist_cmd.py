@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="zoo model id or model directory (default: the zoo's default)")
     p.add_argument("--csv", metavar="FILE", help="also write the worklist as CSV")
     p.add_argument("--json", metavar="FILE", help="also write the worklist as JSON")
+    p.add_argument("--reviews", metavar="CSV",
+                   help="also write the reader's verdicts (from the app's review store) with the model's "
+                        "probabilities, one row per judged finding")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--no-cache", action="store_true", help="run every image; neither read nor write the result cache")
@@ -132,6 +135,17 @@ def run(args: argparse.Namespace) -> int:
             doc["drift"] = drift.to_json()
         atomic_write_text(Path(args.json), json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}")
+    if args.reviews:
+        from chestview.engine.reviews import ReviewStore, write_reviews_csv
+
+        store = ReviewStore()
+        try:
+            reviews = store.get_many(files)
+        finally:
+            store.close()
+        by_path = {r.path: r for r in results}
+        judged = {p: rv for p, rv in reviews.items() if rv.verdicts or rv.read or rv.note}
+        print(f"wrote {write_reviews_csv(args.reviews, judged, by_path)} ({len(judged)} reviewed film(s))")
     if not files and not failures:
         error("no images found in the given paths")
         return 1

@@ -102,7 +102,7 @@ def render_annotated(
     window: tuple[float, float] | None = None,
     show_heatmap: bool = True,
     warnings: list[str] | None = None,
-    measurements: list[tuple[tuple[float, float, float, float], str]] | None = None,
+    measurements: list[tuple] | None = None,
     when: _dt.datetime | None = None,
     model_warning: str = "",
 ) -> np.ndarray:
@@ -111,8 +111,9 @@ def render_annotated(
     ``labels``: the findings to draw (heatmap = the maximum of their scaled maps; boxes of positive
     findings in distinct colours with a dark halo, of negative ones thin, dashed and grey); default:
     the positive findings. The legend lists the positive findings; ``warnings`` (default: the
-    result's and the image's) are burned in; ``measurements``: ((x1, y1, x2, y2), caption) lines;
-    ``model_warning``: the model's quality warning (engine.zoo.quality), burned in with them.
+    result's and the image's) are burned in; ``measurements``: ((x1, y1, x2, y2), caption[, (r, g, b)])
+    lines (a point: its caption only); ``model_warning``: the model's quality warning
+    (engine.zoo.quality), burned in with them.
     """
     gray = np.round(image.normalised(window) * 255).astype(np.uint8)
     flagged = result.input_check is not None and result.input_check.flagged
@@ -163,16 +164,21 @@ def render_annotated(
             placed.append(bbox)
             draw.rectangle([bbox[0] - line, bbox[1] - line, bbox[2] + line, bbox[3] + line], fill=(0, 0, 0))
             draw.text((tx, ty), tag, fill=colour, font=font)
-    for (x1, y1, x2, y2), caption in measurements or []:
-        draw.line([(x1, y1), (x2, y2)], fill=HALO, width=line + 2)
-        draw.line([(x1, y1), (x2, y2)], fill=(0, 230, 230), width=max(1, line // 2 + 1))
+    for m in measurements or []:
+        (x1, y1, x2, y2), caption = m[0], m[1]
+        ink = tuple(m[2]) if len(m) > 2 else (0, 230, 230)  # the colour it has on screen
+        if (x1, y1) != (x2, y2):  # a text note is a point: its caption only
+            draw.line([(x1, y1), (x2, y2)], fill=HALO, width=line + 2)
+            draw.line([(x1, y1), (x2, y2)], fill=ink, width=max(1, line // 2 + 1))
+        if not caption:
+            continue
         # Caption below the end of the line, kept inside the image.
         w_text = draw.textbbox((0, 0), caption, font=font)[2]
         tx = min(max(line, x2 - w_text / 2), image.width - w_text - line)
         ty = min(y2 + 2 * line, image.height - 2 * font_px - 6 * line)
         bbox = draw.textbbox((tx, ty), caption, font=font)
         draw.rectangle(bbox, fill=(0, 0, 0))
-        draw.text((tx, ty), caption, fill=(0, 230, 230), font=font)
+        draw.text((tx, ty), caption, fill=ink, font=font)
     # Legend (top-left): abnormality and the positive findings, then the warnings.
     if warnings is None:
         warnings = list(dict.fromkeys([*result.warnings, *image.warnings]))

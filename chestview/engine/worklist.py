@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from chestview.engine.case_call import CaseCall, case_call
+from chestview.engine.report_line import report_line
 from chestview.engine.results import Finding, ImageResult, InputCheck, abnormality_score
 from chestview.engine.util import atomic_write_text
 
 TOP_FINDINGS = 3
-COLUMNS = ("file", "abnormality score", "case call", "top findings", "input check", "warnings", "model")
+COLUMNS = ("file", "abnormality score", "case call", "top findings", "input check", "warnings", "model", "report")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class WorklistRow:
     model: str
     error: str | None = None
     call: CaseCall | None = None  # the case call (engine.case_call), None for a failed film
+    report: str = ""  # the film's report line (chestview.engine.report_line)
 
     @property
     def call_text(self) -> str:
@@ -73,6 +75,7 @@ class WorklistRow:
             self.check_text(),
             " | ".join(self.warnings),
             self.model,
+            self.report,
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class WorklistRow:
             "warnings": list(self.warnings),
             "model": self.model,
             "error": self.error,
+            "report": self.report,
         }
 
 
@@ -96,10 +100,12 @@ def top_findings(result: ImageResult, n: int = TOP_FINDINGS) -> tuple[Finding, .
 
 def row_for(result: ImageResult, model: str) -> WorklistRow:
     if result.error:
-        return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error)
+        return WorklistRow(result.path, None, (), None, tuple(result.warnings), model, result.error,
+                           report=report_line(result, model))
     score = abnormality_score(result)
     return WorklistRow(result.path, score if math.isfinite(score) else None, top_findings(result),
-                       result.input_check, tuple(result.warnings), model, call=case_call(result))
+                       result.input_check, tuple(result.warnings), model, call=case_call(result),
+                       report=report_line(result, model))
 
 
 def sort_key(row: WorklistRow) -> tuple:

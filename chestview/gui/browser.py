@@ -53,6 +53,7 @@ def catalog_from_scan(scan) -> Catalog:
                             path, title, patient=f"{pid}{pname}", study=study_text, series=series_text,
                             is_dicom=True, info=f"{series.modality or ''} {ref.frames} frame(s)".strip(),
                             patient_id=patient.id or "", study_date=study.date or "", study_uid=study.uid or "",
+                            accession=study.accession or "", view=ref.view or "", modality=series.modality or "",
                         )
                     )
     return Catalog(images, list(scan.errors))

@@ -42,6 +42,7 @@ from chestview.gui.window.browsing import BrowsingMixin, samples_dir
 from chestview.gui.window.exporting import ExportMixin
 from chestview.gui.window.jobs import JobsMixin
 from chestview.gui.workers import Worker, WorkerManager, create_worker
+from chestview.gui.reading import install_reading
 from chestview.gui.worklist import install_worklist
 
 log = logging.getLogger(__name__)
@@ -185,8 +186,16 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
                            "Distance ruler: left-drag on the image (mm when the pixel spacing is known)", checkable=True)
         self.act_ctr = A("&Cardiothoracic Ratio", lambda on: self._set_tool("ctr", on), "T",
                          "Cardiothoracic ratio: drag across the heart's widest diameter, then the chest's", checkable=True)
+        self.act_angle = A("&Angle", lambda on: self._set_tool("angle", on), "Shift+A",
+                           "Angle: drag one line, then the other; the angle between them is drawn", checkable=True)
+        self.act_text = A("Te&xt Note", lambda on: self._set_tool("text", on), "Shift+N",
+                          "Text note: click on the image and type", checkable=True)
         self.act_clear_measure = A("Clear &Measurements", lambda: self.viewer.measure.clear(), "Shift+Del",
-                                   "Remove the ruler and the cardiothoracic ratio")
+                                   "Remove this image's measurements and notes (undo brings them back)")
+        self.act_undo = A("&Undo Measurement", lambda: self.viewer.measure.undo(), K.Undo,
+                          "Undo the last measurement or note change")
+        self.act_redo = A("&Redo Measurement", lambda: self.viewer.measure.redo(), K.Redo,
+                          "Redo the measurement change undone last")
         self.act_prior = A("Compare with &Prior", self._toggle_prior, "P",
                            "Show the most recent earlier image of the same patient (DICOM PatientID and "
                            "study date) beside this one", checkable=True)
@@ -222,7 +231,8 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         for a in self.act_presets:
             wm.addAction(a)
         m.addSeparator()
-        for a in (self.act_ruler, self.act_ctr, self.act_clear_measure, self.act_prior):
+        for a in (self.act_ruler, self.act_angle, self.act_text, self.act_ctr, self.act_undo, self.act_redo,
+                  self.act_clear_measure, self.act_prior):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_heatmap)
@@ -238,7 +248,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         m = mb.addMenu("&Tools")
         m.addAction(self.act_bench)
         m.addAction("&Compare Models…", lambda: open_compare(self))
-        m = mb.addMenu("&Help")
+        self.help_menu = m = mb.addMenu("&Help")
         m.addAction(self.act_about)
         self._update_recent_menu()
 
@@ -261,6 +271,8 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
             presets.addAction(a)
         tb.addWidget(presets)
         tb.addAction(self.act_ruler)
+        tb.addAction(self.act_angle)
+        tb.addAction(self.act_text)
         tb.addAction(self.act_ctr)
         tb.addAction(self.act_prior)
         tb.addSeparator()
@@ -328,6 +340,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         # viewer must not squeeze the findings list to a row.
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.worklist_dock], [170], Qt.Orientation.Vertical)
+        install_reading(self)  # reviews, priors, lasting measurements, keys (gui/reading.py)
 
     def _connect(self) -> None:
         self.browser.image_selected.connect(self.show_path)
@@ -358,8 +371,9 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
 
     # ============================================================================ measurement tools
     def _set_tool(self, tool: str, on: bool) -> None:
-        """One tool at a time: turning one on turns the other off; none = left-drag pans."""
-        for name, act in (("ruler", self.act_ruler), ("ctr", self.act_ctr)):
+        """One tool at a time: turning one on turns the others off; none = left-drag pans."""
+        for name, act in (("ruler", self.act_ruler), ("ctr", self.act_ctr), ("angle", self.act_angle),
+                          ("text", self.act_text)):
             if name != tool and on and act.isChecked():
                 act.blockSignals(True)
                 act.setChecked(False)
@@ -370,12 +384,12 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
 
     def _measurement_changed(self) -> None:
         m = self.viewer.measure
-        parts = []
-        if m.ruler is not None:
-            parts.append(f"Distance {m.ruler.text}")
-        if m.cardiac is not None or m.thoracic is not None:
-            parts.append(m.ctr_text())
-        self.statusBar().showMessage("   ".join(parts), 15000)
+        text = m.summary()
+        if m.cardiac is not None and m.thoracic is None:
+            text = (text + "   " if text else "") + m.ctr_text()
+        self.act_undo.setEnabled(True)
+        if text:
+            self.statusBar().showMessage(text, 15000)
 
     # ============================================================================ settings
     def apply_settings(self) -> None:

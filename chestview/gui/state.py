@@ -29,17 +29,17 @@ class CatalogImage:
     patient_id: str = ""  # DICOM PatientID ("" when absent): what "same patient" means for priors
     study_date: str = ""  # DICOM StudyDate, YYYYMMDD ("" when absent)
     study_uid: str = ""
+    accession: str = ""  # DICOM AccessionNumber
+    view: str = ""  # DICOM ViewPosition (PA, AP, LL…)
+    modality: str = ""
 
 
 def find_prior(images: list[CatalogImage], path: str) -> CatalogImage | None:
-    """The most recent earlier image of the same patient (same PatientID, an earlier StudyDate, another
-    study), or None. Raster images and DICOMs without a PatientID or date have no prior."""
-    current = next((im for im in images if im.path == path), None)
-    if current is None or not (current.is_dicom and current.patient_id and current.study_date):
-        return None
-    earlier = [im for im in images if im.is_dicom and im.patient_id == current.patient_id and im.study_date
-               and im.study_date < current.study_date and im.study_uid != current.study_uid]
-    return max(earlier, key=lambda im: (im.study_date, im.path)) if earlier else None
+    """The most recent earlier image of the same patient (:func:`chestview.engine.priors.find_prior`:
+    DICOM PatientID and study date, or NIH ``PATIENT_FOLLOWUP.png`` names), or None."""
+    from chestview.engine.priors import find_prior as engine_find_prior
+
+    return engine_find_prior(images, path)
 
 
 @dataclass

@@ -81,6 +81,15 @@ class WindowLevelViewBox(pg.ViewBox):
         if delta:
             self.page_requested.emit(-1 if delta > 0 else +1)  # wheel away from you: previous, as in Weasis
 
+    def mouseClickEvent(self, ev):  # noqa: N802 - Qt naming
+        # A text note is placed with a click (a drag of no length), not a drag.
+        if self.tool == "text" and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self.tool_dragged.emit(p, p, True)
+            return
+        super().mouseClickEvent(ev)
+
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
         if self.tool and ev.button() == Qt.MouseButton.LeftButton and not self.wl_mode:
             ev.accept()
@@ -192,6 +201,8 @@ class ImageViewer(QWidget):
         self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self.view.window_dragged.connect(self._drag_window)
+        self.view.sigRangeChanged.connect(lambda *_a: self._update_corner())
+        self.view.sigResized.connect(lambda *_a: self._update_corner())
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
 
     # --- keys --------------------------------------------------------------------------------
@@ -222,11 +233,12 @@ class ImageViewer(QWidget):
     def set_image(self, image: XrayImage | None, *, keep_view: bool = False) -> None:
         self.placeholder.setText(PLACEHOLDER)
         self.clear_overlays()
-        if image is None or self.image is None or image.path != self.image.path:
-            self.measure.clear()
+        new_film = image is None or self.image is None or image.path != self.image.path
         self.image = image
+        if new_film:  # another film: its own annotations are loaded by whoever stores them
+            self.measure.load((), image)
         self.placeholder.setVisible(image is None)
-        self.corner.setVisible(image is not None)
+        self.corner.setVisible(image is not None and getattr(self, "corner_enabled", True))
         if image is None:
             self.image_item.clear()
             self.cursor_info.emit("")
@@ -423,11 +435,27 @@ class ImageViewer(QWidget):
             text += f"  ({col * sc:.1f}, {row * sr:.1f} mm)"
         return text + f"  value {value:g}"
 
+    def set_corner_info(self, lines: list[str], *, visible: bool | None = None) -> None:
+        """Extra corner lines above the window (patient as allowed, study date, view); ``visible``:
+        show or hide the whole corner text."""
+        self.corner_info = [t for t in lines if t]
+        if visible is not None:
+            self.corner_enabled = bool(visible)
+        self._update_corner()
+
+    def zoom_factor(self) -> float:
+        """Screen pixels per image pixel now."""
+        px = self.view.viewPixelSize()[0]
+        return 1.0 / px if px > 0 else 1.0
+
     def _update_corner(self) -> None:
         if self.image is None:
             return
         c, w = self.image.stored_window(self.window)
-        self.corner.setText(f"W {w:.0f}  L {c:.0f}{'  inv' if self.inverted else ''}")
+        lines = [*getattr(self, "corner_info", []),
+                 f"W {w:.0f}  L {c:.0f}{'  inv' if self.inverted else ''}  zoom {self.zoom_factor():.2f}"]
+        self.corner.setText("\n".join(lines))
+        self.corner.setVisible(getattr(self, "corner_enabled", True))
         self.corner.adjustSize()
         self._place_labels()
 

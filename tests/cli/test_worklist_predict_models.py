@@ -26,7 +26,9 @@ def test_worklist_writes_sorted_csv_and_json_and_reuses_the_cache(tiny_zoo, test
     assert main(["worklist", str(src), "--csv", str(out_csv), "--json", str(out_json)]) == 1  # broken.png
     rows = list(csv.DictReader(out_csv.open()))
     assert list(rows[0]) == ["file", "abnormality score", "case call", "top findings", "input check", "warnings",
-                             "model"]
+                             "model", "report"]
+    assert rows[0]["report"].startswith("AI (tiny-test-model):") and rows[0]["report"].endswith("Not for clinical use.")
+    assert "withheld" in rows[3]["report"]
     names = [r["file"].split("/")[-1] for r in rows]
     assert names[-2:] == ["ct.dcm", "broken.png"]  # flagged after the scored films, failures last
     scores = [float(r["abnormality score"]) for r in rows[:3]]
@@ -69,6 +71,26 @@ def test_worklist_of_a_folder_seen_before_loads_no_model(tiny_zoo, test_data, sa
     out = capsys.readouterr().out
     assert "4 from the result cache, 0 run" in out and "no model run" in out
     assert (tmp_path / "b.csv").read_text() == (tmp_path / "a.csv").read_text()
+
+
+def test_worklist_reviews_writes_the_readers_verdicts_with_probabilities(tiny_zoo, test_data, samples_dir,
+                                                                         tmp_path, capsys):
+    from chestview.engine.reviews import ReviewStore
+
+    src = _inputs(tmp_path, test_data, samples_dir)
+    (src / "broken.png").unlink()
+    film = str(sorted(src.glob("*.png"))[0])
+    store = ReviewStore()  # the app's store (CHESTVIEW_HOME is a test folder)
+    store.set_verdict(film, "Effusion", "disagree", model="tiny-test-model")
+    store.set_note(film, "lateral needed")
+    store.close()
+    out = tmp_path / "reviews.csv"
+    assert main(["worklist", str(src), "--reviews", str(out)]) == 0
+    assert "1 reviewed film(s)" in capsys.readouterr().out
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["file"] == film and row["finding"] == "Effusion" and row["verdict"] == "disagree"
+    assert 0.0 <= float(row["probability"]) <= 1.0 and row["reader_label"] == str(1 - int(row["model_positive"]))
+    assert row["note"] == "lateral needed"
 
 
 def test_predict_with_two_models_writes_both_and_an_ensemble(tiny_zoo, test_data, samples_dir, tmp_path):

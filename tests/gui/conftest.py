@@ -66,3 +66,13 @@ def _fresh_result_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(jobs, "disk_cache", lambda: cache)
     yield cache
     cache.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reading_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each GUI test starts with no reviews and no stored annotations (they are keyed by the films'
+    bytes, and the tests share films); a test that restarts the window shares them inside the test."""
+    from chestview.engine import annotations, reviews
+
+    monkeypatch.setattr(reviews, "default_review_path", lambda: tmp_path / "reviews.sqlite")
+    monkeypatch.setattr(annotations, "default_annotation_dir", lambda: tmp_path / "annotations")

@@ -16,7 +16,7 @@ from chestview.engine.inference import Predictor
 from chestview.engine.zoo import load_model
 from chestview.gui.compare_view import DISAGREE_BG, CompareView
 from chestview.gui.findings import FindingsPanel
-from chestview.gui.worklist import WorklistPanel
+from chestview.gui.worklist import COLUMNS, WorklistPanel
 
 TIMEOUT = 60_000
 
@@ -46,9 +46,9 @@ def test_worklist_sorts_flags_apart_filters_and_steps(qtbot, results, films):
     assert order[-1].endswith("ct.dcm")  # flagged by its header: after the films
     scores = [r.score for r in panel.rows[:3]]
     assert scores == sorted(scores, reverse=True)
-    assert "Modality is CT" in panel.table.item(3, 4).text()
-    assert panel.table.item(3, 3).text() == "findings hidden (flagged)"
-    assert panel.table.item(3, 1).text() == "not assessed"
+    assert "Modality is CT" in panel.table.item(3, COLUMNS.index("Input check")).text()
+    assert panel.table.item(3, COLUMNS.index("Top findings")).text() == "findings hidden (flagged)"
+    assert panel.table.item(3, COLUMNS.index("Case call")).text() == "not assessed"
     with qtbot.waitSignal(panel.image_selected) as sig:
         assert panel.step(1) == order[0]
     assert sig.args == [order[0]]
@@ -204,7 +204,7 @@ def test_worklist_columns_stay_in_view_on_flagged_rows(qtbot, results):
     last = header.count() - 1
     assert header.sectionPosition(last) + header.sectionSize(last) <= panel.table.viewport().width()
     flagged = next(i for i, r in enumerate(panel.visible_rows()) if r.flagged)
-    assert "Modality is CT" in panel.table.item(flagged, 4).toolTip()
+    assert "Modality is CT" in panel.table.item(flagged, COLUMNS.index("Input check")).toolTip()
 
 
 def test_one_image_run_is_kept_on_disk_and_found_again_without_loading_the_model(qtbot, tiny_zoo, films, monkeypatch):
@@ -284,7 +284,7 @@ def test_photograph_and_ct_dropped_on_an_open_folder_join_its_worklist_flagged(q
     assert set(order[-2:]) == {str(photo), ct} and all(r.flagged for r in w.worklist.rows[-2:])
     assert w.browser._items[str(photo)].text(1) == "flagged" and w.browser._items[ct].text(1) == "flagged"
     n = w.worklist.table.rowCount()
-    assert [w.worklist.table.item(i, 0).text() for i in (n - 2, n - 1)] == ["–", "–"]  # no score shown
+    assert [w.worklist.table.item(i, COLUMNS.index("Score")).text() for i in (n - 2, n - 1)] == ["–", "–"]  # no score shown
     w.workers.wait(10_000)
 
 

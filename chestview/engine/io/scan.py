@@ -29,6 +29,8 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".dcm", ".dicom"})
 PathLike = str | os.PathLike[str]
 
 _HEADER_TAGS = [
+    "AccessionNumber",
+    "ViewPosition",
     "PatientID",
     "PatientName",
     "StudyInstanceUID",
@@ -54,6 +56,7 @@ class ImageRef:
     sop_uid: str | None
     kind: ImageKind
     frames: int = 1
+    view: str | None = None  # DICOM ViewPosition (PA, AP, LL…)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Study:
     date: str | None
     patient_id: str | None
     series: list[Series] = field(default_factory=list)
+    accession: str | None = None
 
     @property
     def images(self) -> list[ImageRef]:
@@ -240,7 +244,7 @@ class _Builder:
 
     def add_raster(self, path: Path) -> None:
         uid = f"file:{path}"
-        images = self._series(None, None, (uid, path.name, None), (uid, None, path.name, None))
+        images = self._series(None, None, (uid, path.name, None, None), (uid, None, path.name, None))
         images.append(ImageRef(path, None, None, "raster"))
 
     def add_dicom(self, path: Path, fmt: FileFormat, explicit: bool, errors: list[tuple[str, str]]) -> None:
@@ -260,25 +264,26 @@ class _Builder:
         images = self._series(
             pid,
             _s(ds.get("PatientName")),
-            (study_uid, _s(ds.get("StudyDescription")), _s(ds.get("StudyDate"))),
+            (study_uid, _s(ds.get("StudyDescription")), _s(ds.get("StudyDate")), _s(ds.get("AccessionNumber"))),
             (series_uid, _s(ds.get("Modality")), _s(ds.get("SeriesDescription")), _i(ds.get("SeriesNumber"))),
         )
         frames = _i(ds.get("NumberOfFrames")) or 1
-        images.append(ImageRef(path, _i(ds.get("InstanceNumber")), _s(ds.get("SOPInstanceUID")), "dicom", frames))
+        images.append(ImageRef(path, _i(ds.get("InstanceNumber")), _s(ds.get("SOPInstanceUID")), "dicom", frames,
+                               _s(ds.get("ViewPosition"))))
 
     def build(self) -> list[Patient]:
         patients = []
         for pid, p in self._patients.items():
             studies = []
             for st in p["studies"].values():
-                uid, description, date = st["info"]
+                uid, description, date, accession = st["info"]
                 series = []
                 for se in st["series"].values():
                     s_uid, modality, s_desc, number = se["info"]
                     images = sorted(se["images"], key=_image_key)
                     series.append(Series(s_uid, modality, s_desc, number, images))
                 series.sort(key=lambda s: (s.number is None, s.number or 0, s.description or "", s.uid))
-                studies.append(Study(uid, description, date, pid, series))
+                studies.append(Study(uid, description, date, pid, series, accession))
             studies.sort(key=lambda s: (s.date or "", s.description or "", s.uid))
             patients.append(Patient(pid, p["name"], studies))
         patients.sort(key=lambda p: (p.id is None, p.id or ""))

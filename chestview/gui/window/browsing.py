@@ -22,8 +22,8 @@ class BrowsingMixin:
         files, _ = QFileDialog.getOpenFileNames(
             self, "Open images", self._last_dir(), "Images (*.dcm *.dicom *.png *.jpg *.jpeg *);;All files (*)"
         )
-        if files:
-            self.open_paths(files)
+        if files:  # added to the studies open now, as files dropped on the window are
+            self.open_paths(files, add=bool(self.browser.paths()))
 
     def open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open folder", self._last_dir())
@@ -159,6 +159,8 @@ class BrowsingMixin:
     # ============================================================================ prior comparison
     def _toggle_prior(self, on: bool) -> None:
         self.prior_viewer.setVisible(on)
+        if not on:
+            self.prior_path = None
         self._update_prior()
 
     def _update_prior(self) -> None:
@@ -171,17 +173,21 @@ class BrowsingMixin:
         if prior is None:
             self.prior_path = None
             self.prior_viewer.set_image(None)
-            self.prior_viewer.placeholder.setText("No earlier study of this patient in the browser\n"
-                                                  "(priors are matched by DICOM PatientID and study date)")
+            self.prior_viewer.placeholder.setWordWrap(True)
+            self.prior_viewer.placeholder.setText(
+                "No earlier study of this patient among the open studies.\n\nPriors are matched by DICOM "
+                "PatientID and study date, and for PNG files by NIH names (PATIENT_FOLLOWUP.png).")
             return
         if getattr(self, "prior_path", None) == prior.path and self.prior_viewer.image is not None:
             return
         self.prior_path = prior.path
-        date = prior.study_date
-        self.prior_viewer.banner.setText(f"PRIOR {date[:4]}-{date[4:6]}-{date[6:]} · NOT FOR CLINICAL USE")
+        from chestview.engine.priors import prior_label
+
+        self.prior_viewer.banner.setText(f"PRIOR {prior_label(prior)} · NOT FOR CLINICAL USE")
         cached = self.images.get(prior.path)
         if cached is not None:
             self.prior_viewer.set_image(cached)
+            self._prior_shown()
         else:
             self._start("prior", create_worker(_load_job, prior.path, name="load prior"),
                         returned=self._prior_loaded)
@@ -190,6 +196,12 @@ class BrowsingMixin:
         self.images.put(image.path, image)
         if image.path == getattr(self, "prior_path", None):
             self.prior_viewer.set_image(image)
+            self._prior_shown()
+
+    def _prior_shown(self) -> None:
+        reading = getattr(self, "reading", None)  # linked viewing (gui/reading.py)
+        if reading is not None:
+            reading.prior_shown()
 
 
 def _load_job(path: str):
