@@ -174,8 +174,7 @@ def measure_precision(
     import openvino as ov
 
     from chestview import __version__
-    from chestview.engine.backends.openvino_backend import OpenVinoBackend
-    from chestview.engine.backends.select import OpenedBackend, installed
+    from chestview.engine.backends.select import OpenedBackend, installed, open_exported
     from chestview.engine.inference import Predictor
     from chestview.engine.train.evaluation import auroc_of, predict_split
 
@@ -191,8 +190,8 @@ def measure_precision(
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     opened = {
-        EXACT: OpenedBackend(OpenVinoBackend(loaded, threads, EXACT), "openvino"),
-        precision: OpenedBackend(OpenVinoBackend(loaded, threads, precision), "openvino", precision=precision),
+        EXACT: OpenedBackend(open_exported("openvino", loaded, EXACT), "openvino"),
+        precision: OpenedBackend(open_exported("openvino", loaded, precision), "openvino", precision=precision),
     }
     preds = {}
     for name, ob in opened.items():
