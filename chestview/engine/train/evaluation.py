@@ -403,12 +403,12 @@ def attach_nih_boxes(ds: Any, boxes_csv: str | Path) -> Any:
     """The dataset with the boxes of an NIH ``BBox_List_2017.csv`` (release 1024 px space) added,
     scaled to each image file as stored."""
     from chestview.engine.data.files import image_size
-    from chestview.engine.data.nih import RELEASE_SIZE, _read_boxes
+    from chestview.engine.data.nih import RELEASE_SIZE, read_boxes
 
     path = Path(boxes_csv)
     if not path.is_file():
         raise DatasetError(f"{path}: no such box list")
-    table = _read_boxes(path)
+    table = read_boxes(path)
     samples = []
     for s in ds.samples:
         rows = table.get(Path(s.path).name)
