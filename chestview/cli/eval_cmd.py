@@ -33,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--update-card", action="store_true",
                    help="write the fresh test metrics into the model card and the report into <model>/eval/ "
                         "(only for the card's own data and split, --split test)")
+    p.add_argument("--probe", choices=["intensity"],
+                   help="also run the shortcut probe: the validation films re-scored under gamma 0.7/1.4 and "
+                        "+/-20 gray levels (mean change of the case-call score, case calls flipped)")
     p.add_argument("--out", help="write report.json / report.md here")
     p.add_argument("--device", default="auto")
     add_backend_argument(p)
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.bootstrap,
         write_thresholds=args.write_thresholds,
         update_card=args.update_card,
+        probe=bool(args.probe),
         batch_size=args.batch_size,
         num_workers=args.workers,
         on_event=on_event,
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"model {result.model_id}")
     print_evaluation(result)
+    if result.probe is not None:
+        print("\n" + result.probe.text())
     if result.thresholds:
         print("\noperating thresholds (validation split) written to the card:")
         rules = {result.threshold_rules.get(label, "") for label in result.thresholds}

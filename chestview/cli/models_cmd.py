@@ -174,12 +174,14 @@ def run(args: argparse.Namespace) -> int:
     for p in problems:
         error(p)
     if args.markdown:
-        from chestview.engine.zoo.summary import per_label_table, reader_table, zoo_table
+        from chestview.engine.zoo.summary import per_label_table, reader_table, shortcut_table, zoo_table
 
         default = default_model_id()
         print(zoo_table([e.card for e in entries], default))
         print()
         print(reader_table([e.card for e in entries]))
+        print()
+        print(shortcut_table([e.card for e in entries]))
         for e in entries:
             if e.card.id == default:
                 print()

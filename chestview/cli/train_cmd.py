@@ -184,6 +184,8 @@ def print_evaluation(evaluation: Any) -> None:
         for r in evaluation.auroc.per_label
     ]
     print(f"\n{evaluation.split} split of {evaluation.data}: {evaluation.n_images} images")
+    if getattr(evaluation, "split_note", ""):
+        print(f"({evaluation.split_note})")
     print(table(rows, ("label", "AUROC", "95% CI", "pos", "neg", "note")))
     print(f"mean AUROC {_fmt(evaluation.auroc.mean_auroc)}")
     reader = getattr(evaluation, "reader", None) or {}
@@ -200,6 +202,14 @@ def print_evaluation(evaluation: Any) -> None:
                           ("ece_labels_after", "calibration error (labels) after scaling")):
             if reader.get(key) is not None:
                 print(f"  {name}: {_fmt(reader[key])}")
+        per = reader.get("per_collection") or {}
+        if per:
+            print("\nper collection:")
+            rows = [(g, m.get("n"), m.get("n_normal"), _fmt(m.get("abnormality_auroc")), _fmt(m.get("normal_flagged")),
+                     _fmt(m.get("normal_with_any_positive")), _fmt(m.get("mean_auroc")), _fmt(m.get("mean_auroc_boxed8")))
+                    for g, m in per.items()]
+            print(table(rows, ("collection", "images", "normal", "abnormality AUROC", "normals called abnormal",
+                               "normals with a positive", "mean AUROC", "boxed-8 AUROC")))
     if evaluation.localization is not None:
         print("\nlocalization (share of boxes found; model vs fixed prior boxes vs swapped maps vs one mean box):")
         print(localization_text(evaluation.localization))

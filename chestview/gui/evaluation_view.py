@@ -75,6 +75,20 @@ def localization_rows(loc, criterion: str = "iou") -> tuple[list[float], list[li
     return thresholds, rows
 
 
+COLLECTION_COLUMNS = (("Collection", None), ("Images", "n"), ("Normal", "n_normal"),
+                      ("Abnormality AUROC", "abnormality_auroc"), ("Normals called abnormal", "normal_flagged"),
+                      ("Normals with a positive", "normal_with_any_positive"), ("Mean AUROC", "mean_auroc"),
+                      ("Boxed-8 AUROC", "mean_auroc_boxed8"))
+
+
+def collection_rows(reader: Mapping | None) -> list[list[str]]:
+    """One row per collection of the engine's ``reader["per_collection"]``: how the model does on
+    each part of the data, so that a pooled number cannot hide a collection shortcut."""
+    per = (reader or {}).get("per_collection") or {}
+    return [[name] + [str(m.get(key)) if key in ("n", "n_normal") else fmt(m.get(key))
+                      for _, key in COLLECTION_COLUMNS[1:]] for name, m in per.items()]
+
+
 class EvaluationView(QWidget):
     """ROC plot above two tables (AUROC, Localization)."""
 
@@ -115,9 +129,26 @@ class EvaluationView(QWidget):
         lv.addLayout(top)
         lv.addWidget(self.loc_table, 1)
 
+        self.collection_table = QTableWidget(0, len(COLLECTION_COLUMNS))
+        self.collection_table.setHorizontalHeaderLabels([c for c, _ in COLLECTION_COLUMNS])
+        self.collection_table.verticalHeader().setVisible(False)
+        self.collection_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.split_note = QLabel("")
+        self.split_note.setWordWrap(True)
+        self.probe_text = QLabel("")
+        self.probe_text.setWordWrap(True)
+        self.probe_text.setFont(QFont("monospace"))
+        collection_box = QWidget()
+        cv = QVBoxLayout(collection_box)
+        cv.setContentsMargins(2, 2, 2, 2)
+        cv.addWidget(self.split_note)
+        cv.addWidget(self.collection_table, 1)
+        cv.addWidget(self.probe_text)
+
         self.tables = QTabWidget()
         self.tables.addTab(self.auroc_table, "AUROC")
         self.tables.addTab(loc_box, "Localization")
+        self.tables.addTab(collection_box, "Collections && probe")
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.roc_plot)
         split.addWidget(self.tables)
@@ -132,6 +163,18 @@ class EvaluationView(QWidget):
         self.result = result
         self.show_auroc(getattr(result, "auroc", None))
         self.show_localization(getattr(result, "localization", None), getattr(result, "prior_origin", ""))
+        self.show_collections(result)
+
+    def show_collections(self, result) -> None:
+        """Per-collection numbers, where the split came from, and the shortcut probe when it ran."""
+        rows = collection_rows(getattr(result, "reader", None))
+        self.collection_table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.collection_table.setItem(i, c, QTableWidgetItem(text))
+        self.split_note.setText(getattr(result, "split_note", "") or "")
+        probe = getattr(result, "probe", None)
+        self.probe_text.setText(probe.text() if probe is not None else "Shortcut probe not run.")
 
     def show_auroc(self, report) -> None:
         self.roc_plot.clear()

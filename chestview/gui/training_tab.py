@@ -101,7 +101,7 @@ def install_model(model_dir: Path) -> Path:
 def evaluate_job(model: str, data_spec: str, out_dir: str | None, device: str, *, on_event=None, should_stop=None):
     from chestview.engine.train.evaluation import evaluate
 
-    return evaluate(model, data_spec, split="test", out_dir=out_dir, device=device, n_boot=200,
+    return evaluate(model, data_spec, split="test", out_dir=out_dir, device=device, n_boot=200, probe=True,
                     num_workers=0, on_event=on_event, should_stop=should_stop)
 
 

@@ -45,3 +45,29 @@ def test_view_shows_localization_and_switches_criterion(qtbot):
     assert t.horizontalHeaderItem(3).text().startswith("IoBB>")
     view.show_result(SimpleNamespace(auroc=None, localization=None, prior_origin=""))
     assert t.rowCount() == 0 and "No ground-truth boxes" in t.horizontalHeaderItem(0).text()
+
+
+def test_view_shows_each_collection_and_the_probe(qtbot):
+    import numpy as np
+
+    from chestview.engine.evaluate.probe import probe_result
+    from chestview.engine.evaluate.reader import reader_metrics
+
+    rng = np.random.default_rng(0)
+    targets = np.zeros((40, 2))
+    targets[20:, 0] = 1
+    probs = np.clip(targets * 0.5 + rng.random((40, 2)) * 0.5, 0, 1)
+    groups = ["c1"] * 20 + ["c2"] * 20
+    groups = [g for pair in zip(groups[:20], groups[20:]) for g in pair]  # both collections hold both kinds
+    reader = reader_metrics(targets, probs, ("Effusion", "Mass"), {"Effusion": 0.5, "Mass": 0.5},
+                            abnormality=probs[:, 0], abnormality_threshold=0.5, groups=groups, n_boot=0)
+    base = probs[:, 0]
+    probe = probe_result("val", "abnormality", 0.5, base, {"gamma 0.7": base + 0.1})
+    view = EvaluationView()
+    qtbot.addWidget(view)
+    view.show_result(SimpleNamespace(auroc=None, localization=None, prior_origin="", reader=reader, probe=probe,
+                                     split_note="the model's recorded split"))
+    t = view.collection_table
+    assert t.rowCount() == 2 and [t.item(r, 0).text() for r in range(2)] == ["c1", "c2"]
+    assert t.item(0, 1).text() == "20"
+    assert "FAILED" in view.probe_text.text() and "recorded split" in view.split_note.text()

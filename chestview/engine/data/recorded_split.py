@@ -9,6 +9,7 @@ zoo entry; :func:`match_recorded_split` is the one place a folder is matched aga
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,9 +27,9 @@ RECORDED_SPLITS = ("train", "val", "test")
 
 def image_name(ds: LabeledDataset, index: int) -> str:
     """The image's path relative to the dataset root (its name in the label file's folder)."""
-    path = Path(ds.samples[index].path)
+    path = Path(os.path.abspath(ds.samples[index].path))  # links are names too: not resolved
     try:
-        return path.resolve().relative_to(Path(ds.root).resolve()).as_posix()
+        return path.relative_to(os.path.abspath(ds.root)).as_posix()
     except ValueError:
         return path.name
 
@@ -97,14 +98,14 @@ def match_recorded_split(ds: LabeledDataset, document: Mapping[str, Any]) -> Spl
     """Match every image of ``ds`` to the recorded lists by content hash."""
     lists = document["lists"]
     where: dict[str, str] = {}  # sha -> split (training wins over val over test: a duplicate leaks)
-    names: dict[str, str] = {}
+    names: dict[str, set[str]] = {}  # sha -> every recorded name (a folder may hold identical files)
     for split in reversed(RECORDED_SPLITS):
         for name, sha in lists.get(split, []):
             where[sha] = split
-            names[sha] = name
+            names.setdefault(sha, set()).add(name)
     test_hashes = {sha for _, sha in lists.get("test", [])}
     seen_hashes = {sha for k in ("train", "val") for _, sha in lists.get(k, [])}
-    leaked = sorted(names.get(sha, sha) for sha in test_hashes & seen_hashes)
+    leaked = sorted(min(names[sha]) for sha in test_hashes & seen_hashes)
     hashes = content_hashes([s.path for s in ds.samples])
     indices: dict[str, list[int]] = {k: [] for k in RECORDED_SPLITS}
     unseen: list[int] = []
@@ -119,6 +120,7 @@ def match_recorded_split(ds: LabeledDataset, document: Mapping[str, Any]) -> Spl
             continue  # the same image twice in the folder: evaluated once
         found.add(sha)
         indices[split].append(i)
-        renamed += image_name(ds, i) != names[sha] and Path(ds.samples[i].path).name != Path(names[sha]).name
+        recorded_names = names[sha] | {Path(n).name for n in names[sha]}
+        renamed += image_name(ds, i) not in recorded_names and Path(ds.samples[i].path).name not in recorded_names
     missing = {k: [name for name, sha in lists.get(k, []) if sha not in found] for k in RECORDED_SPLITS}
     return SplitMatch(indices=indices, unseen=unseen, missing=missing, leaked=leaked, renamed=renamed)

@@ -282,3 +282,15 @@ def localization_with_controls(gt: GroundTruth, pred: Predictions, *, prior_sour
     prior = prior_boxes(source, source_sizes, k=k, iou_thresholds=iou_thresholds, iobb_thresholds=iobb_thresholds)
     return localization_table(pred, gt, prior, image_sizes=sizes, prior_mean=mean_prior_boxes(source, source_sizes),
                               labels=labels, iou_thresholds=iou_thresholds, iobb_thresholds=iobb_thresholds)
+
+
+def box_area_summary(pred_boxes: Sequence[Mapping[str, Sequence[Box]]], sizes: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """How big the predicted boxes are, as a share of their film: how many cover more than half of it
+    (a box that frames the film says nowhere), the median and 90th-percentile share."""
+    shares = [b.width * b.height / float(w * h) for per_label, (w, h) in zip(pred_boxes, sizes) if w and h
+              for boxes in per_label.values() for b in boxes]
+    if not shares:
+        return {"n_boxes": 0}
+    a = np.asarray(shares)
+    return {"n_boxes": int(a.size), "over_half_film": round(float(np.mean(a > 0.5)), 4),
+            "median_area_share": round(float(np.median(a)), 4), "p90_area_share": round(float(np.quantile(a, 0.9)), 4)}

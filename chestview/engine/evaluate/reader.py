@@ -50,6 +50,29 @@ def mean_auroc_over(targets: np.ndarray, probs: np.ndarray, labels: Sequence[str
     return (float(np.mean(vals)) if vals else None), int(sel.sum())
 
 
+def collection_metrics(t: np.ndarray, p: np.ndarray, labels: Sequence[str], any_positive: np.ndarray,
+                       abnormality: np.ndarray | None, abnormality_threshold: float | None) -> dict[str, Any]:
+    """The reader's numbers on one collection's films: mean AUROC over its scorable labels, the
+    abnormality AUROC, normals called abnormal (abnormality score at its point) and normals with any
+    positive finding."""
+    from sklearn.metrics import roc_auc_score
+
+    ab_y = abnormal_targets(t)
+    normal, abnormal = ab_y == 0, ab_y == 1
+    mean, _ = mean_auroc_over(t, p, labels, labels)
+    out: dict[str, Any] = {"n": int(len(t)), "n_normal": int(normal.sum()), "mean_auroc": _r(mean),
+                           "normal_with_any_positive": _r(any_positive[normal].mean()) if normal.any() else None}
+    if abnormality is not None:
+        known = np.isfinite(ab_y) & np.isfinite(abnormality)
+        y = ab_y[known] > 0.5
+        out["abnormality_auroc"] = _r(roc_auc_score(y, abnormality[known])) if y.any() and (~y).any() else None
+        if abnormality_threshold is not None:
+            flagged = abnormality >= abnormality_threshold
+            out["normal_flagged"] = _r(flagged[normal].mean()) if normal.any() else None
+            out["abnormal_flagged"] = _r(flagged[abnormal].mean()) if abnormal.any() else None
+    return out
+
+
 def reader_metrics(targets: np.ndarray, probs: np.ndarray, labels: Sequence[str], thresholds: dict[str, float],
                    *, unreliable: Sequence[str] = (), abnormality: np.ndarray | None = None,
                    abnormality_threshold: float | None = None, groups: Sequence[str | None] | None = None,
@@ -77,10 +100,17 @@ def reader_metrics(targets: np.ndarray, probs: np.ndarray, labels: Sequence[str]
     out["mean_auroc_boxed8"] = _r(boxed8)
     if groups is not None:
         g = np.asarray([groups[i] for i in np.flatnonzero(ok)], dtype=object)
+        a_ok = None if abnormality is None else np.asarray(abnormality, dtype=np.float64)[ok]
+        per: dict[str, dict[str, Any]] = {}
         for name in sorted({x for x in g if x is not None}):
-            value, n = mean_auroc_over(t, p, labels, BOXED_LABELS, rows=g == name)
+            rows = g == name
+            value, n = mean_auroc_over(t, p, labels, BOXED_LABELS, rows=rows)
             out[f"mean_auroc_boxed8_{name}"] = _r(value)
             out[f"n_{name}"] = n
+            per[name] = collection_metrics(t[rows], p[rows], labels, any_pos[rows],
+                                           None if a_ok is None else a_ok[rows], abnormality_threshold)
+            per[name]["mean_auroc_boxed8"] = _r(value)
+        out["per_collection"] = per
     if abnormality is not None:
         a = np.asarray(abnormality, dtype=np.float64)[ok]
         known = np.isfinite(ab_y)

@@ -11,20 +11,25 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image
 
 from chestview.engine.data import open_dataset, split_dataset
 from chestview.engine.data.files import image_size
 from chestview.engine.data.nih import RELEASE_SIZE, read_boxes
-from chestview.engine.errors import ChestviewError, DatasetError
+from chestview.engine.data.recorded_split import match_recorded_split, read_split
+from chestview.engine.errors import ChestviewError, DatasetError, ImageLoadError
 from chestview.engine.evaluate.box_threshold import choose_box_threshold
 from chestview.engine.evaluate.calibration import apply_platt, fit_platt
 from chestview.engine.evaluate.localization import (
     PRIOR_BOXES,
+    box_area_summary,
     localization_table,
     mean_prior_boxes,
     prior_boxes,
@@ -35,6 +40,7 @@ from chestview.engine.evaluate.operating import (
     finding_thresholds,
     sensitivity_threshold,
 )
+from chestview.engine.evaluate.probe import INTENSITY_VARIANTS, apply_variant, probe_result
 from chestview.engine.evaluate.reader import abnormal_targets, reader_metrics
 from chestview.engine.evaluate.report import write_report
 from chestview.engine.evaluate.targets import verdicts
@@ -47,14 +53,16 @@ from chestview.engine.explain.prior import (
     save_priors,
 )
 from chestview.engine.inference import Predictor
+from chestview.engine.io.loader import load_image
 from chestview.engine.results import Box
 from chestview.engine.train.events import EvalProgress, EventSink, Log, StopCheck, emit
+from chestview.engine.util import sha256_file
 from chestview.engine.zoo import find_model, load_model
 from chestview.engine.zoo.card import ABNORMALITY, ModelCard
 from chestview.engine.zoo.publish import REPORT_FILES
 
 log = logging.getLogger(__name__)
-SPLITS = ("test", "val", "train", "all")
+SPLITS = ("test", "val", "train", "all", "unseen")
 
 
 @dataclass
@@ -97,6 +105,9 @@ class EvalResult:
     errors: list[str] = field(default_factory=list)
     cancelled: bool = False
     reader: dict[str, Any] = field(default_factory=dict)  # evaluate.reader.reader_metrics
+    split_note: str = ""  # where the split came from and what it holds (shown beside every number)
+    boxes: dict[str, Any] = field(default_factory=dict)  # evaluate.localization.box_area_summary
+    probe: Any = None  # evaluate.probe.ProbeResult, when asked for
 
     def metrics_for_card(self) -> dict[str, Any]:
         """The compact numbers a model card carries (full detail stays in report.json)."""
@@ -114,6 +125,10 @@ class EvalResult:
         if self.reader:
             out["reader"] = {k: v for k, v in self.reader.items()
                              if not k.startswith("reliability") and k != "abnormality_roc"}
+        if self.split_note:
+            out["split_note"] = self.split_note
+        if self.boxes:
+            out["boxes"] = dict(self.boxes)
         return out
 
 
@@ -426,6 +441,120 @@ def attach_nih_boxes(ds: Any, boxes_csv: str | Path) -> Any:
     return dataclasses.replace(ds, samples=samples)
 
 
+def case_call_scores(preds: SplitPredictions, card: Any) -> tuple[np.ndarray, float, str]:
+    """The score each film's case call is made on, its threshold and its name: the abnormality output
+    when the model has one, else the top finding's calibrated probability at the lowest operating point."""
+    if preds.abnormality is not None and card.has_abnormality:
+        return np.asarray(preds.abnormality, float), float(card.abnormality.get("threshold", 0.5)), "abnormality"
+    thresholds = [float(card.thresholds.get(lbl, 0.5)) for lbl in preds.labels]
+    return np.nanmax(preds.probs, axis=1), min(thresholds), "top finding"
+
+
+def intensity_probe(loaded: Any, ds: Any, indices: Sequence[int], *, split: str, base: SplitPredictions | None = None,
+                    **common: Any) -> Any:
+    """The shortcut probe (evaluate.probe) on ``ds.samples[indices]``: each film written again as an
+    8-bit PNG under each intensity variant, re-scored through the same Predictor. None if cancelled."""
+    indices = list(indices)
+    folder = Path(tempfile.mkdtemp(prefix="chestview-probe-"))
+    try:
+        films: dict[str, list[Any]] = {name: [] for name in ("as stored", *INTENSITY_VARIANTS)}
+        for k, i in enumerate(indices):
+            sample = ds.samples[i]
+            try:
+                u8 = np.round(load_image(sample.path).normalised() * 255.0).astype(np.uint8)
+            except ImageLoadError as exc:
+                emit(common.get("on_event"), Log(f"probe: {exc}", "warning"))
+                u8 = None
+            for v, name in enumerate(films):
+                if u8 is None:
+                    films[name].append(dataclasses.replace(sample, path=str(folder / "missing.png")))
+                    continue
+                path = folder / f"{k:05d}_{v}.png"
+                Image.fromarray(u8 if name == "as stored" else apply_variant(name, u8)).save(path)
+                films[name].append(dataclasses.replace(sample, path=str(path), boxes=()))
+        scores: dict[str, np.ndarray] = {}
+        threshold, score_name = 0.5, ""
+        for name, samples in films.items():
+            variant_ds = dataclasses.replace(ds, samples=samples)
+            preds = predict_split(loaded, variant_ds, list(range(len(samples))), boxes=False,
+                                  stage=f"probe {name}", **common)
+            if preds is None:
+                return None
+            scores[name], threshold, score_name = case_call_scores(preds, loaded.card)
+        base_scores = scores.pop("as stored")
+        return probe_result(split, score_name, threshold, base_scores, scores)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class EvalSplit:
+    """The images of each split for one evaluation, and how they were found."""
+
+    parts: dict[str, list[int]]
+    recorded: bool  # matched to the model's recorded split lists by content (cannot leak)
+    note: str
+    missing_test: int = 0
+
+
+def recorded_split_document(directory: Path, card: Any) -> dict[str, Any] | None:
+    """The model's recorded split (split.json), checked against the SHA-256 its card names; None for a
+    card that records none (models trained before chestview recorded splits)."""
+
+    record = (card.provenance or {}).get("split_file")
+    if not record:
+        return None
+    name = str(record.get("file", ""))
+    path = directory / name
+    if Path(name).name != name or not path.is_file():
+        raise ChestviewError(f"{directory}: the card names a split file {name!r} that is not a file in the entry")
+    if sha256_file(path) != record.get("sha256"):
+        raise ChestviewError(f"{path}: SHA-256 does not match the card (the split record was changed)")
+    return read_split(path)
+
+
+def resolve_split(ds: Any, card: Any, directory: Path, split: str, *, data_spec: str,
+                  fractions: Sequence[float] | None, seed: int | None) -> EvalSplit:
+    """Which images are ``split``: the model's recorded lists when it has them (whatever the folder's
+    spelling, growth or renames), else a fresh seeded split, said to be unverifiable.
+
+    Refused (exit 2): test or validation metrics when a test image is also among the training or
+    validation images; split overrides against a recorded split; ``unseen`` without a record."""
+    if split not in SPLITS:
+        raise ChestviewError(f"unknown split {split!r} ({', '.join(SPLITS)})")
+    document = recorded_split_document(directory, card)
+    everything = list(range(len(ds)))
+    if document is None:
+        if split == "unseen":
+            raise ChestviewError(f"{card.id}: the model records no split lists, so no image can be called unseen")
+        prov = card.provenance or {}
+        same = prov.get("data") == data_spec
+        fr = fractions or (prov.get("split_fractions") if same else None) or (0.7, 0.1, 0.2)
+        sd = seed if seed is not None else (int(prov.get("split_seed", 0)) if same else 0)
+        parts = split_indices(ds, split, fr, sd)
+        note = (f"split made afresh (fractions {list(fr)}, seed {sd}): {card.id} records no split lists, so "
+                "nothing shows these images were held out from its training")
+        return EvalSplit(parts, False, note)
+    if fractions is not None or seed is not None:
+        raise ChestviewError(f"{card.id} records its split as images; --split-fractions/--split-seed would make "
+                             "another split (and could put its training images in 'test')")
+    match = match_recorded_split(ds, document)
+    if match.leaked and split in ("test", "val"):
+        raise ChestviewError(f"{card.id}: refusing {split} metrics: {len(match.leaked)} test image(s) are also "
+                             f"among its training or validation images (e.g. {match.leaked[0]})")
+    parts = {**match.indices, "unseen": list(match.unseen), "all": everything}
+    note = f"the model's recorded split, matched by content: {match.summary()}"
+    if split == "train":
+        note = "the model's own TRAINING images: not a held-out measure; " + note
+    elif split == "all":
+        seen = len(match.indices["train"]) + len(match.indices["val"])
+        note = (f"ALL {len(everything)} images, {seen} of them training or validation images the model learned "
+                "or was tuned on: not a held-out measure; " + note)
+    elif split == "unseen":
+        note = f"{len(match.unseen)} images of this folder in none of the model's split lists (never seen); " + note
+    return EvalSplit(parts, True, note, missing_test=len(match.missing.get("test", [])))
+
+
 def split_indices(ds: Any, split: str, fractions: Sequence[float], seed: int) -> dict[str, list[int]]:
     if split not in SPLITS:
         raise ChestviewError(f"unknown split {split!r} ({', '.join(SPLITS)})")
@@ -453,13 +582,26 @@ CARD_BOOTSTRAP = 1000  # resamples behind a card's intervals (what finalize_run 
 
 def update_card_problem(card: Any, data_spec: str, *, split: str, boxes_csv: Any, data_options: dict[str, Any] | None,
                         fractions: Sequence[float], seed: int, tta: str, heatmap_threshold: int | None,
-                        n_boot: int) -> str | None:
+                        n_boot: int, recorded: bool = False, overrides: bool = False) -> str | None:
     """Why a fresh evaluation may NOT replace ``card``'s test metrics, or None when it may: only the
-    held-out test split of the very data (spec, options, split fractions and seed) the card records,
-    measured as training measures it."""
+    held-out test split -- the card's recorded test images (any spelling of the folder), or for a card
+    without lists the very data (spec, options, split fractions and seed) it records -- measured as
+    training measures it."""
     prov = card.provenance
-    if split != "test":
-        return f"only test-split numbers go into a card, not {split}"
+    if split == "unseen" and not recorded:
+        return "only a card with a recorded split knows which images it never saw"
+    if split not in ("test", "unseen"):
+        return f"only test-split (or unseen-split) numbers go into a card, not {split}"
+    if recorded:
+        if boxes_csv:
+            return "--boxes changes the ground truth the card's numbers are on"
+        if overrides:
+            return "the card records its split as images; split fractions and seed do not apply"
+        card_threshold = card.box_threshold
+        if tta != "none" or heatmap_threshold not in (None, card_threshold) or n_boot != CARD_BOOTSTRAP:
+            return (f"a card's numbers are measured with --tta none, the card's box threshold ({card_threshold}) "
+                    f"and --bootstrap {CARD_BOOTSTRAP}")
+        return None
     if prov.get("data") != data_spec:
         return f"the card's numbers are on {prov.get('data')!r}, not {data_spec!r}"
     if boxes_csv:
@@ -489,8 +631,13 @@ def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str
     import tempfile
 
 
-    if result.split != "test" or result.cancelled:
-        raise ChestviewError("only a complete test-split evaluation goes into a card")
+    if result.split not in ("test", "unseen") or result.cancelled:
+        raise ChestviewError("only a complete test-split (or unseen-split) evaluation goes into a card")
+    if result.split == "unseen":  # an extra held-out measure beside the test split, its report kept apart
+        card = ModelCard.load(directory)
+        write_eval_report(directory / "eval" / "unseen", result, {**extra, "provenance": card.provenance})
+        card.with_updates(metrics={**card.metrics, "unseen": result.metrics_for_card()}).save(directory)
+        return directory
     card = ModelCard.load(directory)  # as on disk now (write_thresholds may just have changed it)
     eval_dir = directory / "eval"
     eval_dir.mkdir(exist_ok=True)
@@ -504,8 +651,11 @@ def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str
         shutil.rmtree(staging, ignore_errors=True)
 
     test = result.metrics_for_card()
-    test["targets"] = verdicts(test)  # what was aimed at, beside what was measured
-    card.with_updates(metrics={**card.metrics, "test": test}).save(directory)
+    metrics = dict(card.metrics)
+    if result.probe is not None:
+        metrics["probe"] = result.probe.to_json()
+    test["targets"] = verdicts(test, metrics.get("probe"))  # what was aimed at, beside what was measured
+    card.with_updates(metrics={**metrics, "test": test}).save(directory)
     return directory
 
 
@@ -528,6 +678,7 @@ def evaluate(
     n_boot: int = 1000,
     write_thresholds: bool = False,
     update_card: bool = False,
+    probe: bool = False,
     batch_size: int = 8,
     num_workers: int | None = None,
     on_event: EventSink | None = None,
@@ -560,18 +711,26 @@ def evaluate(
     if update_card:
         problem = update_card_problem(card, data_spec, split=split, boxes_csv=boxes_csv, data_options=data_options,
                                       fractions=fractions, seed=seed, tta=tta, heatmap_threshold=heatmap_threshold,
-                                      n_boot=n_boot)
+                                      n_boot=n_boot, recorded="split_file" in prov,
+                                      overrides=split_fractions is not None or split_seed is not None)
         if problem:
             raise ChestviewError(f"--update-card refused: {problem}")
     ds = open_dataset(data_spec, **(data_options or {}))
     if boxes_csv:
         ds = attach_nih_boxes(ds, boxes_csv)
-    parts = split_indices(ds, split, fractions, seed)
+    directory = find_model(model)
+    resolved = resolve_split(ds, card, directory, split, data_spec=data_spec, fractions=split_fractions,
+                             seed=split_seed)
+    emit(on_event, Log(resolved.note))
+    parts = resolved.parts
     indices = parts[split]
     if not indices:
         raise ChestviewError(f"{data_spec}: the {split} split is empty")
+    if update_card and resolved.recorded and resolved.missing_test:
+        raise ChestviewError(f"--update-card refused: {resolved.missing_test} of the model's test images are not in "
+                             f"{data_spec}")
     expected = (prov.get("split_sizes") or {}).get("test")
-    if update_card and expected is not None and expected != len(indices):
+    if update_card and not resolved.recorded and expected is not None and expected != len(indices):
         raise ChestviewError(f"--update-card refused: the test split now has {len(indices)} images, the card's had "
                              f"{expected} (has the data changed?)")
     common = dict(tta=tta, device=device, backend=backend, precision=precision, batch_size=batch_size, num_workers=num_workers, on_event=on_event,
@@ -611,11 +770,22 @@ def evaluate(
     result = EvalResult(card.id, data_spec, split, len(indices), preds.labels, auroc_of(preds, n_boot=n_boot),
                         thresholds=thresholds, box_threshold=updates.get("box_threshold") if write_thresholds else None,
                         threshold_rules=rules if write_thresholds else {},
-                        errors=preds.errors, reader=reader_metrics_of(preds, card, n_boot=n_boot))
+                        errors=preds.errors, reader=reader_metrics_of(preds, card, n_boot=n_boot),
+                        split_note=resolved.note)
+    if probe:
+        probe_split = "val" if parts.get("val") and split != "unseen" else split
+        result.probe = intensity_probe(loaded, ds, parts[probe_split], split=probe_split, **common)
+        if result.probe is None:
+            return empty
     if preds.has_boxes:
         prior = boxes_with_sizes(ds, parts.get("train", [])) if split in ("test", "val") else None
         result.localization, result.prior_origin = localization_of(preds, prior)
-    extra = {"tta": tta, "heatmap_threshold": threshold, "split_fractions": list(fractions), "split_seed": seed}
+        result.boxes = box_area_summary(preds.pred_boxes, preds.image_sizes)
+    extra = {"tta": tta, "heatmap_threshold": threshold, "split": resolved.note}
+    if not resolved.recorded:
+        extra.update(split_fractions=list(fractions), split_seed=seed)
+    if result.probe is not None:
+        extra["probe"] = result.probe.to_json()
     if out_dir is not None:
         result.out_dir = write_eval_report(out_dir, result, extra)
     if update_card:

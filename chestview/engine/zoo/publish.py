@@ -38,6 +38,9 @@ def publish_run(run_dir: str | Path, zoo_dir: str | Path, *, overwrite: bool = F
     shutil.copyfile(run_dir / "model" / card.weights, staging / card.weights)
     if card.box_prior:
         shutil.copyfile(run_dir / "model" / card.box_prior["file"], staging / card.box_prior["file"])
+    split_record = (card.provenance or {}).get("split_file") or {}
+    if split_record.get("file"):  # the split as its images: evaluation of the entry cannot leak
+        shutil.copyfile(run_dir / "model" / split_record["file"], staging / split_record["file"])
     card.save(staging)
     for name in REPORT_FILES:
         if (run_dir / "eval" / name).is_file():

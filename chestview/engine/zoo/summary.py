@@ -112,3 +112,43 @@ def reader_table(cards: Sequence[ModelCard]) -> str:
             f"{_fmt(r.get('ece_labels_before'))} / {_fmt(r.get('ece_labels_after'))} |"
         )
     return "\n".join(lines)
+
+
+def _c3(card: ModelCard) -> tuple[dict[str, Any], str]:
+    """The third collection's numbers (the films closest to "any NIH film") and where they come from:
+    the card's own test split when it holds them, else the never-seen images of the grown folder."""
+    for split in ("test", "unseen"):
+        per = ((card.metrics.get(split) or {}).get("reader") or {}).get("per_collection") or {}
+        if per.get("c3"):
+            return per["c3"], f"{split}, {per['c3'].get('n')} films"
+    return {}, "–"
+
+
+def shortcut_table(cards: Sequence[ModelCard]) -> str:
+    """One row a model: the round-3 questions. Does the case call move with brightness alone (the
+    shortcut probe, on validation films)? How does it do on the third collection, and on ranking the
+    boxed findings among the first collection's nearly-all-abnormal films? Do its boxes say where?"""
+    t = {name: f"{op} {value:g}" for name, (op, value) in TARGETS.items()}
+    lines = [
+        f"| model | probe: worst mean change {t['probe_worst_mean_abs_change']} | probe: case calls flipped "
+        f"{t['probe_worst_flip_rate']} | third collection: abnormality AUROC {t['c3_abnormality_auroc']} | "
+        f"normals called abnormal {t['c3_normal_flagged']} | mean AUROC {t['c3_mean_auroc']} | (split) | "
+        f"boxed-8 AUROC, first collection {t['mean_auroc_boxed8_c1']} | boxes over half the film "
+        f"{t['boxes_over_half_film']} | IoU>0.3 lift over swap {t['iou03_swap_lift']} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for card in cards:
+        probe = card.metrics.get("probe") or {}
+        test = card.metrics.get("test") or {}
+        reader = test.get("reader") or {}
+        c3, where = _c3(card)
+        c1 = reader.get("mean_auroc_boxed8_c1", reader.get("mean_auroc_boxed8_first"))
+        loc = test.get("localization", {})
+        model, swap = _loc_at(loc, "iou", 0.3, "model"), _loc_at(loc, "iou", 0.3, "swap")
+        lift = model - swap if model is not None and swap is not None else None
+        lines.append(
+            f"| {card.id} | {_fmt(probe.get('worst_mean_abs_change'))} | {_fmt(probe.get('worst_flip_rate'))} | "
+            f"{_fmt(c3.get('abnormality_auroc'))} | {_fmt(c3.get('normal_flagged'))} | {_fmt(c3.get('mean_auroc'))} | "
+            f"{where} | {_fmt(c1)} | {_fmt((test.get('boxes') or {}).get('over_half_film'))} | {_fmt(lift)} |"
+        )
+    return "\n".join(lines)

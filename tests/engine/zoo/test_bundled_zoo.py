@@ -133,10 +133,41 @@ def test_card_target_verdicts_are_the_engines(card_path):
     """The card's target verdicts are exactly what ``eval --update-card`` writes from its numbers."""
     from chestview.engine.evaluate.targets import verdicts
 
-    test = json.loads(card_path.read_text())["metrics"]["test"]
+    metrics = json.loads(card_path.read_text())["metrics"]
+    test = metrics["test"]
     if "targets" not in test:
         pytest.skip("this model predates the targets")
-    assert verdicts(test) == test["targets"]
+    assert verdicts(test, metrics.get("probe")) == test["targets"]
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
+def test_bundled_card_records_its_split_and_its_probe(card_path):
+    """Every bundled model ships its split as images (so eval cannot leak) and its shortcut probe."""
+    from chestview.engine.data.recorded_split import read_split
+    from chestview.engine.util import sha256_file
+
+    card = json.loads(card_path.read_text())
+    record = card["provenance"]["split_file"]
+    path = card_path.parent / record["file"]
+    assert sha256_file(path) == record["sha256"]
+    lists = read_split(path)["lists"]
+    assert {k: len(v) for k, v in lists.items()} == card["provenance"]["split_sizes"]
+    hashes = {k: {sha for _, sha in v} for k, v in lists.items()}
+    assert not hashes["test"] & (hashes["train"] | hashes["val"])
+    probe = card["metrics"]["probe"]
+    assert probe["split"] == "val" and len(probe["variants"]) == 4
+    assert probe["worst_flip_rate"] == max(v["flip_rate"] for v in probe["variants"])
+
+
+def test_readme_shortcut_table_is_generated_from_the_cards():
+    from chestview.engine.zoo import list_zoo
+    from chestview.engine.zoo.summary import shortcut_table
+
+    if not CARDS:
+        pytest.skip("no bundled model yet")
+    readme = (bundled_zoo_dir().parent / "README.md").read_text(encoding="utf-8")
+    bundled = sorted((e.card for e in list_zoo() if e.bundled), key=lambda c: c.id)
+    assert shortcut_table(bundled) in readme
 
 
 @pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
