@@ -37,6 +37,7 @@ from chestview.engine.errors import ChestviewError
 from chestview.engine.explain.boxes import maps_to_boxes
 from chestview.engine.explain.cam import normalise_maps
 from chestview.engine.inference import Predictor
+from chestview.engine.io.loader import load_image
 from chestview.engine.zoo.store import LoadedModel
 
 STAGES = ("decode", "preprocess", "forward", "heatmaps", "boxes")
@@ -189,8 +190,6 @@ def run_benchmark(
     on_event: Callable[[BenchProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> BenchResult:
-    from chestview.engine.io.loader import load_image
-
     if not image_paths:
         raise ChestviewError("bench: no images to measure on")
     emit = on_event or (lambda ev: None)

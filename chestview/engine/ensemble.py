@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from chestview.engine.explain.cam import upsample_map
 from chestview.engine.results import Abnormality, Finding, ImageResult, InputCheck
 
 ENSEMBLE_ID = "ensemble"
@@ -24,8 +25,6 @@ def common_labels(results: Sequence[ImageResult]) -> list[str]:
 
 
 def _mean_heatmap(maps: list[np.ndarray]) -> np.ndarray:
-    from chestview.engine.explain.cam import upsample_map
-
     shape = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     stack = [m.astype(np.float32) if m.shape == shape else upsample_map(m, shape).astype(np.float32) for m in maps]
     return np.round(np.mean(stack, axis=0)).astype(np.uint8)

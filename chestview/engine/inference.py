@@ -1,7 +1,10 @@
 """Running a zoo model on images: findings, heatmaps and boxes.
 
 The data walks one way: file -> XrayImage -> tensor -> logits + maps -> findings + boxes.
-``predict_paths`` decodes and preprocesses in a thread pool so that it overlaps the model.
+This module owns the :class:`Predictor` (a model, its backend and the choices of how to run it) and
+the step from a model's outputs to an :class:`ImageResult`. Decoding and batching ahead of the model
+belong to :mod:`chestview.engine.pipeline`, the backend to :mod:`chestview.engine.backends.select`,
+the input gate to :mod:`chestview.engine.gate`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Callable, Iterable, Iterator, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from chestview.engine.backends.select import OpenedBackend, open_backend
 from chestview.engine.device import resolve_device
@@ -22,8 +24,11 @@ from chestview.engine.errors import ChestviewError
 from chestview.engine.case_call import ABNORMALITY_MAP
 from chestview.engine.explain.box_rule import BoxRule
 from chestview.engine.explain.cam import normalise_maps
+from chestview.engine.gate.check import input_check
+from chestview.engine.gate.store import load_gate
 from chestview.engine.io.image import XrayImage
-from chestview.engine.preprocess import Preprocessing, merge_crop_maps, prepare, ten_crop
+from chestview.engine.pipeline import PreparedImages, prefetched_batches, prepare_model_input
+from chestview.engine.preprocess import merge_crop_maps
 from chestview.engine.results import Abnormality, Finding, ImageResult
 from chestview.engine.zoo.store import LoadedModel
 
@@ -40,106 +45,6 @@ class PredictProgress:
 
 def _now() -> float:
     return time.perf_counter()
-
-
-def prepare_model_input(image: XrayImage, pre: Preprocessing, tta: str) -> tuple[torch.Tensor, object]:
-    """(N, C, S, S) for one image (N = 1, or 10 for TenCrop) and what is needed to merge its maps."""
-    if tta == "tencrop":
-        crops, windows, resized = ten_crop(image, pre)
-        return crops, (windows, resized)
-    return prepare(image, pre)[None], None
-
-
-class _PreparedImages(Dataset):
-    """Decode + preprocess in a worker; errors travel as data so that one bad file never stops a batch."""
-
-    def __init__(self, paths: list[str], pre: Preprocessing, tta: str) -> None:
-        self.paths = paths
-        self.pre = pre
-        self.tta = tta
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> dict:
-        from chestview.engine.gate.check import check_gray
-        from chestview.engine.io.loader import load_image
-
-        path = self.paths[i]
-        t0 = _now()
-        try:
-            image = load_image(path)
-            t1 = _now()
-            x, extra = prepare_model_input(image, self.pre, self.tta)
-            gray = check_gray(image)  # the input gate's intensity checks, off the model's thread
-            t2 = _now()
-        except ChestviewError as exc:
-            return {"path": path, "error": str(exc)}
-        except Exception as exc:  # a file can break a decoder in ways no one listed; never stop the batch
-            return {"path": path, "error": f"{path}: cannot read image ({type(exc).__name__}: {exc})"}
-        return {
-            "path": path,
-            "error": None,
-            "image": image,
-            "x": x,
-            "extra": extra,
-            "check_gray": gray,
-            "timings_ms": {"decode": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3},
-        }
-
-
-#: Decoded images held ahead of the model, at most (besides the batch being run and the images
-#: the decode threads are working on): with images near the decode pixel budget, a count alone
-#: would hold gigabytes.
-PREFETCH_BYTES = 1 << 30
-
-
-def _item_bytes(item: dict) -> int:
-    image = item.get("image")
-    x = item.get("x")
-    return (image.pixels.nbytes if image is not None else 0) + (x.numel() * x.element_size() if x is not None else 0)
-
-
-def _prefetched_batches(
-    items: _PreparedImages, batch_size: int, num_workers: int, max_bytes: int = PREFETCH_BYTES
-) -> Iterator[list[dict]]:
-    """Batches of decoded, preprocessed images, in order, prepared ahead by a thread pool.
-
-    Threads, not DataLoader processes: PNG/JPEG/DICOM decoding and resizing release the GIL, and
-    threads neither pay a process start per call nor pickle full-size images back to the model.
-    Prepared ahead: at most two batches, and no more once those waiting would hold ``max_bytes``
-    (images not decoded yet counted as the largest so far; the next batch is always queued), so
-    memory stays bounded on a folder of thousands.
-    """
-    n = len(items)
-    if num_workers <= 0:
-        for start in range(0, n, batch_size):
-            yield [items[i] for i in range(start, min(start + batch_size, n))]
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="chestview-decode") as pool:
-        ahead = 2 * batch_size
-        futures = [pool.submit(items.__getitem__, i) for i in range(min(ahead, n))]
-        submitted = len(futures)
-
-        largest = 0  # an image not decoded yet is assumed as large as the largest one so far
-
-        def waiting_bytes(first: int) -> int:
-            return sum(_item_bytes(f.result()) if f.done() else largest for f in futures[first:submitted])
-
-        for start in range(0, n, batch_size):
-            batch = [futures[i].result() for i in range(start, min(start + batch_size, n))]
-            largest = max([largest, *map(_item_bytes, batch)])
-            for i in range(start, min(start + batch_size, n)):
-                futures[i] = None  # release the decoded image once it is in the batch
-            following = start + batch_size
-            while submitted < n and submitted < following + ahead:
-                if submitted >= following + batch_size and waiting_bytes(following) >= max_bytes:
-                    break
-                futures.append(pool.submit(items.__getitem__, submitted))
-                submitted += 1
-            yield batch
 
 
 class Predictor:
@@ -185,7 +90,6 @@ class Predictor:
         self.prior_exponent = float(self.card.box_prior.get("exponent", 0.0)) if self.box_priors else 0.0
         # The one box path (explain.box_rule): the app re-cuts a manual level through this same rule.
         self.box_rule = BoxRule(self.box_priors, self.prior_exponent, max_boxes)
-        from chestview.engine.gate import load_gate
 
         # The input gate's statistics (None for a model without them: pixel and header checks only).
         self.gate = load_gate(loaded.path, self.card)
@@ -270,8 +174,6 @@ class Predictor:
         self, image: XrayImage, probs: np.ndarray, maps: np.ndarray, timings: dict, features: np.ndarray | None = None,
         check_gray: np.ndarray | None = None,
     ) -> ImageResult:
-        from chestview.engine.gate import input_check
-
         t0 = _now()
         n = len(self.labels)
         probs = self.calibrate(probs)
@@ -332,9 +234,9 @@ class Predictor:
             return
         if num_workers is None:
             num_workers = 2 if len(paths) > 1 else 0
-        prepared = _PreparedImages(paths, self.card.preprocessing, self.tta)
+        prepared = PreparedImages(paths, self.card.preprocessing, self.tta)
         done = 0
-        for batch in _prefetched_batches(prepared, batch_size, num_workers):
+        for batch in prefetched_batches(prepared, batch_size, num_workers):
             if should_stop is not None and should_stop():
                 return
             good = [item for item in batch if item["error"] is None]

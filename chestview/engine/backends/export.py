@@ -1,16 +1,21 @@
-"""Exporting a zoo model to ONNX once, into the user cache, for the CPU runtimes.
+"""Exporting a zoo model's torch module to ONNX, and what that export must reproduce.
+
+This module owns the export itself (:func:`export_graph`: which outputs, which opset), whether a
+model can be exported at all (:func:`exportable`), torch's reference outputs (:func:`torch_reference`)
+and the export into the user cache (:func:`cached_export`, :func:`cache_dir`). It does not decide
+which graph a runtime opens: that is :mod:`.graph`'s, above this module and :mod:`.packaged`.
 
 The cache entry is keyed by the weights' SHA-256 and the input size (the same file serves every
-ONNX runtime); each runtime's check against torch is recorded beside it, keyed by the backend and
-its version. Nothing is written into the zoo: retrained weights get a new SHA-256, hence a new
-entry. Writes are atomic, so two processes exporting at once (sharded prediction) both end with a
-complete file.
+ONNX runtime); each runtime's check against torch is recorded beside it (:mod:`.graph`). Nothing is
+written into the zoo: retrained weights get a new SHA-256, hence a new entry. Writes are atomic, so
+two processes exporting at once (sharded prediction) both end with a complete file.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import io
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -18,9 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from chestview.engine.backends.base import BackendUnavailable, ParityCheck, Runner, check_input, parity
+from chestview.engine.backends.base import BackendUnavailable, check_input
+from chestview.engine.gate.features import feature_layer, pooled_features
 from chestview.engine.paths import user_cache_dir
-from chestview.engine.util import atomic_write_bytes, atomic_write_text
+from chestview.engine.util import atomic_write_bytes
 from chestview.engine.zoo.store import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -43,8 +49,6 @@ class _Outputs(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        from chestview.engine.gate.features import feature_layer
-
         self.model = model
         self.feature_layer = feature_layer(model)
 
@@ -56,8 +60,6 @@ class _Outputs(nn.Module):
         if self.feature_layer is None:
             out = self.model(x)
             return out.logits, out.maps
-        from chestview.engine.gate.features import pooled_features
-
         with pooled_features(self.model) as feats:
             out = self.model(x)
         return out.logits, out.maps, feats[0]
@@ -79,8 +81,6 @@ def exportable(loaded: LoadedModel) -> None:
 
 def reference_module(loaded: LoadedModel) -> nn.Module:
     """A float32 CPU copy of the model in eval mode: the export source and the check's reference."""
-    import copy
-
     module = loaded.module
     on_cpu = all(p.device.type == "cpu" for p in module.parameters())
     module = module if on_cpu else copy.deepcopy(module).cpu()
@@ -89,8 +89,6 @@ def reference_module(loaded: LoadedModel) -> nn.Module:
 
 def torch_reference(loaded: LoadedModel, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(logits, maps[, features]) of the float32 torch module: what an export must reproduce."""
-    from chestview.engine.gate.features import feature_layer, pooled_features
-
     module = reference_module(loaded)
     with torch.inference_mode(), pooled_features(module) as feats:
         out = module(x)
@@ -108,8 +106,6 @@ def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
     (batch norms unfolded), which is what lets a shipped graph read them from the weights file.
     """
     exportable(loaded)
-    import importlib.util
-
     if importlib.util.find_spec("onnx") is None:  # torch's exporter writes the file with it
         raise BackendUnavailable(f"{loaded.card.id}: the ONNX export needs the onnx package (pip install onnx)")
     pre = loaded.card.preprocessing
@@ -129,15 +125,9 @@ def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def ensure_onnx(loaded: LoadedModel, *, shipped: bool = True) -> Path:
-    """The model's ONNX file: the graph its zoo entry ships (unless ``shipped`` is False), else the
-    cache's, exported now if it is not there yet."""
+def cached_export(loaded: LoadedModel) -> Path:
+    """The model's export in the user cache, exported now if it is not there yet."""
     exportable(loaded)
-    from chestview.engine.backends.packaged import shipped_graph
-
-    graph = shipped_graph(loaded) if shipped else None
-    if graph is not None:
-        return graph
     path = cache_dir(loaded) / "model.onnx"
     if path.is_file():
         return path
@@ -148,57 +138,3 @@ def ensure_onnx(loaded: LoadedModel, *, shipped: bool = True) -> Path:
         raise BackendUnavailable(f"{loaded.card.id}: cannot write the ONNX export into {path.parent} "
                                  f"({exc.strerror or exc})") from None
     return path
-
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def checked(loaded: LoadedModel, backend: str, version: str, run: Runner, graph: Path) -> ParityCheck:
-    """Compare ``run`` (of the ONNX file ``graph``) with torch on the fixed input, once per (graph file,
-    backend, versions); raise if it fails.
-
-    The record names the graph's own SHA-256, so a replaced or foreign file is checked again. The
-    entry's own graph is checked against the torch outputs the entry ships with it (:mod:`packaged`),
-    so no torch module is built; an export into the cache against the module itself.
-    """
-    from chestview.engine.backends.packaged import shipped_reference
-
-    record = cache_dir(loaded) / f"check-{backend}.json"
-    key = {"backend": backend, "version": version, "torch": torch.__version__,
-           "onnx_sha256": _file_sha256(graph)}
-    try:
-        data = json.loads(record.read_text(encoding="utf-8"))
-        if all(data.get(k) == v for k, v in key.items()):
-            result = ParityCheck(data["max_abs_prob_delta"], data["max_abs_map_delta"], data["map_range"],
-                                 data.get("max_rel_feature_delta", 0.0))
-            if result.passed:
-                return result
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    pre = loaded.card.preprocessing
-    x = check_input(pre.channels, pre.size)
-    try:
-        got = run(x)
-    except Exception as exc:
-        raise BackendUnavailable(f"{loaded.card.id}: {backend} failed on the check input "
-                                 f"({type(exc).__name__}: {str(exc)[:160]})") from None
-    reference = shipped_reference(loaded) if graph.parent == loaded.path else None
-    result = parity(reference or torch_reference(loaded, x), got)
-    try:
-        atomic_write_text(record, json.dumps({**key, "passed": result.passed,
-                                              "max_abs_prob_delta": result.max_abs_prob_delta,
-                                              "max_abs_map_delta": result.max_abs_map_delta,
-                                              "map_range": result.map_range,
-                                              "max_rel_feature_delta": result.max_rel_feature_delta}, indent=2))
-    except OSError as exc:  # an unwritable cache: the check holds for this run, it is only not remembered
-        log.info("%s: check not recorded (%s)", record, exc.strerror or exc)
-    if not result.passed:
-        raise BackendUnavailable(
-            f"{loaded.card.id}: {backend} differs from torch on the check input (probabilities by "
-            f"{result.max_abs_prob_delta:.2g}, maps by {result.max_abs_map_delta:.2g}, features by "
-            f"{result.max_rel_feature_delta:.2g} of their scale)"
-        )
-    return result

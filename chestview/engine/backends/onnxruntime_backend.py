@@ -1,38 +1,57 @@
-"""ONNX Runtime on the CPU, float32: the exported graph, checked against torch before first use."""
+"""ONNX Runtime on the CPU, float32, on one ONNX graph file.
+
+A runtime only: which graph it opens and the check it must pass before use are decided above it
+(:mod:`.graph`, :mod:`.select`).
+"""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from chestview.engine.backends.base import BackendUnavailable, Outputs
-from chestview.engine.backends.export import checked, ensure_onnx
-from chestview.engine.zoo.store import LoadedModel
+from chestview.engine.backends.base import BackendUnavailable, Outputs, ParityCheck, Runner
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime  # deferred: an optional dependency, and seconds off the app's start when unused
+    except ImportError:
+        raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
+    return onnxruntime
+
+
+def require() -> None:
+    """Raise BackendUnavailable when ONNX Runtime cannot be imported here."""
+    _import_onnxruntime()
 
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    runtime = "onnxruntime"  # what its parity check is recorded under
+    check: ParityCheck | None = None  # set once the check against torch passed (select.open_exported)
 
-    def __init__(self, loaded: LoadedModel, threads: int, *, shipped: bool = True) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
-        path = ensure_onnx(loaded, shipped=shipped)
+    def __init__(self, graph: Path, threads: int, model_id: str) -> None:
+        ort = _import_onnxruntime()
+        self.version = ort.__version__
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            raise BackendUnavailable(f"{loaded.card.id}: onnxruntime cannot load the export ({str(exc)[:160]})") from None
+            raise BackendUnavailable(f"{model_id}: onnxruntime cannot load the export ({str(exc)[:160]})") from None
         outputs = {o.name for o in self.session.get_outputs()}
         self._names = ["logits", "maps"] + (["features"] if "features" in outputs else [])
         self._lock = threading.Lock()
-        self.check = checked(loaded, self.name, ort.__version__, self.run_with_features, path)
+
+    @property
+    def exact_runner(self) -> Runner:
+        """What the float32 check against torch runs: this session (always float32)."""
+        return self.run_with_features
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, maps, _ = self.run_with_features(x)

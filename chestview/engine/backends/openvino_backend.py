@@ -1,10 +1,11 @@
-"""OpenVINO on the CPU: the exported ONNX graph, checked against torch.
+"""OpenVINO on the CPU on one ONNX graph file (which graph, and its check against torch, are decided
+above it: :mod:`.graph`, :mod:`.select`).
 
 Float32 inference precision by default (never OpenVINO's own default of bf16/fp16 on capable CPUs,
 which moves probabilities by ~0.07). ``precision="bf16"`` is the opt-in reduced precision: it cannot
 pass the parity check, so :func:`chestview.engine.backends.select.open_backend` allows it only for a
-model whose card proves it (:mod:`chestview.engine.backends.precision`); the export it runs is still
-checked, at float32, against torch.
+model whose card proves it (:mod:`chestview.engine.backends.precision`); the graph it runs is still
+checked, at float32 (:attr:`OpenVinoBackend.exact_runner`), against torch.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from chestview.engine.backends.base import BackendUnavailable, Outputs
-from chestview.engine.backends.export import checked, ensure_onnx
+from chestview.engine.backends.base import BackendUnavailable, Outputs, ParityCheck, Runner
 from chestview.engine.backends.precision import EXACT, OV_HINT, validate_precision
-from chestview.engine.zoo.store import LoadedModel
+
+
+def _import_openvino():
+    try:
+        import openvino  # deferred: an optional dependency, and seconds off the app's start when unused
+    except ImportError:
+        raise BackendUnavailable("openvino is not installed (pip install openvino)") from None
+    return openvino
+
+
+def require() -> None:
+    """Raise BackendUnavailable when OpenVINO cannot be imported here."""
+    _import_openvino()
 
 
 class _Compiled:
@@ -46,30 +58,36 @@ class _Compiled:
 
 
 class OpenVinoBackend:
-    def __init__(self, loaded: LoadedModel, threads: int, precision: str = EXACT, *, shipped: bool = True) -> None:
-        try:
-            import openvino as ov
-        except ImportError:
-            raise BackendUnavailable("openvino is not installed (pip install openvino)") from None
+    runtime = "openvino"  # what its parity check is recorded under, whatever the precision
+    check: ParityCheck | None = None  # set once the float32 check against torch passed (select.open_exported)
+
+    def __init__(self, graph: Path, threads: int, model_id: str, precision: str = EXACT) -> None:
+        ov = _import_openvino()
+        self.version = ov.get_version()
         self.precision = validate_precision(precision)
         # Reports and bench rows name the precision when it is not the exact one.
         self.name = "openvino" if precision == EXACT else f"openvino-{precision}"
-        path = str(ensure_onnx(loaded, shipped=shipped))
+        path = str(graph)
         core = ov.Core()
 
         def compile_(hint: str) -> _Compiled:
             try:
                 return _Compiled(core, path, hint, threads)
             except Exception as exc:
-                raise BackendUnavailable(f"{loaded.card.id}: openvino cannot compile the export at {hint} "
+                raise BackendUnavailable(f"{model_id}: openvino cannot compile the export at {hint} "
                                          f"({str(exc)[:160]})") from None
 
+        self._compile = compile_
         self._compiled = compile_(OV_HINT[precision])
-        # The export itself is checked at float32 (cached per export and version, so a reduced
-        # precision compiles float32 only when that check has not run yet).
-        exact = self._compiled.run_with_features if precision == EXACT else (
-            lambda x: compile_(OV_HINT[EXACT]).run_with_features(x))
-        self.check = checked(loaded, "openvino", ov.get_version(), exact, Path(path))
+
+    @property
+    def exact_runner(self) -> Runner:
+        """What the float32 check against torch runs: this compiled model, or for a reduced precision a
+        float32 one compiled on the first call (the check is cached per graph and version, so only
+        when it has not run yet)."""
+        if self.precision == EXACT:
+            return self._compiled.run_with_features
+        return lambda x: self._compile(OV_HINT[EXACT]).run_with_features(x)
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits, maps, _ = self.run_with_features(x)

@@ -13,6 +13,10 @@ first start. A zoo entry can instead carry
 The card's ``graph`` record names both files, their SHA-256 and the weights' SHA-256 they were made
 for; anything that does not match (retrained weights, another export format, a changed file) is
 ignored and the backend exports into the user cache as before.
+
+This module owns those two files: writing them (:func:`pack_graph`, from :mod:`.export`) and reading
+them back only when they fit (:func:`shipped_graph`, :func:`shipped_reference`). Whether a runtime
+opens the shipped graph or an export is decided in :mod:`.graph`, above it.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ import logging
 import struct
 from pathlib import Path
 
+import numpy as np
 import torch
+from safetensors.torch import load, save
 
 from chestview.engine.backends.base import check_input
 from chestview.engine.entry_files import entry_file, read_entry_file
+from chestview.engine.backends.export import EXPORT_FORMAT, OPSET, export_graph, torch_reference
 from chestview.engine.errors import ModelError
 from chestview.engine.util import atomic_write_bytes
 from chestview.engine.zoo.card import ModelCard
@@ -47,8 +54,6 @@ def _sha256(path: Path) -> str | None:
 
 
 def _valid_record(loaded: LoadedModel) -> dict | None:
-    from chestview.engine.backends.export import EXPORT_FORMAT
-
     graph = loaded.card.graph
     if not graph or graph.get("weights_sha256") != loaded.card.sha256 or graph.get("export_format") != EXPORT_FORMAT:
         return None
@@ -86,8 +91,6 @@ def shipped_reference(loaded: LoadedModel) -> tuple[torch.Tensor, ...] | None:
     if hashlib.sha256(data).hexdigest() != graph["reference_sha256"]:
         log.warning("%s: does not match its card's SHA-256; checking against the torch module instead", path)
         return None
-    from safetensors.torch import load
-
     tensors = load(data)
     names = ("logits", "maps", "features") if "features" in tensors else ("logits", "maps")
     return tuple(tensors[n].float() for n in names)
@@ -110,8 +113,7 @@ def graph_reading_weights(onnx_bytes: bytes, weights: Path, prefix: str) -> tupl
     values becomes an external tensor at that tensor's bytes (plus a Cast when they are fp16); any
     other stays in the graph. Values are compared, so a graph never reads weights it was not made from.
     """
-    import numpy as np
-    import onnx
+    import onnx  # deferred: an optional dependency, needed only to pack a graph
     from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load_from_string(onnx_bytes)
@@ -153,10 +155,6 @@ def pack_graph(directory: str | Path) -> ModelCard:
     Raises BackendUnavailable when the model cannot be exported (it keeps torch), ModelError when no
     parameter of the export maps onto the weights file.
     """
-    from safetensors.torch import save
-
-    from chestview.engine.backends.export import EXPORT_FORMAT, OPSET, export_graph, torch_reference
-
     loaded = load_model(directory)
     card, directory = loaded.card, loaded.path
     graph, n_external = graph_reading_weights(export_graph(loaded, fold_constants=False),

@@ -9,6 +9,9 @@ output's AUROC, when the model has one), the localization score the box threshol
 largest probability difference, and the forward speed of each on the same ready tensors, in
 interleaved rounds of one run. It passes when the AUROCs move by at most 0.002 and the
 localization score by at most 0.01 (:mod:`chestview.engine.backends.precision`).
+
+The top of the backends package: it runs the model as ``predict`` and ``eval`` do, so it sits above
+:mod:`chestview.engine.inference` and the evaluation, which nothing in the package below imports.
 """
 
 from __future__ import annotations
@@ -23,11 +26,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
+from chestview import __version__
 from chestview.engine.backends.precision import (
     AUROC_LIMIT, EXACT, LOCALIZATION_LIMIT, REDUCED, cpu_supports, validate_precision,
 )
+from chestview.engine.backends.select import OpenedBackend, installed, open_exported
+from chestview.engine.bench import time_forward
 from chestview.engine.errors import ChestviewError
+from chestview.engine.evaluate.box_threshold import localization_score
+from chestview.engine.evaluate.reader import abnormal_targets
+from chestview.engine.gate.fit import split_for_card
+from chestview.engine.inference import Predictor
+from chestview.engine.io.loader import load_image
+from chestview.engine.train.evaluation import auroc_of, predict_split
+from chestview.engine.zoo import load_model
+from chestview.engine.zoo.card import ModelCard
 
 log = logging.getLogger(__name__)
 SPEED_IMAGES = 32  # validation films the forward speed is timed on (cycled when fewer)
@@ -107,10 +122,6 @@ class PrecisionProof:
 
 
 def _abnormality_auroc(preds: Any) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    from chestview.engine.evaluate.reader import abnormal_targets
-
     if preds.abnormality is None:
         return None
     y, p = abnormal_targets(preds.targets), preds.abnormality
@@ -120,8 +131,6 @@ def _abnormality_auroc(preds: Any) -> float | None:
 
 
 def _localization(preds: Any) -> tuple[float | None, int, int]:
-    from chestview.engine.evaluate.box_threshold import localization_score
-
     rows = [k for k, g in enumerate(preds.gt_boxes) if g and not np.isnan(preds.probs[k]).any()]
     if not rows:
         return None, 0, 0
@@ -135,8 +144,6 @@ def _delta(a: float | None, b: float | None) -> float | None:
 
 def _speeds(predictors: dict[str, Any], paths: Sequence[str], batch_size: int) -> dict[str, float]:
     """Forward images/s of each predictor on the same ready tensors, interleaved rounds, best each."""
-    from chestview.engine.io.loader import load_image
-
     first = next(iter(predictors.values()))
     tensors = []
     for p in paths:
@@ -150,8 +157,6 @@ def _speeds(predictors: dict[str, Any], paths: Sequence[str], batch_size: int) -
         return {}
     tensors = [tensors[i % len(tensors)] for i in range(max(SPEED_IMAGES, batch_size))]
     batches = [torch.cat(tensors[i:i + batch_size]) for i in range(0, len(tensors), batch_size)]
-    from chestview.engine.bench import time_forward
-
     best = {name: 0.0 for name in predictors}
     for _ in range(SPEED_ROUNDS):
         for name, predictor in predictors.items():
@@ -171,13 +176,7 @@ def measure_precision(
     on_event: Callable[[Any], None] | None = None,
 ) -> PrecisionProof:
     """``precision`` against float32 (both OpenVINO) on ``ds.samples[indices]`` (a validation split)."""
-    import openvino as ov
-
-    from chestview import __version__
-    from chestview.engine.backends.openvino_backend import OpenVinoBackend
-    from chestview.engine.backends.select import OpenedBackend, installed
-    from chestview.engine.inference import Predictor
-    from chestview.engine.train.evaluation import auroc_of, predict_split
+    import openvino as ov  # deferred: an optional dependency (the check says so when it is missing)
 
     if validate_precision(precision) not in REDUCED:
         raise ChestviewError(f"{precision} is the exact precision: there is nothing to prove")
@@ -191,8 +190,8 @@ def measure_precision(
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     opened = {
-        EXACT: OpenedBackend(OpenVinoBackend(loaded, threads, EXACT), "openvino"),
-        precision: OpenedBackend(OpenVinoBackend(loaded, threads, precision), "openvino", precision=precision),
+        EXACT: OpenedBackend(open_exported("openvino", loaded, EXACT), "openvino"),
+        precision: OpenedBackend(open_exported("openvino", loaded, precision), "openvino", precision=precision),
     }
     preds = {}
     for name, ob in opened.items():
@@ -235,7 +234,7 @@ def measure_precision(
 
 def _capabilities() -> list[str]:
     try:
-        import openvino as ov
+        import openvino as ov  # deferred: an optional dependency
 
         return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     except Exception:
@@ -244,8 +243,6 @@ def _capabilities() -> list[str]:
 
 def record_proof(directory: str | Path, proof: PrecisionProof, expected_sha256: str) -> Any:
     """``proof`` into the card in ``directory`` (atomically; every other field as on disk now)."""
-    from chestview.engine.zoo.card import ModelCard
-
     card = ModelCard.load(directory)
     if card.sha256 != expected_sha256:  # the weights changed while the check ran
         raise ChestviewError(f"{directory}: the card's weights changed during the precision check; not recorded")
@@ -272,9 +269,6 @@ def check_precision(
     ``data``: the model's training data as a spec (``nih:PATH``; the split is rebuilt from the card's
     provenance, as the trainer made it) or a ``LabeledDataset`` together with its ``split``.
     """
-    from chestview.engine.gate.fit import split_for_card
-    from chestview.engine.zoo import load_model
-
     loaded = load_model(model)
     if isinstance(data, str):
         ds, split = split_for_card(loaded.card, data)

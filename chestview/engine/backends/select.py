@@ -1,4 +1,10 @@
-"""Choosing and opening a backend for a model and a device, with a clean fall back to torch."""
+"""Choosing and opening a backend for a model and a device, with a clean fall back to torch.
+
+The top of the backends package, and the one place that decides: which backend (``auto``: the first
+installed of ``CPU_PREFERENCE`` on the CPU, torch elsewhere), at which precision, and, for a CPU
+runtime, which graph it runs (:func:`open_exported`: the entry's shipped graph, else an export into
+the cache when there is none or the runtime cannot run it) and that it passed its check once.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,11 @@ import torch
 
 from chestview.engine.backends import CHOICES, CPU_PREFERENCE
 from chestview.engine.backends.base import Backend, BackendUnavailable
+from chestview.engine.backends.graph import GraphSource, check_runtime, resolve_graph
+from chestview.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+from chestview.engine.backends.onnxruntime_backend import require as require_onnxruntime
+from chestview.engine.backends.openvino_backend import OpenVinoBackend
+from chestview.engine.backends.openvino_backend import require as require_openvino
 from chestview.engine.backends.precision import EXACT, refusal, validate_precision
 from chestview.engine.backends.torch_backend import TorchBackend
 from chestview.engine.errors import ChestviewError
@@ -27,7 +38,6 @@ class OpenedBackend:
     note: str | None = None  # why the backend in use is not the one asked for
     warn: bool = False  # the note reports a failure (True) or a known limit (False)
     precision: str = EXACT  # what the backend runs at: f32, or a reduced precision the card proved
-
 
     @property
     def name(self) -> str:
@@ -47,29 +57,33 @@ def default_backend(device: torch.device) -> str:
     return next((b for b in CPU_PREFERENCE if installed(b)), "torch")
 
 
-def _open_exported(name: str, loaded: LoadedModel, precision: str = EXACT) -> Backend:
-    """The runtime on the zoo entry's shipped graph; if that fails (a runtime that cannot read it, a
-    check it does not pass), on an export of the module into the user cache."""
-    from chestview.engine.backends.packaged import shipped_graph
-
+def _open_checked(name: str, source: GraphSource, precision: str) -> Backend:
+    """The runtime ``name`` on ``source``'s graph, once its float32 outputs passed the check."""
     threads = torch.get_num_threads()
+    model_id = source.loaded.card.id
+    if name == "onnxruntime":
+        backend: OnnxRuntimeBackend | OpenVinoBackend = OnnxRuntimeBackend(source.path, threads, model_id)
+    else:
+        backend = OpenVinoBackend(source.path, threads, model_id, precision)
+    backend.check = check_runtime(source, backend.runtime, backend.version, backend.exact_runner)
+    return backend
 
-    def open_(shipped: bool) -> Backend:
-        if name == "onnxruntime":
-            from chestview.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-            return OnnxRuntimeBackend(loaded, threads, shipped=shipped)
-        from chestview.engine.backends.openvino_backend import OpenVinoBackend
+def open_exported(name: str, loaded: LoadedModel, precision: str = EXACT) -> Backend:
+    """The CPU runtime ``name`` ("onnxruntime" or "openvino") on the model's graph, checked against torch.
 
-        return OpenVinoBackend(loaded, threads, precision, shipped=shipped)
-
+    The zoo entry's shipped graph first; if a runtime cannot open it or it fails its check, an export
+    of the module into the user cache (checked in turn). Raises BackendUnavailable, ``expected`` for
+    a limit of the model (it keeps torch)."""
+    (require_onnxruntime if name == "onnxruntime" else require_openvino)()  # no export for a runtime not here
+    source = resolve_graph(loaded)
     try:
-        return open_(shipped=True)
+        return _open_checked(name, source, precision)
     except BackendUnavailable as exc:
-        if exc.expected or shipped_graph(loaded) is None:
+        if exc.expected or not source.shipped:
             raise
         log.warning("%s; exporting the model instead of using its shipped graph", exc)
-        return open_(shipped=False)
+    return _open_checked(name, resolve_graph(loaded, shipped=False), precision)
 
 
 def open_reduced(loaded: LoadedModel, device: torch.device, name: str, precision: str) -> OpenedBackend:
@@ -86,7 +100,7 @@ def open_reduced(loaded: LoadedModel, device: torch.device, name: str, precision
         why = refusal(loaded.card, precision)
     if why is None:
         try:
-            return OpenedBackend(_open_exported("openvino", loaded, precision), name, precision=precision)
+            return OpenedBackend(open_exported("openvino", loaded, precision), name, precision=precision)
         except BackendUnavailable as exc:
             why = str(exc)
     exact = open_backend(loaded, device, name)
@@ -110,7 +124,7 @@ def open_backend(loaded: LoadedModel, device: torch.device, name: str = "auto", 
     note, warn = None, False
     for candidate in candidates:
         try:
-            return OpenedBackend(_open_exported(candidate, loaded), name)
+            return OpenedBackend(open_exported(candidate, loaded), name)
         except BackendUnavailable as exc:
             log.info("%s", exc)
             note, warn = f"{exc}; using torch", not exc.expected

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from chestview.engine.backends.base import Outputs
+from chestview.engine.gate.features import pooled_features
+from chestview.engine.models.gradcam import gradcam
 
 
 class TorchBackend:
@@ -30,8 +32,6 @@ class TorchBackend:
         return logits, maps
 
     def run_with_features(self, x: torch.Tensor) -> Outputs:
-        from chestview.engine.gate.features import pooled_features
-
         with pooled_features(self.model) as feats:
             logits, maps, _ = self._run(x)
         return logits, maps, (feats[0] if feats else None)
@@ -47,7 +47,5 @@ class TorchBackend:
             out = self.model(x)
         maps = out.maps
         if maps is None:
-            from chestview.engine.models.gradcam import gradcam
-
             maps = gradcam(self.model, x)
         return out.logits.float().cpu(), maps.float().cpu().contiguous(), None

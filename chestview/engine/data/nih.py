@@ -75,7 +75,8 @@ def _read_entries(csv_path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _read_boxes(path: Path) -> dict[str, list[tuple[str, float, float, float, float]]]:
+def read_boxes(path: Path) -> dict[str, list[tuple[str, float, float, float, float]]]:
+    """An NIH ``BBox_List_2017.csv``: image name -> (label, x, y, w, h) in the release's 1024 px space."""
     out: dict[str, list[tuple[str, float, float, float, float]]] = {}
     try:
         with _open_text(path) as fh:
@@ -146,7 +147,7 @@ def read_nih(spec_path: str | Path, *, images: str | Path | None = None, with_bo
     index = index_images(_pick_image_root(root, images))
     label_pos = {lab: i for i, lab in enumerate(NIH_LABELS)}
     box_file = _find_one(root, ("BBox_List_2017.csv", "BBox_List_2017.csv.gz")) if with_boxes else None
-    boxes = _read_boxes(box_file) if box_file else {}
+    boxes = read_boxes(box_file) if box_file else {}
 
     samples: list[Sample] = []
     name_to_index: dict[str, int] = {}

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from chestview.engine.evaluate.calibration import (
     expected_calibration_error,
     invert_platt,
     reliability_curve,
 )
+from chestview.engine.evaluate.metrics import per_label_auroc
 
 BOXED_LABELS = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
                 "Pneumothorax")  # the 8 labels with NIH radiologist boxes
@@ -34,8 +36,6 @@ def _r(v: float | None, digits: int = 4) -> float | None:
 def mean_auroc_over(targets: np.ndarray, probs: np.ndarray, labels: Sequence[str], keep: Sequence[str],
                     rows: np.ndarray | None = None) -> tuple[float | None, int]:
     """Mean AUROC over the ``keep`` labels scorable on ``rows`` (default all), and how many images."""
-    from sklearn.metrics import roc_auc_score
-
     sel = np.ones(len(targets), bool) if rows is None else np.asarray(rows, bool)
     vals = []
     for lbl in keep:
@@ -81,8 +81,6 @@ def reader_metrics(targets: np.ndarray, probs: np.ndarray, labels: Sequence[str]
 
     ``calibration`` (the card's) lets the uncalibrated probabilities be recovered exactly, for the
     expected calibration error before and after scaling."""
-    from chestview.engine.evaluate.metrics import per_label_auroc
-
     labels = list(labels)
     ok = ~np.isnan(probs).any(axis=1)
     t, p = targets[ok], probs[ok]

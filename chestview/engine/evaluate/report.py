@@ -14,7 +14,7 @@ from typing import Any
 from chestview.engine.evaluate.anchors import DEFAULT_AUROC_ANCHORS, DEFAULT_LOCALIZATION_ANCHORS, Anchor
 from chestview.engine.evaluate.localization import LocalizationResult, ThresholdTable
 from chestview.engine.evaluate.metrics import MIN_RELIABLE_POSITIVES, AurocReport
-from chestview.engine.evaluate.plots import png_bytes, roc_grid, roc_image
+from chestview.engine.evaluate.plots import png_bytes, reliability_image, roc_grid, roc_image
 from chestview.engine.util import atomic_write_bytes, atomic_write_text
 
 
@@ -172,8 +172,6 @@ def write_report(out_dir: str | Path, *, model_id: str | None = None, labels: Se
         "reader": dict(reader) if reader else None,
     }
     if reader and reader.get("reliability_abnormality"):
-        from chestview.engine.evaluate.plots import reliability_image
-
         atomic_write_bytes(out / "reliability.png", png_bytes(reliability_image(reader["reliability_abnormality"])))
     json_path = out / "report.json"
     atomic_write_text(json_path, json.dumps(doc, indent=2, allow_nan=False) + "\n")

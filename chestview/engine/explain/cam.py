@@ -8,6 +8,7 @@ by a plain scale (see :mod:`chestview.engine.preprocess`).
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 
 def normalise_map(cam: np.ndarray) -> np.ndarray:
@@ -32,8 +33,6 @@ def normalise_maps(cams: np.ndarray) -> np.ndarray:
 
 def upsample_map(heat: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     """Bilinear upsampling of a low-resolution uint8 or float map, for display and export."""
-    from PIL import Image
-
     h, w = out_hw
     arr = np.asarray(heat)
     if arr.dtype == np.uint8:

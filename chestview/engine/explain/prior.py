@@ -11,12 +11,17 @@ visible. The map shown to a reader is the model's own; only the boxes use the fu
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+from safetensors.numpy import load, save
 
+from chestview.engine.errors import ModelError
 from chestview.engine.results import Box
+from chestview.engine.util import atomic_write_bytes
 
 PRIOR_GRID = 32  # cells per side of a prior map (in normalised image coordinates)
 PRIOR_FILE = "box_prior.safetensors"
@@ -45,8 +50,6 @@ def prior_maps(boxes_and_sizes: Sequence[tuple[Sequence[tuple[str, Box]], tuple[
 def _resize(prior: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if prior.shape == shape:
         return prior
-    from PIL import Image
-
     img = Image.fromarray(prior.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
     return np.asarray(img, dtype=np.float32)
 
@@ -90,12 +93,6 @@ def fuse_maps(heat: Mapping[str, np.ndarray], priors: Mapping[str, np.ndarray], 
 
 def save_priors(path: str | Path, priors: Mapping[str, np.ndarray]) -> str:
     """Write the priors as safetensors, atomically; returns the file's SHA-256."""
-    import hashlib
-
-    from safetensors.numpy import save
-
-    from chestview.engine.util import atomic_write_bytes
-
     data = save({lbl: np.ascontiguousarray(m, dtype=np.float32) for lbl, m in priors.items()})
     atomic_write_bytes(Path(path), data)
     return hashlib.sha256(data).hexdigest()
@@ -103,12 +100,6 @@ def save_priors(path: str | Path, priors: Mapping[str, np.ndarray]) -> str:
 
 def load_priors(path: str | Path, sha256: str | None = None) -> dict[str, np.ndarray]:
     """The priors of a model entry; checked against ``sha256`` when given (safetensors runs no code)."""
-    import hashlib
-
-    from safetensors.numpy import load
-
-    from chestview.engine.errors import ModelError
-
     path = Path(path)
     try:
         data = path.read_bytes()

@@ -3,7 +3,7 @@
 Three kinds of evidence, one :class:`~chestview.engine.results.InputCheck`:
 
 * the distance of the image's pooled trunk features to the model's training films
-  (:mod:`.stats`; fitted per model by :func:`fit_input_gate`, stored beside the weights);
+  (:mod:`.stats`; fitted per model by :func:`.fit.fit_input_gate`, stored beside the weights);
 * cheap pixel checks (:mod:`.pixels`): a colour picture, an extreme aspect ratio, a flat or
   two-level intensity histogram;
 * DICOM headers that say CT/MR or a body part other than the chest
@@ -15,12 +15,4 @@ from __future__ import annotations
 from chestview.engine.gate.check import input_check
 from chestview.engine.gate.store import GATE_FILE, load_gate, save_gate
 
-__all__ = ["GATE_FILE", "fit_input_gate", "input_check", "load_gate", "save_gate"]
-
-
-def __getattr__(name: str):  # the fitting code imports torch and the datasets: only when used
-    if name == "fit_input_gate":
-        from chestview.engine.gate.fit import fit_input_gate
-
-        return fit_input_gate
-    raise AttributeError(name)
+__all__ = ["GATE_FILE", "input_check", "load_gate", "save_gate"]

@@ -8,6 +8,7 @@ from chestview.engine.gate.pixels import pixel_reasons
 from chestview.engine.gate.stats import GateStats
 from chestview.engine.io.checks import header_problems
 from chestview.engine.io.image import XrayImage
+from chestview.engine.preprocess import model_gray
 from chestview.engine.results import InputCheck
 
 # The intensity checks look at a small copy of the image: a statistic, not a picture.
@@ -17,8 +18,6 @@ _CHECK_SIZE = 96
 def check_gray(image: XrayImage) -> np.ndarray:
     """The small windowed copy the intensity checks look at; the decode workers make it, beside the
     model input, so that the model's thread never resizes a full-size image for it."""
-    from chestview.engine.preprocess import model_gray
-
     return model_gray(image, _CHECK_SIZE).numpy()
 
 

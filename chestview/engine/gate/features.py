@@ -10,12 +10,11 @@ import torch
 from torch import nn
 
 from chestview.engine.errors import ModelError
+from chestview.engine.models.gradcam import default_target_layer
 
 
 def feature_layer(model: nn.Module) -> nn.Module | None:
     """The module whose output is the trunk's final feature map, or None for a model without a trunk."""
-    from chestview.engine.models.gradcam import default_target_layer
-
     try:
         return default_target_layer(model)
     except ModelError:

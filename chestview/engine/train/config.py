@@ -11,6 +11,7 @@ from typing import Any
 
 from chestview.engine.errors import ChestviewError, ModelError
 from chestview.engine.models.registry import list_models, min_input_size
+from chestview.engine.models.imagenet import MEAN as LITE_MEAN, STD as LITE_STD
 from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, INTENSITY_MODES, Preprocessing
 
 SCHEDULES = ("plateau", "step", "cosine")
@@ -169,9 +170,7 @@ class TrainConfig:
             if self.arch_kwargs.get("pretrained_trunk"):
                 trunk = str(self.trunk or "")
                 if trunk.startswith("efficientnet_lite"):
-                    from chestview.engine.models.imagenet import MEAN as lite_mean, STD as lite_std
-
-                    d_mean, d_std = lite_mean, lite_std
+                    d_mean, d_std = LITE_MEAN, LITE_STD
                 else:
                     d_mean, d_std = IMAGENET_MEAN, IMAGENET_STD
                 if self.channels == 1:

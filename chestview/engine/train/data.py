@@ -11,6 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from chestview.engine.data import open_dataset, split_dataset
+from chestview.engine.data.augment import AugmentConfig
+from chestview.engine.data.torch_dataset import ChestXrayTorchDataset
 from chestview.engine.errors import ChestviewError
 from chestview.engine.train.config import TrainConfig
 
@@ -60,8 +63,6 @@ def positives_in(ds: Any, indices: list[int]) -> dict[str, int]:
 
 def build_data(config: TrainConfig) -> TrainData:
     """Open ``config.data``, split it (patient-wise, seeded) and wrap the parts for torch."""
-    from chestview.engine.data import ChestXrayTorchDataset, open_dataset, split_dataset
-    from chestview.engine.data.augment import AugmentConfig
 
     if not config.data:
         raise ChestviewError("no training data given (--data FORMAT:PATH)")

@@ -11,17 +11,55 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image
 
-from chestview.engine.errors import ChestviewError, DatasetError
-from chestview.engine.evaluate.box_threshold import describe_choice
-from chestview.engine.evaluate.localization import box_area_summary
+from chestview.engine.data import open_dataset, split_dataset
+from chestview.engine.data.files import image_size
+from chestview.engine.data.nih import RELEASE_SIZE, read_boxes
+from chestview.engine.data.recorded_split import match_recorded_split, read_split
+from chestview.engine.errors import ChestviewError, DatasetError, ImageLoadError
+from chestview.engine.evaluate.box_threshold import choose_box_threshold, describe_choice
+from chestview.engine.evaluate.calibration import apply_platt, fit_platt
+from chestview.engine.evaluate.localization import (
+    PRIOR_BOXES,
+    box_area_summary,
+    localization_table,
+    mean_prior_boxes,
+    prior_boxes,
+)
+from chestview.engine.evaluate.metrics import operating_thresholds, per_label_auroc
+from chestview.engine.evaluate.operating import (
+    ABNORMALITY_SENSITIVITY,
+    finding_thresholds,
+    sensitivity_threshold,
+)
+from chestview.engine.evaluate.probe import INTENSITY_VARIANTS, apply_variant, probe_result
+from chestview.engine.evaluate.reader import abnormal_targets, reader_metrics
+from chestview.engine.evaluate.report import write_report
+from chestview.engine.evaluate.targets import verdicts
+from chestview.engine.explain.prior import (
+    EXPONENTS,
+    PRIOR_FILE,
+    fuse_maps,
+    load_priors,
+    prior_maps,
+    save_priors,
+)
+from chestview.engine.inference import Predictor
+from chestview.engine.io.loader import load_image
 from chestview.engine.results import Box
 from chestview.engine.train.events import EvalProgress, EventSink, Log, StopCheck, emit
+from chestview.engine.util import sha256_file
+from chestview.engine.zoo import find_model, load_model
+from chestview.engine.zoo.card import ABNORMALITY, ModelCard
+from chestview.engine.zoo.publish import REPORT_FILES
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val", "train", "all", "unseen")
@@ -144,8 +182,6 @@ def predict_split(
     the images with ground-truth boxes (to choose a box threshold on them). ``opened``: a backend
     already opened (an OpenedBackend), used instead of ``backend`` and ``precision``.
     """
-    from chestview.engine.inference import Predictor
-
     labels = common_labels(loaded.card.labels, ds.labels)
     data_cols = [list(ds.labels).index(lbl) for lbl in labels]
     predictor = Predictor(
@@ -204,10 +240,6 @@ def fit_operating_point(preds: SplitPredictions, card: Any) -> tuple[dict[str, A
     stated sensitivity (:mod:`chestview.engine.evaluate.operating`). Returns the card updates
     ({"calibration", "thresholds", "abnormality"}), the rule per threshold, and ``preds`` with
     calibrated probabilities."""
-    from chestview.engine.evaluate.calibration import apply_platt, fit_platt
-    from chestview.engine.evaluate.operating import ABNORMALITY_SENSITIVITY, finding_thresholds, sensitivity_threshold
-    from chestview.engine.evaluate.reader import abnormal_targets
-    from chestview.engine.zoo.card import ABNORMALITY
 
     ok = ~np.isnan(preds.probs).any(axis=1)
     probs = preds.probs.copy()
@@ -264,8 +296,6 @@ def choose_operating_point(val: SplitPredictions, card: Any, train_prev: dict[st
 
 
 def reader_metrics_of(preds: SplitPredictions, card: Any, *, n_boot: int = 1000) -> dict[str, Any]:
-    from chestview.engine.evaluate.reader import reader_metrics
-
     return reader_metrics(preds.targets, preds.probs, preds.labels, dict(card.thresholds),
                           unreliable=card.unreliable_labels, abnormality=preds.abnormality,
                           abnormality_threshold=card.abnormality.get("threshold") if card.has_abnormality else None,
@@ -278,8 +308,6 @@ def operating_thresholds_from(preds: SplitPredictions, train_prevalence: dict[st
     """Operating thresholds on ``preds`` (a validation split) and the rule behind each: Youden's J
     where the split has enough positives, else the training prevalence (see
     :func:`chestview.engine.evaluate.metrics.operating_thresholds`)."""
-    from chestview.engine.evaluate.metrics import operating_thresholds
-
     ok = ~np.isnan(preds.probs).any(axis=1)
     return operating_thresholds(preds.targets[ok], preds.probs[ok], preds.labels, train_prevalence=train_prevalence)
 
@@ -297,8 +325,6 @@ def train_prevalence(ds: Any, indices: Sequence[int]) -> dict[str, float]:
 def box_threshold_from(preds: SplitPredictions) -> Any:
     """The box threshold (a BoxThresholdChoice) that localizes best on ``preds`` (a validation split
     predicted with ``keep_heatmaps``)."""
-    from chestview.engine.evaluate.box_threshold import choose_box_threshold
-
     rows = [k for k, h in enumerate(preds.heatmaps) if h is not None]
     return choose_box_threshold([preds.heatmaps[k] for k in rows], [preds.gt_boxes[k] for k in rows],
                                 [preds.image_sizes[k] for k in rows], preds.labels)
@@ -309,8 +335,6 @@ def box_fusion_from(preds: SplitPredictions, priors: dict[str, np.ndarray]) -> t
     with the training-box priors (:mod:`chestview.engine.explain.prior`) and the box threshold that
     localize ``preds`` (a validation split predicted with ``keep_heatmaps``) best. Ties go to the
     smaller exponent: the model's own map unless the prior clearly helps."""
-    from chestview.engine.evaluate.box_threshold import choose_box_threshold
-    from chestview.engine.explain.prior import EXPONENTS, fuse_maps
 
     rows = [k for k, h in enumerate(preds.heatmaps) if h is not None]
     gt = [preds.gt_boxes[k] for k in rows]
@@ -330,8 +354,6 @@ def box_fusion_from(preds: SplitPredictions, priors: dict[str, np.ndarray]) -> t
 
 def write_box_prior(directory: Path, ds: Any, train_indices: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
     """The per-label priors of the training boxes, into ``directory``; their card entry (no exponent yet)."""
-    from chestview.engine.explain.prior import PRIOR_FILE, prior_maps, save_priors
-
     priors = prior_maps(boxes_with_sizes(ds, train_indices), labels)
     sha = save_priors(directory / PRIOR_FILE, priors)
     return {"file": PRIOR_FILE, "sha256": sha, "labels": sorted(priors)}
@@ -342,8 +364,6 @@ def choose_boxes(val: SplitPredictions, ds: Any, train_indices: Sequence[int], d
     """Card updates ({"box_threshold", "box_prior"}) and provenance entries for how boxes are cut,
     chosen on the validation split's boxes: the fusion exponent with the training-box priors (0 =
     the model's map alone; the prior file is then not kept) and the box threshold."""
-    from chestview.engine.explain.prior import load_priors
-
     has_train_boxes = any(ds.samples[i].boxes for i in train_indices)
     if not has_train_boxes:
         choice = box_threshold_from(val)
@@ -360,8 +380,6 @@ def choose_boxes(val: SplitPredictions, ds: Any, train_indices: Sequence[int], d
 
 
 def auroc_of(preds: SplitPredictions, *, n_boot: int = 1000, seed: int = 0) -> Any:
-    from chestview.engine.evaluate.metrics import per_label_auroc
-
     ok = ~np.isnan(preds.probs).any(axis=1)  # unreadable images are reported, not scored
     return per_label_auroc(preds.targets[ok], preds.probs[ok], labels=preds.labels, n_boot=n_boot, seed=seed)
 
@@ -377,10 +395,6 @@ def localization_of(preds: SplitPredictions,
     box. Without any (a dataset evaluated whole), the priors come from the evaluated images
     themselves: an optimistic baseline, said so in the report.
     """
-    from chestview.engine.evaluate.localization import (
-        PRIOR_BOXES, localization_table, mean_prior_boxes, prior_boxes,
-    )
-
     k = PRIOR_BOXES if prior_k is None else prior_k
     with_boxes = [i for i, g in enumerate(preds.gt_boxes) if g]
     gt = [preds.gt_boxes[i] for i in with_boxes]
@@ -399,8 +413,6 @@ def localization_of(preds: SplitPredictions,
 
 def boxes_with_sizes(ds: Any, indices: Sequence[int]) -> list[tuple[Sequence[tuple[str, Box]], tuple[int, int]]]:
     """(boxes, (width, height)) of the images among ``indices`` that carry boxes."""
-    from chestview.engine.data.files import image_size
-
     out = []
     for i in indices:
         s = ds.samples[i]
@@ -412,13 +424,11 @@ def boxes_with_sizes(ds: Any, indices: Sequence[int]) -> list[tuple[Sequence[tup
 def attach_nih_boxes(ds: Any, boxes_csv: str | Path) -> Any:
     """The dataset with the boxes of an NIH ``BBox_List_2017.csv`` (release 1024 px space) added,
     scaled to each image file as stored."""
-    from chestview.engine.data.files import image_size
-    from chestview.engine.data.nih import RELEASE_SIZE, _read_boxes
 
     path = Path(boxes_csv)
     if not path.is_file():
         raise DatasetError(f"{path}: no such box list")
-    table = _read_boxes(path)
+    table = read_boxes(path)
     samples = []
     for s in ds.samples:
         rows = table.get(Path(s.path).name)
@@ -445,15 +455,6 @@ def intensity_probe(loaded: Any, ds: Any, indices: Sequence[int], *, split: str,
                     **common: Any) -> Any:
     """The shortcut probe (evaluate.probe) on ``ds.samples[indices]``: each film written again as an
     8-bit PNG under each intensity variant, re-scored through the same Predictor. None if cancelled."""
-    import shutil
-    import tempfile
-
-    from PIL import Image
-
-    from chestview.engine.errors import ImageLoadError
-    from chestview.engine.evaluate.probe import INTENSITY_VARIANTS, apply_variant, probe_result
-    from chestview.engine.io.loader import load_image
-
     indices = list(indices)
     folder = Path(tempfile.mkdtemp(prefix="chestview-probe-"))
     try:
@@ -579,8 +580,6 @@ def resolve_split(ds: Any, card: Any, split: str, match: Any, *, recorded: bool,
 
 
 def split_indices(ds: Any, split: str, fractions: Sequence[float], seed: int) -> dict[str, list[int]]:
-    from chestview.engine.data import split_dataset
-
     if split not in SPLITS:
         raise ChestviewError(f"unknown split {split!r} ({', '.join(SPLITS)})")
     parts = {k: list(v) for k, v in split_dataset(ds, fractions=tuple(fractions), seed=seed).items()}
@@ -591,14 +590,6 @@ def split_indices(ds: Any, split: str, fractions: Sequence[float], seed: int) ->
 def write_eval_report(out_dir: str | Path, result: EvalResult, extra: dict[str, Any] | None = None) -> Path:
     """``out_dir``/report.json + report.md (+ ROC images) through the evaluate module's writer."""
     out_dir = Path(out_dir)
-    try:
-        from chestview.engine.evaluate.report import write_report
-    except ModuleNotFoundError:
-        log.warning("report writer unavailable; writing report.json only")
-        from chestview.engine.util import atomic_write_text
-
-        atomic_write_text(out_dir / "report.json", json.dumps({"metrics": result.metrics_for_card(), **(extra or {})}, indent=2))
-        return out_dir
     meta = {"model": result.model_id, "data": result.data, "split": result.split, "n_images": result.n_images,
             "errors": result.errors, **(extra or {})}
     if result.thresholds:
@@ -663,8 +654,6 @@ def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str
     import shutil
     import tempfile
 
-    from chestview.engine.zoo.card import ModelCard
-    from chestview.engine.zoo.publish import REPORT_FILES
 
     if result.split not in ("test", "unseen") or result.cancelled:
         raise ChestviewError("only a complete test-split (or unseen-split) evaluation goes into a card")
@@ -684,7 +673,6 @@ def write_card_test_metrics(directory: Path, result: EvalResult, extra: dict[str
                 os.replace(staging / name, eval_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    from chestview.engine.evaluate.targets import verdicts
 
     test = result.metrics_for_card()
     metrics = dict(card.metrics)
@@ -732,8 +720,6 @@ def evaluate(
     ``update_card`` replaces the card's test metrics and its eval/ report with these numbers; refused
     (before any work) unless this is the card's own test split (:func:`update_card_problem`).
     """
-    from chestview.engine.data import open_dataset
-    from chestview.engine.zoo import find_model, load_model
 
     if precision != "f32" and (update_card or write_thresholds):
         # A card's numbers describe the exact model; reduced precision is judged against them.

@@ -16,9 +16,25 @@ from torch import nn
 from chestview.engine.data.recorded_split import SPLIT_FILE
 from chestview.engine.evaluate.box_threshold import describe_choice
 from chestview.engine.util import atomic_write_bytes, sha256_file
+from chestview.engine.device import describe_device
 from chestview.engine.train.config import TrainConfig
 from chestview.engine.train.data import TrainData
+from chestview.engine.train.evaluation import (
+    EvalResult,
+    auroc_of,
+    boxes_with_sizes,
+    choose_boxes,
+    choose_operating_point,
+    localization_of,
+    predict_split,
+    reader_metrics_of,
+    train_prevalence,
+    write_eval_report,
+)
 from chestview.engine.train.events import EventSink, Log, StopCheck, emit
+from chestview.engine.util import atomic_write_bytes, sha256_file
+from chestview.engine.zoo import ModelCard, load_model, save_zoo_entry
+from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 
 MODEL_DIR = "model"
 EVAL_DIR = "eval"
@@ -26,8 +42,6 @@ NIH_CREDIT = "NIH Clinical Center ChestX-ray14 (Wang et al., CVPR 2017; free to 
 
 
 def hardware(device: torch.device, world_size: int) -> dict[str, Any]:
-    from chestview.engine.device import describe_device
-
     return {
         "device": describe_device(device),
         "world_size": world_size,
@@ -57,20 +71,6 @@ def finalize_run(
     on_event: EventSink | None,
     should_stop: StopCheck | None,
 ) -> tuple[Path, Any]:
-    from chestview.engine.train.evaluation import (
-        EvalResult,
-        auroc_of,
-        boxes_with_sizes,
-        choose_boxes,
-        choose_operating_point,
-        localization_of,
-        reader_metrics_of,
-        predict_split,
-        train_prevalence,
-        write_eval_report,
-    )
-    from chestview.engine.zoo import ModelCard, load_model, save_zoo_entry
-    from chestview.engine.zoo.card import DEFAULT_BOX_THRESHOLD
 
     out = Path(config.out)
     model_dir = out / MODEL_DIR

@@ -23,13 +23,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, WeightedRandomSampler
 
+from chestview.engine.data.recorded_split import SPLIT_FILE, record_split, write_split
 from chestview.engine.device import resolve_device
 from chestview.engine.errors import ChestviewError
+from chestview.engine.models import get_model
 from chestview.engine.train import distributed as ddp
 from chestview.engine.train.checkpoint import (
     BEST_FILE,
     CHECKPOINT_FILE,
     TrainState,
+    load_best,
     load_checkpoint,
     remove_stale_run_temps,
     restore_rng,
@@ -37,7 +40,6 @@ from chestview.engine.train.checkpoint import (
     save_checkpoint,
     train_state_from,
 )
-from chestview.engine.data.recorded_split import SPLIT_FILE, record_split, write_split
 from chestview.engine.train.config import TrainConfig
 from chestview.engine.train.data import TrainData, build_data, seed_worker
 from chestview.engine.train.events import (
@@ -50,7 +52,9 @@ from chestview.engine.train.events import (
     TrainFinished,
     emit,
 )
+from chestview.engine.train.finalize import finalize_run
 from chestview.engine.train.losses import box_loss, get_loss
+from chestview.engine.util import atomic_write_text
 
 COMMAND_FILE = "command.txt"  # the command that started a run: a resumed run's card still names it
 
@@ -73,8 +77,6 @@ class TrainResult:
 
 
 def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    from chestview.engine.models import get_model
-
     return get_model(config.arch, num_classes=num_classes, in_chans=config.channels, **config.arch_kwargs)
 
 
@@ -281,8 +283,6 @@ class _Run:
         return [m for m in lines if m.get("epoch", 0) <= self.state.epoch]
 
     def _write_history(self) -> None:
-        from chestview.engine.util import atomic_write_text
-
         atomic_write_text(self.out / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in self.history))
 
     # -- epochs -------------------------------------------------------------------------------
@@ -542,7 +542,6 @@ def train(
             out.mkdir(parents=True, exist_ok=True)
             if removed := remove_stale_run_temps(out):
                 run.log(f"removed {removed} temporary file(s) left in {out} by an interrupted run")
-            from chestview.engine.util import atomic_write_text
 
             atomic_write_text(out / "config.toml", config.to_toml())
             if data.dataset is not None and data.split is not None and not (resume and (out / SPLIT_FILE).is_file()):
@@ -576,11 +575,7 @@ def train(
             history=list(run.history),
         )
         if run.main and finalize and not cancelled and data.dataset is not None:
-            from chestview.engine.train.finalize import finalize_run
-
             if (out / BEST_FILE).is_file():
-                from chestview.engine.train.checkpoint import load_best
-
                 run.model.load_state_dict(load_best(out / BEST_FILE))
             result.model_dir, result.evaluation = finalize_run(
                 config,

@@ -132,11 +132,11 @@ def test_a_shipped_graph_a_runtime_cannot_run_falls_back_to_an_export(packed, mo
     the fast start, not the fast backend: the module is exported into the cache and checked."""
     if not RUNTIMES:
         pytest.skip("no ONNX runtime installed")
-    from chestview.engine.backends import packaged
+    from chestview.engine.backends import graph
 
     bad = packed / "broken.onnx"
     bad.write_bytes(b"not an onnx graph")
-    monkeypatch.setattr(packaged, "shipped_graph", lambda loaded: bad)
+    monkeypatch.setattr(graph, "shipped_graph", lambda loaded: bad)
     loaded = load_model(packed, lazy=True)
     opened = open_backend(loaded, CPU, RUNTIMES[0])
     assert opened.name == RUNTIMES[0] and opened.backend.check.passed

@@ -17,7 +17,8 @@ from chestview.engine.models.heads import (
     SpaceAttentionHead,
     lse_pool,
 )
-from chestview.engine.models.trunks import adapt_first_conv_weight, build_trunk, list_trunks
+from chestview.engine.models.imagenet import adapt_first_conv_weight
+from chestview.engine.models.trunks import build_trunk, list_trunks
 
 
 @pytest.fixture(autouse=True)
