@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from chestview.engine.priors import nih_name
 from chestview.engine.worklist import WorklistRow, build_worklist
@@ -117,7 +118,7 @@ class WorklistPanel(QWidget):
         self.refresh()
 
     def add_result(self, path: str, model_id: str, result: Any, *, now: bool = False) -> None:
-        if model_id != self.model_id:
+        if model_id != self.model_id or not isValid(self._timer):  # a late result after the window closed
             return
         self._results[path] = result
         self.refresh() if now else self._timer.start()

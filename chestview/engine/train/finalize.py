@@ -25,12 +25,15 @@ from chestview.engine.train.evaluation import (
     boxes_with_sizes,
     choose_boxes,
     choose_operating_point,
+    intensity_probe,
     localization_of,
     predict_split,
     reader_metrics_of,
     train_prevalence,
     write_eval_report,
 )
+from chestview.engine.evaluate.localization import box_area_summary
+from chestview.engine.evaluate.targets import verdicts
 from chestview.engine.train.events import EventSink, Log, StopCheck, emit
 from chestview.engine.util import atomic_write_bytes, sha256_file
 from chestview.engine.zoo import ModelCard, load_model, save_zoo_entry
@@ -157,9 +160,18 @@ def finalize_run(
             if preds.has_boxes:
                 prior = boxes_with_sizes(ds, split.get("train", []))
                 evaluation.localization, evaluation.prior_origin = localization_of(preds, prior)
+                evaluation.boxes = box_area_summary(preds.pred_boxes, preds.image_sizes)
             evaluation.out_dir = write_eval_report(out / EVAL_DIR, evaluation, {"provenance": provenance})
+    # The shortcut probe on the validation films: does the case call follow a film's brightness?
+    probe = intensity_probe(loaded, ds, split["val"], split="val", **common) if split.get("val") else None
+    if probe is not None:
+        emit(on_event, Log(probe.text()))
     # Keyed by split, so a card can never pass validation numbers off as test numbers.
     metrics: dict[str, Any] = {evaluation.split: evaluation.metrics_for_card()} if evaluation is not None else {}
+    if probe is not None:
+        metrics["probe"] = probe.to_json()
+    if evaluation is not None:
+        metrics["test"]["targets"] = verdicts(metrics["test"], metrics.get("probe"))
     metrics["history"] = [{k: m[k] for k in ("epoch", "train_loss", "val_loss", "val_auroc_mean")} for m in result.history]
     card = card.with_updates(thresholds=thresholds, metrics=metrics)
     card.save(model_dir)  # the weights (and their SHA-256) are unchanged

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shiboken6 import isValid
+
 from chestview.engine.results import ImageResult
 from chestview.gui import jobs, timings
 from chestview.gui.findings import default_label
@@ -131,7 +133,7 @@ class AnalysisMixin:
         w = create_worker(jobs.predict_image_job, self.predictors, model_id, self.settings.device, image,
                           self.findings.threshold_value, name="inference")
         w.key = (image.path, model_id)  # type: ignore[attr-defined]
-        w.returned.connect(lambda r, m=model_id: self._result_ready(r, m))
+        w.returned.connect(lambda r, m=model_id: isValid(self) and self._result_ready(r, m))
         w.errored.connect(lambda exc: self.findings.show_message(f"Inference failed:\n{exc}"))
         self._start("infer", w, pool="compute")
 
