@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from chestview.engine.gate.kinds import as_uint8  # the engine's own conversion, not a copy
 
 
 def _ct_like_slice(size: int = 256) -> np.ndarray:
@@ -26,15 +27,6 @@ def _ct_like_slice(size: int = 256) -> np.ndarray:
 PHOTOS = ("astronaut", "brick", "camera", "cat", "cell", "checkerboard", "chelsea", "clock", "coffee", "coins",
           "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
           "microaneurysms", "moon", "page", "retina", "rocket", "shepp_logan_phantom", "text")
-
-
-def _as_uint8(arr: np.ndarray) -> np.ndarray:
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[..., :3]
-    if arr.dtype == np.uint8:
-        return arr
-    arr = arr.astype(np.float32)
-    return ((arr - arr.min()) / max(float(np.ptp(arr)), 1e-6) * 255).astype(np.uint8)
 
 
 def _readable(path: Path) -> bool:
@@ -61,7 +53,7 @@ def non_radiographs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out = tmp_path_factory.mktemp("non-radiographs")
     paths = []
     for name in PHOTOS:
-        arr = _as_uint8(getattr(skimage.data, name)())
+        arr = as_uint8(getattr(skimage.data, name)())
         paths.append(out / f"{name}.png")
         Image.fromarray(arr).save(paths[-1])
         if arr.ndim == 3:  # a gray photograph is the gate's hard case: no colour check can catch it
@@ -81,7 +73,7 @@ def non_radiographs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         shutil.copy(src, out / src.name)
         paths.append(out / src.name)
         png = out / f"{src.stem}_pixels.png"  # the same slice without its header
-        Image.fromarray(_as_uint8(a)).save(png)
+        Image.fromarray(as_uint8(a)).save(png)
         paths.append(png)
     p = out / "ct_like.png"
     Image.fromarray(_ct_like_slice()).save(p)
