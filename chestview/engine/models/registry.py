@@ -75,12 +75,16 @@ def min_input_size(name: str, arch_kwargs: dict | None = None) -> tuple[int, str
     None for an architecture without a ``trunk`` option (its own builder knows its limits)."""
     import inspect
 
+    from chestview.engine.models.trunks import list_trunks
     from chestview.engine.models.trunks import min_input_size as trunk_min
 
     param = inspect.signature(model_info(name).builder).parameters.get("trunk")
-    trunk = (arch_kwargs or {}).get("trunk") or (param.default if param is not None else None)
+    chosen = (arch_kwargs or {}).get("trunk")
+    trunk = chosen or (param.default if param is not None else None)
     if not isinstance(trunk, str):
         return None
+    if not chosen and trunk not in list_trunks():
+        return None  # a body of its own (ctranscnn's two branches), not a shared trunk
     return trunk_min(trunk), trunk
 
 

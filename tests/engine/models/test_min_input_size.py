@@ -46,3 +46,14 @@ def test_train_config_refuses_a_size_below_the_minimum_naming_it():
     with pytest.raises(ChestviewError, match=r"size 16 .*densenet121: at least 32 px"):
         TrainConfig(arch="chexnet", size=16)
     assert TrainConfig(arch="chexnet", size=32).size == 32
+
+
+def test_an_architecture_with_a_body_of_its_own_trains_without_naming_a_trunk():
+    # ctranscnn's default "trunk" is its own two-branch body, not a shared trunk: no shared minimum applies,
+    # and the training configuration must accept it (it refused it as an unknown trunk).
+    from chestview.engine.train.config import TrainConfig
+
+    assert min_input_size("ctranscnn", {}) is None
+    assert TrainConfig(arch="ctranscnn", size=224).size == 224
+    with pytest.raises(ModelError, match="unknown trunk"):
+        min_input_size("ctranscnn", {"trunk": "vgg16"})
