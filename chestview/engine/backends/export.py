@@ -35,9 +35,6 @@ OPSET = 17
 # Architectures whose maps an export cannot capture exactly: they keep torch, which is not an error.
 TORCH_ONLY = {
     "alstm_mlc": "its maps come from a greedy label-decoding loop that a static graph cannot follow",
-    # Its log-sum-exp pooling head fails torch's ONNX tracing here (session 6): trying would cost a
-    # failed export, and torch's graph dump on stderr, at every first use.
-    "chestxray8": "its LSE pooling head does not export to ONNX yet",
 }
 
 

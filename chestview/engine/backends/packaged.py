@@ -10,6 +10,10 @@ first start. A zoo entry can instead carry
 - ``graph_reference.safetensors``: torch's (logits, maps[, features]) on the fixed check input, the
   side of the parity check a backend would otherwise build the module for.
 
+A model that keeps torch (``export.TORCH_ONLY``) ships no graph but still ships torch's outputs on the
+same check input (``check_outputs.safetensors``, the card's ``check_outputs`` record), so anyone can
+tell its weights still give what they gave when it was published (:func:`shipped_check_outputs`).
+
 The card's ``graph`` record names both files, their SHA-256 and the weights' SHA-256 they were made
 for; anything that does not match (retrained weights, another export format, a changed file) is
 ignored and the backend exports into the user cache as before.
@@ -42,6 +46,7 @@ from chestview.engine.zoo.store import LoadedModel, load_model
 log = logging.getLogger(__name__)
 GRAPH_FILE = "graph.onnx"
 REFERENCE_FILE = "graph_reference.safetensors"
+CHECK_FILE = "check_outputs.safetensors"
 # safetensors dtypes an ONNX initializer can point at, and whether a Cast to float32 follows.
 _EXTERNAL_DTYPES = {"F32": ("FLOAT", False), "F16": ("FLOAT16", True)}
 
@@ -176,3 +181,37 @@ def pack_graph(directory: str | Path) -> ModelCard:
     card = card.with_updates(graph=record)
     card.save(directory)
     return card
+
+
+def pack_check_outputs(directory: str | Path) -> ModelCard:
+    """Write torch's outputs on the fixed check input beside the weights of a model that ships no
+    graph, and record them in its card (``check_outputs``)."""
+    loaded = load_model(directory)
+    card, directory = loaded.card, loaded.path
+    pre = card.preprocessing
+    reference = torch_reference(loaded, check_input(pre.channels, pre.size))
+    names = ("logits", "maps", "features")[:len(reference)]
+    data = save({n: t.contiguous() for n, t in zip(names, reference)})
+    atomic_write_bytes(directory / CHECK_FILE, data)
+    record = {"file": CHECK_FILE, "sha256": hashlib.sha256(data).hexdigest(), "weights_sha256": card.sha256,
+              "torch": torch.__version__}
+    card = card.with_updates(check_outputs=record)
+    card.save(directory)
+    return card
+
+
+def shipped_check_outputs(loaded: LoadedModel) -> tuple[torch.Tensor, ...] | None:
+    """Torch's outputs on the check input as the entry ships them: its graph's reference, or the
+    check outputs of a model that keeps torch. None when the entry ships neither for these weights."""
+    reference = shipped_reference(loaded)
+    if reference is not None:
+        return reference
+    record = loaded.card.check_outputs
+    if not record or record.get("weights_sha256") != loaded.card.sha256:
+        return None
+    data = read_entry_file(loaded.path, record["file"], "check outputs")
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        raise ModelError(f"{loaded.path / record['file']}: does not match its card's SHA-256")
+    tensors = load(data)
+    names = ("logits", "maps", "features") if "features" in tensors else ("logits", "maps")
+    return tuple(tensors[n].float() for n in names)

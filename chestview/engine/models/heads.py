@@ -34,6 +34,10 @@ def lse_pool(x: torch.Tensor, r: float) -> torch.Tensor:
         raise ModelError(f"LSE pooling needs r > 0, got {r}")
     flat = x.flatten(2)
     top = flat.amax(dim=2, keepdim=True).detach()  # dS/d(top) = 0, so no gradient is lost
+    if torch.onnx.is_in_onnx_export():
+        # ONNX has no Expm1: the same shifted sum with exp/log, equal in float32 for the r a model
+        # ships with (the export is checked against this function's torch form before it is used).
+        return (top + torch.log(torch.exp((flat - top) * r).mean(dim=2, keepdim=True)) / r).squeeze(2)
     return (top + torch.log1p(torch.expm1((flat - top) * r).mean(dim=2, keepdim=True)) / r).squeeze(2)
 
 

@@ -18,6 +18,7 @@ SUPERVISION_KINDS = ("weak", "box", "imported", "untrained")
 DEFAULT_BOX_THRESHOLD = 180  # Wang et al. 2017
 ABNORMALITY = "Abnormality"  # the name of the abnormality output in calibration and reports
 GRAPH_KEYS = ("file", "sha256", "reference", "reference_sha256", "weights_sha256")  # a shipped graph's record
+CHECK_OUTPUT_KEYS = ("file", "sha256", "weights_sha256")  # torch's check outputs of a model without a graph
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class ModelCard:
     # outputs on the fixed check input, for the weights of ``weights_sha256``
     # (chestview.engine.backends.packaged): the CPU backends start without building the module.
     graph: dict[str, Any] = field(default_factory=dict)
+    # A model that keeps torch (no graph) ships torch's outputs on the same fixed check input here,
+    # so that a test or a user can tell the weights still give what they gave when published.
+    check_outputs: dict[str, Any] = field(default_factory=dict)
 
     def threshold(self, label: str) -> float:
         return float(self.thresholds.get(label, 0.5))
@@ -115,6 +119,7 @@ class ModelCard:
             box_prior=dict(data.get("box_prior") or {}),
             reduced_precision=dict(data.get("reduced_precision") or {}),
             graph=dict(data.get("graph") or {}),
+            check_outputs=dict(data.get("check_outputs") or {}),
         )
 
     @classmethod
@@ -189,7 +194,8 @@ def file_name_problems(data: dict[str, Any]) -> list[str]:
     from chestview.engine.entry_files import name_problem
 
     named = [("weights", data.get("weights", "model.safetensors"))]
-    for key, fields in (("input_gate", ("file",)), ("box_prior", ("file",)), ("graph", ("file", "reference"))):
+    for key, fields in (("input_gate", ("file",)), ("box_prior", ("file",)), ("graph", ("file", "reference")),
+                        ("check_outputs", ("file",))):
         record = data.get(key) or {}
         if isinstance(record, dict):
             named += [(f"{key}.{f}", record[f]) for f in fields if f in record]
@@ -270,6 +276,9 @@ def validate_card(data: dict[str, Any]) -> list[str]:
     graph = data.get("graph") or {}
     if graph and not (isinstance(graph, dict) and all(isinstance(graph.get(k), str) for k in GRAPH_KEYS)):
         problems.append(f"'graph' must name {', '.join(GRAPH_KEYS)}")
+    check = data.get("check_outputs") or {}
+    if check and not (isinstance(check, dict) and all(isinstance(check.get(k), str) for k in CHECK_OUTPUT_KEYS)):
+        problems.append(f"'check_outputs' must name {', '.join(CHECK_OUTPUT_KEYS)}")
     if not isinstance(data.get("arch_kwargs", {}), dict):
         problems.append("'arch_kwargs' must be an object")
     gate = data.get("input_gate", {})

@@ -52,12 +52,17 @@ def publish_run(run_dir: str | Path, zoo_dir: str | Path, *, overwrite: bool = F
 
 def _pack_graph(entry: Path) -> None:
     """Ship the ONNX graph in the entry (backends.packaged), so its first use needs no torch module;
-    a model that keeps torch, a machine without onnx or an export that does not map onto the weights
+    a model that keeps torch ships torch's check outputs instead; a machine without onnx or an export that does not map onto the weights
     file publishes without one (its first use exports into the cache instead)."""
-    from chestview.engine.backends.packaged import pack_graph
+    from chestview.engine.backends.base import BackendUnavailable
+    from chestview.engine.backends.packaged import pack_check_outputs, pack_graph
     from chestview.engine.errors import ChestviewError
 
     try:
         pack_graph(entry)
+    except BackendUnavailable as exc:
+        log.info("%s: no graph shipped (%s)", entry, exc)
+        if exc.expected:  # it keeps torch by design: ship torch's check outputs instead
+            pack_check_outputs(entry)
     except ChestviewError as exc:
         log.info("%s: no graph shipped (%s)", entry, exc)
