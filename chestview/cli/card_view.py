@@ -13,6 +13,7 @@ from typing import Any
 from chestview.cli.common import one_line, table
 from chestview.engine.evaluate.box_threshold import describe_choice
 from chestview.engine.zoo.card import ModelCard
+from chestview.engine.zoo.comparison import compare_cards
 
 # What a reader meets, in the order shown (the card's "reader" block; absent keys are skipped).
 _READER = (
@@ -54,9 +55,10 @@ def _field(name: str, value: str) -> str:
     return f"  {name:<14}{one_line(value)}"
 
 
-def card_text(card: ModelCard, *, where: str = "", default: bool = False) -> str:
-    """The whole card as text: sections in the order a reader asks (what, data, how good, how used, limits)."""
-    parts = [_what(card, where, default), _data(card)]
+def card_text(card: ModelCard, *, where: str = "", default: bool = False, reference: ModelCard | None = None) -> str:
+    """The whole card as text: sections in the order a reader asks (what, data, how good, how used, limits).
+    ``reference``: the default model, which this one is measured against (same test films only)."""
+    parts = [_what(card, where, default, reference), _data(card)]
     for split, metrics in card.metrics.items():
         if isinstance(metrics, dict) and "auroc" in metrics:
             parts.append(_metrics(card, split, metrics))
@@ -64,7 +66,7 @@ def card_text(card: ModelCard, *, where: str = "", default: bool = False) -> str
     return "\n\n".join(p for p in parts if p)
 
 
-def _what(card: ModelCard, where: str, default: bool) -> str:
+def _what(card: ModelCard, where: str, default: bool, reference: ModelCard | None = None) -> str:
     from chestview.engine.errors import ModelError
     from chestview.engine.models import model_info
 
@@ -93,6 +95,8 @@ def _what(card: ModelCard, where: str, default: bool) -> str:
     ]
     if card.has_abnormality:
         lines.append(_field("abnormality", "an output of its own: any finding vs none"))
+    if reference is not None and not default:
+        lines.append(_field("vs default", compare_cards(card, reference).sentence()))
     if card.licence:
         lines.append(_field("licence", card.licence))
     return "\n".join(lines)

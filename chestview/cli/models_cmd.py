@@ -204,8 +204,11 @@ def run(args: argparse.Namespace) -> int:
         from chestview.cli.card_view import card_text
         from chestview.engine.zoo import list_zoo
 
-        bundled = any(e.bundled and e.path == directory for e in list_zoo())
-        print(card_text(card, where="bundled" if bundled else str(directory), default=card.id == default_model_id()))
+        entries = list_zoo()
+        bundled = any(e.bundled and e.path == directory for e in entries)
+        reference = next((e.card for e in entries if e.card.id == default_model_id()), None)
+        print(card_text(card, where="bundled" if bundled else str(directory), default=card.id == default_model_id(),
+                        reference=reference))
         return 0
     if getattr(args, "models_command", None) not in (None, "show"):
         return args.models_run(args)

@@ -65,6 +65,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: dict[str, Any] = {}  # column id -> ImageResult (models, then the ensemble)
+        self.test_auroc: dict[str, dict[str, float]] = {}  # model id -> test AUROC per finding
         self.disagree: set[str] = set()
         self._gray: np.ndarray | None = None
         self._toggle_index = 0
@@ -103,8 +104,12 @@ class CompareView(QWidget):
         layout.addWidget(split, 1)
 
     # -- content ----------------------------------------------------------------------------
-    def set_results(self, image: Any, results: dict[str, Any], *, ensemble: bool = True) -> None:
-        """``results``: model id -> ImageResult on ``image`` (two or more for a comparison)."""
+    def set_results(self, image: Any, results: dict[str, Any], *, ensemble: bool = True,
+                    test_auroc: dict[str, dict[str, float]] | None = None) -> None:
+        """``results``: model id -> ImageResult on ``image`` (two or more for a comparison).
+        ``test_auroc``: model id -> its card's test AUROC per finding, shown beside the probabilities
+        (how far to trust each model on each finding, :func:`chestview.engine.zoo.comparison.per_finding_test_auroc`)."""
+        self.test_auroc = {m: a for m, a in (test_auroc or {}).items() if a and m in results}
         ok = {m: r for m, r in results.items() if not r.error}
         self.results = dict(ok)
         if ensemble and len(ok) > 1:
@@ -122,8 +127,13 @@ class CompareView(QWidget):
         labels = common_labels([self.results[c] for c in columns]) if columns else []
         self.table.blockSignals(True)
         self.table.clear()
-        self.table.setColumnCount(1 + len(columns))
-        self.table.setHorizontalHeaderLabels(["Finding", *columns])
+        auroc_columns = [m for m in columns if m in self.test_auroc]
+        self.table.setColumnCount(1 + len(columns) + len(auroc_columns))
+        self.table.setHorizontalHeaderLabels(["Finding", *columns, *(f"test AUROC\n{m}" for m in auroc_columns)])
+        for c, model in enumerate(auroc_columns, start=1 + len(columns)):
+            self.table.horizontalHeaderItem(c).setToolTip(
+                f"{model}: AUROC on its card's test split, per finding (how well it ranks films with the "
+                "finding above films without it; 0.5 is chance)")
         self.table.setRowCount(len(labels))
         bold = QFont()
         bold.setBold(True)
@@ -145,6 +155,12 @@ class CompareView(QWidget):
                     item.setBackground(QBrush(POSITIVE_BG))
                 elif label in self.disagree:
                     item.setBackground(QBrush(DISAGREE_BG))
+                self.table.setItem(row, c, item)
+            for c, model in enumerate(auroc_columns, start=1 + len(columns)):
+                value = self.test_auroc[model].get(label)
+                item = QTableWidgetItem("–" if value is None else f"{value:.2f}")
+                item.setData(LABEL_ROLE, label)
+                item.setForeground(QBrush(QColor(150, 150, 150)))  # context for the numbers, not a result
                 self.table.setItem(row, c, item)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.blockSignals(False)
@@ -169,6 +185,12 @@ class CompareView(QWidget):
         cols = list(self.results)
         row = self.labels().index(label)
         return self.table.item(row, 1 + cols.index(column)).text()
+
+    def auroc_text(self, label: str, model: str) -> str:
+        """The test-AUROC cell of ``model`` for ``label``."""
+        auroc_columns = [m for m in self.results if m in self.test_auroc]
+        row = self.labels().index(label)
+        return self.table.item(row, 1 + len(self.results) + auroc_columns.index(model)).text()
 
     def _selection_changed(self) -> None:
         self._show_maps()
@@ -280,7 +302,11 @@ class CompareDialog(QDialog):
         self.window_._start("compare", w, pool="compute", returned=lambda r, im=image: self.show_results(im, r))
 
     def show_results(self, image: Any, results: dict[str, Any]) -> None:
-        self.view.set_results(image, results, ensemble=self.ensemble.isChecked())
+        from chestview.engine.zoo.comparison import per_finding_test_auroc
+
+        cards = {m: self.window_.model_panel.card(m) for m in results}
+        aurocs = {m: per_finding_test_auroc(card) for m, card in cards.items() if card is not None}
+        self.view.set_results(image, results, ensemble=self.ensemble.isChecked(), test_auroc=aurocs)
         n = len(self.view.disagree)
         self.status.setText(f"{len(results)} models on {image.path}: they disagree on {n} finding(s)")
 

@@ -18,11 +18,22 @@ from PySide6.QtWidgets import (
 )
 
 
-def card_html(card, *, bundled: bool | None = None, path: str = "") -> str:
-    """A short human description of a model card: labels, metrics, provenance."""
+def card_html(card, *, bundled: bool | None = None, path: str = "", reference=None) -> str:
+    """A short human description of a model card: what it is (the paper), how it measured against
+    ``reference`` (the default model's card), labels, metrics, provenance."""
+    from chestview.engine.zoo.comparison import compare_cards, system_info
+
     e = html.escape
+    system = system_info(card)
     rows = [
         f"<b>{e(card.id)}</b>" + (" <i>(bundled)</i>" if bundled else " <i>(user)</i>" if bundled is False else ""),
+        f"<b>{e(system.title)}</b>" + (f": {e(system.design)}" if system.design else ""),
+    ]
+    if system.paper:
+        rows.append(f"Paper: {e(system.paper)}")
+    if reference is not None:
+        rows.append(f"Against the default: {e(compare_cards(card, reference).sentence())}")
+    rows += [
         f"Architecture: {e(card.architecture)}"
         + (f" ({e(', '.join(f'{k}={v}' for k, v in card.arch_kwargs.items()))})" if card.arch_kwargs else ""),
         f"Input: {card.preprocessing.size}px, {card.preprocessing.channels} channel(s); supervision: {e(card.supervision)}",
@@ -142,11 +153,14 @@ class ModelPanel(QWidget):
         self.entries = list(entries)
         self.combo.blockSignals(True)
         self.combo.clear()
+        from chestview.engine.zoo.comparison import system_info
         from chestview.engine.zoo.quality import model_warnings
 
         for e in self.entries:
             warned = bool(model_warnings(e.card))
-            self.combo.addItem(("⚠ " if warned else "") + e.card.id + ("" if e.bundled else "  (user)"), e.card.id)
+            title = system_info(e.card).title
+            self.combo.addItem(("⚠ " if warned else "") + e.card.id + ("" if e.bundled else "  (user)")
+                               + (f"  · {title}" if title != e.card.architecture else ""), e.card.id)
         self.combo.blockSignals(False)
         has = bool(self.entries)
         self.combo.setEnabled(has)
@@ -185,7 +199,12 @@ class ModelPanel(QWidget):
                                 + "\n".join(warnings))
         self.quality.setVisible(bool(warnings))
         if entry is not None:
-            self.card_view.setHtml(card_html(entry.card, bundled=entry.bundled, path=str(entry.path)))
+            from chestview.engine.zoo.store import default_model_id
+
+            default = default_model_id()
+            reference = self.card(default) if default and default != entry.card.id else None
+            self.card_view.setHtml(card_html(entry.card, bundled=entry.bundled, path=str(entry.path),
+                                             reference=reference))
         self.model_changed.emit(self.current_id())
 
     def set_device(self, text: str) -> None:

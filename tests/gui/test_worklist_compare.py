@@ -307,3 +307,24 @@ def test_a_film_that_fails_at_inference_is_listed_last_with_its_reason(qtbot, ti
     assert last.path == str(broken) and last.error and "truncated.png" in last.error
     assert w.worklist.paths_in_order()[:2] != [str(broken)] and not w.worklist.rows[0].error
     w.workers.wait(10_000)
+
+
+def test_compare_table_shows_each_models_test_auroc_per_finding(qtbot, tiny_zoo, films):
+    from chestview.engine.io.loader import load_image
+
+    a, b = load_model(tiny_zoo), load_model(tiny_zoo)
+    b.card = b.card.with_updates(id="other")
+    image = load_image(films[0])
+    ra, rb = Predictor(a, device="cpu").predict_image(image), Predictor(b, device="cpu").predict_image(image)
+    label = ra.findings[0].label
+    aurocs = {"tiny-test-resnet18": {label: 0.731}, "other": {label: 0.5}}
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.set_results(image, {"tiny-test-resnet18": ra, "other": rb}, test_auroc=aurocs)
+    # Probabilities first (models, ensemble), then one AUROC column per model: the cells stay where they were.
+    assert view.table.columnCount() == 1 + 3 + 2
+    assert view.table.horizontalHeaderItem(4).text() == "test AUROC\ntiny-test-resnet18"
+    assert view.auroc_text(label, "tiny-test-resnet18") == "0.73" and view.auroc_text(label, "other") == "0.50"
+    other = next(f.label for f in ra.findings if f.label != label)
+    assert view.auroc_text(other, "other") == "–"  # no number on the card: said, not invented
+    assert view.cell_text(label, "ensemble").startswith(f"{(ra.finding(label).probability + rb.finding(label).probability) / 2:.3f}")

@@ -336,6 +336,7 @@ def _sample(candidates: torch.Tensor, k: int) -> torch.Tensor:
 
 @register_model(
     "alstm_mlc",
+    title="Chest ALSTM-MLC",
     description="Chest ALSTM-MLC: DenseNet encoder, additive attention, LSTM label decoder (greedy/beam)",
     paper=(
         "CNN-RNN multi-label decoding (Wang et al. 2016, arXiv:1604.04573) with Show-Attend-Tell attention "

@@ -78,6 +78,7 @@ class TrunkHeadArchitecture:
     """One built-in architecture of the trunk + head family: what tells it from the others."""
 
     name: str
+    title: str  # the system's name as a reader knows it
     head: type[Head]
     default_trunk: str
     description: str
@@ -87,31 +88,31 @@ class TrunkHeadArchitecture:
 
 ARCHITECTURES: tuple[TrunkHeadArchitecture, ...] = (
     TrunkHeadArchitecture(
-        "chexnet", CAMHead, "densenet121",
+        "chexnet", "CheXNet", CAMHead, "densenet121",
         "CheXNet: DenseNet-121, global average pooling, linear classifier; CAM = W·F + b",
         "Rajpurkar et al. 2017, CheXNet: Radiologist-Level Pneumonia Detection on Chest X-Rays with Deep Learning, arXiv:1711.05225",
         "CheXNet (no head parameters). Sigmoid is applied outside the model.",
     ),
     TrunkHeadArchitecture(
-        "chestxray8", LSEHead, "resnet50",
+        "chestxray8", "ChestX-ray8 baseline", LSEHead, "resnet50",
         "ChestX-ray8 baseline: ResNet-50, 1x1 transition layer, LSE pooling, prediction layer",
         "Wang et al. 2017, ChestX-ray8: Hospital-scale Chest X-ray Database and Benchmarks, CVPR 2017, arXiv:1705.02315",
         "Head parameters: ``lse_r`` (10.0), ``transition_channels`` (1024).",
     ),
     TrunkHeadArchitecture(
-        "resnet34_baseline", MaxPoolHead, "resnet34",
+        "resnet34_baseline", "ResNet-34 baseline", MaxPoolHead, "resnet34",
         "ResNet-34 baseline: 1x1 transition layer, global max pooling, fc; maps = fc·transition",
         "Classification-and-localization baseline in the style of Wang et al. 2017 (arXiv:1705.02315), max pooling",
         "Head parameter: ``transition_channels`` (512).",
     ),
     TrunkHeadArchitecture(
-        "space_attention", SpaceAttentionHead, "resnet34",
+        "space_attention", "Space-attention network", SpaceAttentionHead, "resnet34",
         "Global-context head: pooled context tiled and concatenated, 1x1 conv per class, average of maps",
         "",
         "No head parameters.",
     ),
     TrunkHeadArchitecture(
-        "attention_gated", AttentionGatedHead, "resnet34",
+        "attention_gated", "Attention-gated network", AttentionGatedHead, "resnet34",
         "Attention gates after stages 2 and 3, gated by the final map, one linear classifier",
         "Schlemper et al. 2019, Attention gated networks: Learning to leverage salient regions in medical images, Medical Image Analysis 53, arXiv:1808.08114",
         'Head parameters: ``attention`` ("sigmoid" or "softmax"), ``inter_channels`` (half the gated stage\'s).',
@@ -142,7 +143,7 @@ def builder(spec: TrunkHeadArchitecture) -> Callable[..., ChestNet]:
 
 
 for _spec in ARCHITECTURES:
-    register_model(_spec.name, description=_spec.description, paper=_spec.paper)(builder(_spec))
+    register_model(_spec.name, description=_spec.description, paper=_spec.paper, title=_spec.title)(builder(_spec))
 
 
 def model_summary(model: nn.Module) -> dict[str, Any]:

@@ -90,6 +90,7 @@ class BilinearNet(nn.Module):
 
 @register_model(
     "bilinear_msml",
+    title="Bilinear network with the MSML loss",
     description="Fine-grained bilinear pooling (signed sqrt + L2) + linear classifier, for the MSML loss",
     paper="Ge et al. 2018, Chest X-rays Classification: A Multi-Label and Fine-Grained Problem, arXiv:1807.07247",
 )

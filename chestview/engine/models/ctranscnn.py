@@ -293,6 +293,7 @@ class CTransCNN(nn.Module):
 
 @register_model(
     "ctranscnn",
+    title="CTransCNN",
     description="CTransCNN: CNN + Transformer branches with information interaction, label-query head",
     paper=(
         "Wu et al. 2023, CTransCNN: Combining transformer and CNN in multilabel medical image classification, "

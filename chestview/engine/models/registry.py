@@ -42,18 +42,20 @@ class ArchInfo:
     builder: Callable[..., nn.Module]
     description: str
     paper: str = ""
+    title: str = ""  # the system's name as a reader knows it ("CheXNet", "Chest ALSTM-MLC")
 
 
 _REGISTRY: dict[str, ArchInfo] = {}
 
 
-def register_model(name: str, *, description: str = "", paper: str = "") -> Callable:
+def register_model(name: str, *, description: str = "", paper: str = "", title: str = "") -> Callable:
     """Decorator registering a keyword-only builder ``fn(*, num_classes, in_chans=3, **kw)``."""
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} registered twice")
-        _REGISTRY[name] = ArchInfo(name, fn, description or (fn.__doc__ or "").strip().split("\n")[0], paper)
+        _REGISTRY[name] = ArchInfo(name, fn, description or (fn.__doc__ or "").strip().split("\n")[0], paper,
+                                   title or name)
         return fn
 
     return wrap
