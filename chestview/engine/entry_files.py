@@ -20,6 +20,7 @@ LIMITS = {
     "weights": 2048 * _MiB,
     "graph": 2048 * _MiB,
     "graph reference": 64 * _MiB,
+    "check outputs": 64 * _MiB,
     "box prior": 64 * _MiB,
     "input gate": 64 * _MiB,
     "split record": 512 * _MiB,

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 from chestview.engine.evaluate.anchors import CHEXNET2017_AUROC, CHEXNET2017_WANG_COLUMN_AUROC, WANG2017_LOC_IOBB_01
 from chestview.engine.evaluate.targets import TARGETS
 from chestview.engine.zoo.card import ModelCard
+from chestview.engine.zoo.comparison import system_info
 
 
 def _fmt(value: Any) -> str:
@@ -40,7 +41,7 @@ def zoo_table(cards: Sequence[ModelCard], default_id: str | None = None) -> str:
     """One row a model: validation and test mean AUROC, the box threshold, and localization
     (model / prior / swap) at the key thresholds."""
     lines = [
-        "| model | architecture | trunk (init) | boxes in training | input | val mean AUROC | test mean AUROC | box thr. | loc. IoBB>0.1 model / prior / swap | loc. IoU>0.3 model / prior / swap |",
+        "| model | system (`architecture`) | trunk (init) | boxes in training | input | val mean AUROC | test mean AUROC | box thr. | loc. IoBB>0.1 model / prior / swap | loc. IoU>0.3 model / prior / swap |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for card in cards:
@@ -51,7 +52,7 @@ def zoo_table(cards: Sequence[ModelCard], default_id: str | None = None) -> str:
         name = f"**{card.id}** (default)" if card.id == default_id else card.id
         trunk = card.arch_kwargs.get("trunk", "default")
         lines.append(
-            f"| {name} | {card.architecture} | {trunk} ({_initialisation(card)}) | "
+            f"| {name} | {system_info(card).title} (`{card.architecture}`) | {trunk} ({_initialisation(card)}) | "
             f"{'yes' if card.supervision == 'box' else 'no'} | {card.preprocessing.size}px | "
             f"{_fmt(best_val_auroc(card))} | {_fmt(test.get('mean_auroc'))} | {card.box_threshold} | {iobb} | {iou} |"
         )
