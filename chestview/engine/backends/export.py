@@ -13,11 +13,13 @@ two processes exporting at once (sharded prediction) both end with a complete fi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import io
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -63,6 +65,18 @@ class _Outputs(nn.Module):
         with pooled_features(self.model) as feats:
             out = self.model(x)
         return out.logits, out.maps, feats[0]
+
+
+@contextlib.contextmanager
+def _attention_fast_path(enabled: bool) -> Iterator[None]:
+    """nn.MultiheadAttention's fused inference kernel has no ONNX form; its plain path exports
+    (and computes the same attention): off during an export (ctranscnn's Transformer branch)."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(enabled)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)
 
 
 def cache_dir(loaded: LoadedModel) -> Path:
@@ -113,7 +127,7 @@ def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
     wrapped = _Outputs(reference_module(loaded)).eval()
     buf = io.BytesIO()
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _attention_fast_path(False):
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapped, (x,), buf, input_names=["x"], output_names=wrapped.output_names,

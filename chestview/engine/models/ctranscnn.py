@@ -24,10 +24,12 @@ Input sides should be multiples of 16 (otherwise the stride-4 map is padded at t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -209,12 +211,29 @@ def pooling_matrix(grid: tuple[int, int], sizes: Sequence[int], *, device: torch
     Pooled values are ``P @ v``, so a pooled token's share of a logit can be handed back to the
     positions it averages (``a_fine + a_pooled @ P``).
     """
-    n = grid[0] * grid[1]
-    eye = torch.eye(n, device=device).view(n, 1, *grid)
-    rows = [
-        F.adaptive_avg_pool2d(eye, s).view(n, s * s).T for s in sizes if s < min(grid)
-    ]
-    return torch.cat(rows, dim=0) if rows else torch.zeros(0, n, device=device)
+    grid = (int(grid[0]), int(grid[1]))
+    return torch.tensor(_pooling_matrix(grid, tuple(int(s) for s in sizes)), device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _pooling_matrix(grid: tuple[int, int], sizes: tuple[int, ...]) -> np.ndarray:
+    # Built from the grid's integers (adaptive pooling's bins: floor(i*H/s) to ceil((i+1)*H/s)),
+    # not by pooling an identity: a constant to an ONNX export, whose input size is fixed.
+    h, w = grid
+    rows = []
+    for s in sizes:
+        if s >= min(grid):
+            continue
+        for i in range(s):
+            r0, r1 = (i * h) // s, -((-(i + 1) * h) // s)
+            for j in range(s):
+                c0, c1 = (j * w) // s, -((-(j + 1) * w) // s)
+                row = np.zeros((h, w), dtype=np.float32)
+                row[r0:r1, c0:c1] = np.float32(1.0) / np.float32((r1 - r0) * (c1 - c0))
+                rows.append(row.reshape(-1))
+    matrix = np.stack(rows) if rows else np.zeros((0, h * w), dtype=np.float32)
+    matrix.setflags(write=False)
+    return matrix
 
 
 class LabelQueryHead(nn.Module):
