@@ -23,6 +23,24 @@ def error(message: str) -> None:
     write_stderr(f"chestview: error: {one_line(message)}")
 
 
+def at_least(flag: str, value: int | None, minimum: int, note: str = "") -> bool:
+    """Whether an option's ``value`` (None: not given) is at least ``minimum``; if not, one usage-error
+    line ``FLAG must be at least MINIMUM (NOTE; got VALUE)``. Chain with ``and``: the first bad one speaks."""
+    if value is None or value >= minimum:
+        return True
+    error(f"{flag} must be at least {minimum} ({f'{note}; ' if note else ''}got {value})")
+    return False
+
+
+def between(flag: str, value: int | None, low: int, high: int, what: str = "") -> bool:
+    """Whether an option's ``value`` (None: not given) is in [low, high]; if not, one usage-error line
+    ``FLAG must be [WHAT ]between LOW and HIGH (got VALUE)``."""
+    if value is None or low <= value <= high:
+        return True
+    error(f"{flag} must be {f'{what} ' if what else ''}between {low} and {high} (got {value})")
+    return False
+
+
 def report(message: str) -> None:
     """One ``chestview: PATH: reason`` line on stderr (a file that failed; the rest goes on)."""
     write_stderr(f"chestview: {one_line(message)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from chestview.cli.common import error, table
+from chestview.cli.common import at_least, error, table
 from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
@@ -87,8 +87,7 @@ def _publish(args: argparse.Namespace) -> int:
 def _fit_gate(args: argparse.Namespace) -> int:
     from chestview.engine.gate.fit import fit_input_gate
 
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     if not 0.0 <= args.max_flag_rate < 1.0:
         error(f"--max-flag-rate must be in [0, 1), a share of the validation films (got {args.max_flag_rate})")
@@ -148,8 +147,7 @@ def _check_precision(args: argparse.Namespace) -> int:
     from chestview.engine.backends.precision import AUROC_LIMIT, LOCALIZATION_LIMIT
     from chestview.engine.backends.proof import check_precision
 
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     try:
         proof = check_precision(args.model, args.data, args.precision, batch_size=args.batch_size,

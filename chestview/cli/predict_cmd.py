@@ -7,7 +7,7 @@ import contextlib
 import json
 from pathlib import Path
 
-from chestview.cli.common import add_backend_argument, collect_inputs, error, report, report_backend, table
+from chestview.cli.common import add_backend_argument, at_least, between, collect_inputs, error, report, report_backend, table
 from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
@@ -69,14 +69,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
-        return 2
-    if args.workers is not None and args.workers < 0:
-        error(f"--workers must be at least 0 (0: decode on the main thread; got {args.workers})")
-        return 2
-    if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
-        error(f"--box-threshold must be a heatmap level between 1 and 255 (got {args.box_threshold})")
+    if not (at_least("--batch-size", args.batch_size, 1)
+            and at_least("--workers", args.workers, 0, note="0: decode on the main thread")
+            and between("--box-threshold", args.box_threshold, 1, 255, what="a heatmap level")):
         return 2
     model_ids = list(dict.fromkeys(args.model or [default_model_id()]))
     if model_ids == [None]:

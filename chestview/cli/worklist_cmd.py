@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from chestview.cli.common import collect_inputs, error, report, report_backend, table
+from chestview.cli.common import at_least, collect_inputs, error, report, report_backend, table
 from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     model_id = args.model or default_model_id()
     if model_id is None:
