@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.bench import BACKEND_HEADER, run_benchmark
     from chestview.engine.io.scan import iter_image_files
     from chestview.engine.paths import samples_dir

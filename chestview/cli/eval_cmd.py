@@ -8,9 +8,12 @@ from typing import Any
 
 from chestview.cli.common import add_backend_argument, at_least, between, error, one_line
 from chestview.cli.progress import add_quiet_argument, progress_for, write_stderr
+from chestview.engine.errors import ChestviewError
+from chestview.engine.outputs import check_output_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.train.evaluation import SPLITS
 
     p = sub.add_parser("eval", help="evaluate a model on a labelled dataset (AUROC with 95%% CIs, localization)")
@@ -47,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.cli.train_cmd import floats, parse_pairs, print_evaluation
     from chestview.engine.train.evaluation import evaluate
     from chestview.engine.train.events import Log
@@ -57,9 +61,6 @@ def run(args: argparse.Namespace) -> int:
             and at_least("--workers", args.workers, 0)):
         return 2
     if args.out:
-        from chestview.engine.errors import ChestviewError
-        from chestview.engine.outputs import check_output_folder
-
         try:  # up front: a file in the way is found before the whole evaluation, not after it
             check_output_folder(args.out)
         except ChestviewError as exc:

@@ -30,6 +30,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import numpy as np
 
 from chestview import __version__
+from chestview.engine.paths import user_cache_dir
 from chestview.engine.results import ImageResult
 from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, set_aside
 from chestview.engine.util import open_regular
@@ -55,8 +56,6 @@ CREATE INDEX IF NOT EXISTS results_lru ON results (last_used);
 
 
 def default_cache_path() -> Path:
-    from chestview.engine.paths import user_cache_dir
-
     return user_cache_dir() / f"results-v{FORMAT}.sqlite"
 
 
@@ -393,6 +392,7 @@ def predict_with_cache(
     """Every path's result: cached ones first (in input order, no model run), then the rest as the
     model produces them, each stored. ``cache=None`` runs everything. ``result.timings_ms`` of a
     cached result are those of the run that made it."""
+    # deferred: imports torch
     from chestview.engine.inference import PredictProgress
 
     paths = [str(p) for p in paths]

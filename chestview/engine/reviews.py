@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from chestview.engine.paths import user_data_dir
 from chestview.engine.result_cache import file_sha256
 from chestview.engine.results import ImageResult
 from chestview.engine.sqlite_store import close_quietly, connect_store, set_aside
@@ -40,8 +41,6 @@ CREATE TABLE IF NOT EXISTS reviews (digest TEXT PRIMARY KEY, path TEXT, read INT
 
 
 def default_review_path() -> Path:
-    from chestview.engine.paths import user_data_dir
-
     return user_data_dir() / f"reviews-v{FORMAT}.sqlite"
 
 
