@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         from chestview.engine.zoo import load_model
 
         try:
+            # deferred: imports torch; `chestview --help` and the other commands do not pay for it
             from chestview.engine.site import with_site
 
             predictor = Predictor(with_site(load_model(model_dir), profile), device=device, boxes="positive")

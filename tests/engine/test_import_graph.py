@@ -243,7 +243,13 @@ def _import_runs(tree: ast.AST) -> list[list[ast.stmt]]:
 
 
 def _guarded(tree: ast.AST, stmt: ast.stmt) -> bool:
-    return any(isinstance(t, ast.Try) and any(s is stmt for s in t.body) for t in ast.walk(tree))
+    """Whether ``stmt`` sits in a ``try`` that catches ImportError (an optional module)."""
+    return any(
+        isinstance(t, ast.Try) and any(s is stmt for s in t.body)
+        and any(h.type is not None and any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError")
+                                           for n in ast.walk(h.type)) for h in t.handlers)
+        for t in ast.walk(tree)
+    )
 
 
 def unjustified_function_level_imports(source: str, module: str, is_package: bool = False) -> list[int]:

@@ -60,6 +60,7 @@ class AnalysisMixin:
     @staticmethod
     def _zoo_default(entries) -> str:
         try:
+            # deferred: imports torch; the window opens without it
             from chestview.engine.zoo import default_model_id
 
             return default_model_id() or ""
