@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from chestview.cli.common import add_backend_argument, error, table
+from chestview.cli.common import add_backend_argument, at_least, error, table
 from chestview.cli.progress import add_quiet_argument, progress_for, write_stderr
 from chestview.engine.errors import ChestviewError
 
@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.bench import BACKEND_HEADER, run_benchmark
     from chestview.engine.io.scan import iter_image_files
     from chestview.engine.paths import samples_dir
@@ -37,12 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if model_id is None:
         error("no model is installed: the zoo is empty")
         return 2
-    for flag, value in (("--batch-size", args.batch_size), ("--n-images", args.n_images), ("--repeat", args.repeat)):
-        if value < 1:
-            error(f"{flag} must be at least 1 (got {value})")
-            return 2
-    if args.workers is not None and args.workers < 0:
-        error(f"--workers must be at least 0 (got {args.workers})")
+    if not (at_least("--batch-size", args.batch_size, 1) and at_least("--n-images", args.n_images, 1)
+            and at_least("--repeat", args.repeat, 1) and at_least("--workers", args.workers, 0)):
         return 2
     paths = [str(p) for p in iter_image_files(args.images or [samples_dir()])]
     try:

@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.data import open_dataset
     from chestview.engine.site import save_profile
     from chestview.engine.site.fit import describe, fit_site_profile

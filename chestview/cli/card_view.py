@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from chestview.cli.common import one_line, table
+from chestview.engine.errors import ModelError
 from chestview.engine.evaluate.box_threshold import describe_choice
+from chestview.engine.models import model_info
 from chestview.engine.zoo.card import ModelCard
 from chestview.engine.zoo.comparison import compare_cards
 
@@ -67,9 +69,6 @@ def card_text(card: ModelCard, *, where: str = "", default: bool = False, refere
 
 
 def _what(card: ModelCard, where: str, default: bool, reference: ModelCard | None = None) -> str:
-    from chestview.engine.errors import ModelError
-    from chestview.engine.models import model_info
-
     try:
         info = model_info(card.architecture)
         design, paper = info.description, info.paper

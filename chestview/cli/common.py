@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import http.client
 import re
+from pathlib import Path
 from typing import Sequence
 
 from chestview.cli.progress import write_stderr
+from chestview.engine.backends import CHOICES, PRECISIONS
+from chestview.engine.io.scan import iter_image_files
 
 # C0/C1 control characters (a newline in a file name among them) would split a one-line message or
 # a table row; they are shown escaped instead.
@@ -21,6 +24,24 @@ def one_line(text: object) -> str:
 def error(message: str) -> None:
     """One line on stderr, the way argparse reports usage errors."""
     write_stderr(f"chestview: error: {one_line(message)}")
+
+
+def at_least(flag: str, value: int | None, minimum: int, note: str = "") -> bool:
+    """Whether an option's ``value`` (None: not given) is at least ``minimum``; if not, one usage-error
+    line ``FLAG must be at least MINIMUM (NOTE; got VALUE)``. Chain with ``and``: the first bad one speaks."""
+    if value is None or value >= minimum:
+        return True
+    error(f"{flag} must be at least {minimum} ({f'{note}; ' if note else ''}got {value})")
+    return False
+
+
+def between(flag: str, value: int | None, low: int, high: int, what: str = "") -> bool:
+    """Whether an option's ``value`` (None: not given) is in [low, high]; if not, one usage-error line
+    ``FLAG must be [WHAT ]between LOW and HIGH (got VALUE)``."""
+    if value is None or low <= value <= high:
+        return True
+    error(f"{flag} must be {f'{what} ' if what else ''}between {low} and {high} (got {value})")
+    return False
 
 
 def report(message: str) -> None:
@@ -50,8 +71,6 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
 
 
 def add_backend_argument(parser) -> None:
-    from chestview.engine.backends import CHOICES, PRECISIONS
-
     parser.add_argument("--backend", choices=CHOICES, default="auto",
                         help="inference backend (default auto: the fastest exact one for the device, torch off the CPU)")
     parser.add_argument("--precision", choices=PRECISIONS, default="f32",
@@ -70,10 +89,6 @@ def report_backend(predictor) -> None:
 
 def collect_inputs(raw_paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """The image files under the given files and folders, and (path, message) for those that do not exist."""
-    from pathlib import Path
-
-    from chestview.engine.io.scan import iter_image_files
-
     # A broken symbolic link is listed (and reported by the scan with its reason), not "no such file".
     failures = [(raw, f"{raw}: no such file or directory") for raw in raw_paths
                 if not Path(raw).exists() and not Path(raw).is_symlink()]

@@ -6,11 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from chestview.cli.common import add_backend_argument, error, one_line
+from chestview.cli.common import add_backend_argument, at_least, between, error, one_line
 from chestview.cli.progress import add_quiet_argument, progress_for, write_stderr
+from chestview.engine.errors import ChestviewError
+from chestview.engine.outputs import check_output_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.train.evaluation import SPLITS
 
     p = sub.add_parser("eval", help="evaluate a model on a labelled dataset (AUROC with 95%% CIs, localization)")
@@ -47,26 +50,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.cli.train_cmd import floats, parse_pairs, print_evaluation
     from chestview.engine.train.evaluation import evaluate
     from chestview.engine.train.events import Log
 
-    if args.heatmap_threshold is not None and not 1 <= args.heatmap_threshold <= 255:
-        error(f"--heatmap-threshold must be between 1 and 255 (got {args.heatmap_threshold})")
-        return 2
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
-        return 2
-    if args.bootstrap < 0:
-        error(f"--bootstrap must be at least 0 (0: no intervals; got {args.bootstrap})")
-        return 2
-    if args.workers is not None and args.workers < 0:
-        error(f"--workers must be at least 0 (got {args.workers})")
+    if not (between("--heatmap-threshold", args.heatmap_threshold, 1, 255)
+            and at_least("--batch-size", args.batch_size, 1)
+            and at_least("--bootstrap", args.bootstrap, 0, note="0: no intervals")
+            and at_least("--workers", args.workers, 0)):
         return 2
     if args.out:
-        from chestview.engine.errors import ChestviewError
-        from chestview.engine.outputs import check_output_folder
-
         try:  # up front: a file in the way is found before the whole evaluation, not after it
             check_output_folder(args.out)
         except ChestviewError as exc:

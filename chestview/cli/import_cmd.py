@@ -94,6 +94,7 @@ def _thresholds(text: str) -> dict[str, float] | list[float | None]:
 
 
 def _options(args: argparse.Namespace, source_url: str | None = None):
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.preprocess import Preprocessing
     from chestview.engine.zoo.importers import ImportOptions
 
@@ -120,6 +121,7 @@ def _options(args: argparse.Namespace, source_url: str | None = None):
 
 
 def _import(path: Path, fmt: str, args: argparse.Namespace, source_url: str | None = None) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.zoo.importers import import_checkpoint
     from chestview.engine.zoo.store import zoo_dirs
 
@@ -138,6 +140,7 @@ def _import(path: Path, fmt: str, args: argparse.Namespace, source_url: str | No
 
 def _bad_id(args: argparse.Namespace) -> bool:
     """A --id that cannot name a zoo folder (``../../x``): a usage error, before anything is read."""
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.zoo.card import id_problem
 
     model_id = getattr(args, "model_id", None)
@@ -158,6 +161,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _list_published() -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.zoo.fetch import PUBLISHED
 
     rows = [[c.name, c.format, "yes" if c.sha256 else "no (--sha256)", c.url] for c in PUBLISHED.values()]
@@ -185,6 +189,7 @@ class _ProgressBar:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.zoo.fetch import fetch_checkpoint, published_checkpoint
 
     if not args.name:

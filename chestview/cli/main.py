@@ -18,6 +18,8 @@ from chestview import __version__
 from chestview.cli.common import error, os_error_text, report
 from chestview.cli.logs import setup_logging
 from chestview.engine.errors import ChestviewError
+from chestview.engine.outputs import check_output_file
+from chestview.engine.paths import samples_dir
 
 # name -> module under chestview.cli with add_parser(sub) setting args.run
 SUBCOMMANDS = {
@@ -149,9 +151,6 @@ def _main(argv: list[str] | None) -> int:
     args = _app_parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.screenshot:
-        from chestview.engine.outputs import check_output_file
-        from chestview.engine.paths import samples_dir
-
         roots = args.paths or [str(samples_dir())]
         try:  # the screenshot never lands on (or among) the images it shows
             check_output_file(args.screenshot, roots=roots, inputs=[p for p in roots if os.path.isfile(p)])
@@ -162,6 +161,7 @@ def _main(argv: list[str] | None) -> int:
         error(HEADLESS_HINT)
         return 2
     if args.model:  # an unknown id is a usage error here as in every command, not an empty window
+        # deferred: imports torch; `chestview --help` and the other commands do not pay for it
         from chestview.engine.zoo import find_model
 
         try:
@@ -169,6 +169,7 @@ def _main(argv: list[str] | None) -> int:
         except ChestviewError as exc:
             error(str(exc))
             return exc.exit_code
+    # deferred: the app imports Qt; `chestview --help` and the commands do not pay for it
     from chestview.gui.app import run_app
 
     return run_app(args.paths, screenshot=args.screenshot, finding=args.finding, model=args.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from chestview.cli.common import error, table
+from chestview.cli.common import at_least, error, table
 from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
 
@@ -72,6 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.paths import user_models_dir
     from chestview.engine.zoo.publish import publish_run
 
@@ -85,10 +86,10 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _fit_gate(args: argparse.Namespace) -> int:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.gate.fit import fit_input_gate
 
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     if not 0.0 <= args.max_flag_rate < 1.0:
         error(f"--max-flag-rate must be in [0, 1), a share of the validation films (got {args.max_flag_rate})")
@@ -121,6 +122,7 @@ def _fit_gate(args: argparse.Namespace) -> int:
 
 
 def _pack_graph(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.backends.base import BackendUnavailable
     from chestview.engine.backends.packaged import pack_check_outputs, pack_graph
     from chestview.engine.zoo import find_model
@@ -145,11 +147,11 @@ def _pack_graph(args: argparse.Namespace) -> int:
 
 
 def _check_precision(args: argparse.Namespace) -> int:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.backends.precision import AUROC_LIMIT, LOCALIZATION_LIMIT
-    from chestview.engine.backends.proof import check_precision
+    from chestview.engine.precision_proof import check_precision
 
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     try:
         proof = check_precision(args.model, args.data, args.precision, batch_size=args.batch_size,
@@ -189,6 +191,7 @@ def _mean_auroc(card) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.zoo import ModelCard, default_model_id, find_model, list_zoo
 
     if getattr(args, "models_command", None) == "show":
@@ -201,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         if args.show_json or args.json:
             print(json.dumps(card.to_json(), indent=2))
             return 0
+        # deferred: imports torch and sklearn; `chestview --help` and the other commands do not pay for it
         from chestview.cli.card_view import card_text
         from chestview.engine.zoo import list_zoo
 
@@ -214,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         return args.models_run(args)
 
     if args.archs:
+        # deferred: imports torch; `chestview --help` and the other commands do not pay for it
         from chestview.engine.models import list_models, model_info
 
         rows = [[name, model_info(name).description[:90]] for name in list_models()]
@@ -224,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
     for p in problems:
         error(p)
     if args.markdown:
+        # deferred: imports torch and sklearn; `chestview --help` and the other commands do not pay for it
         from chestview.engine.zoo.summary import per_label_table, reader_table, shortcut_table, zoo_table
 
         default = default_model_id()

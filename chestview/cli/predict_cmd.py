@@ -7,9 +7,12 @@ import contextlib
 import json
 from pathlib import Path
 
-from chestview.cli.common import add_backend_argument, collect_inputs, error, report, report_backend, table
+from chestview.cli.common import (
+    add_backend_argument, at_least, between, collect_inputs, error, report, report_backend, table,
+)
 from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
+from chestview.engine.shard import merge_parts, parse_shard, run_key, shard_device, shard_from_env, write_part
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.cli.dicom_out import export_dicom
     from chestview.engine.dicom_export import DicomExporter
     from chestview.engine.ensemble import ensemble_result
@@ -69,14 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
-        return 2
-    if args.workers is not None and args.workers < 0:
-        error(f"--workers must be at least 0 (0: decode on the main thread; got {args.workers})")
-        return 2
-    if args.box_threshold is not None and not 1 <= args.box_threshold <= 255:
-        error(f"--box-threshold must be a heatmap level between 1 and 255 (got {args.box_threshold})")
+    if not (at_least("--batch-size", args.batch_size, 1)
+            and at_least("--workers", args.workers, 0, note="0: decode on the main thread")
+            and between("--box-threshold", args.box_threshold, 1, 255, what="a heatmap level")):
         return 2
     model_ids = list(dict.fromkeys(args.model or [default_model_id()]))
     if model_ids == [None]:
@@ -85,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
     if args.ensemble and len(model_ids) < 2:
         error("--ensemble needs two or more --model")
         return 2
-    from chestview.engine.shard import merge_parts, parse_shard, run_key, shard_device, shard_from_env, write_part
 
     try:
         shard = parse_shard(args.shard) if args.shard else shard_from_env()
@@ -106,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         for model_id in model_ids:
             loaded = load_model(model_id)
             if args.site:
+                # deferred: imports torch; `chestview --help` and the other commands do not pay for it
                 from chestview.engine.site import load_profile, with_site
 
                 loaded = with_site(loaded, load_profile(loaded.card.id, args.site))

@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.dicom_export.send import dicom_files, send_files
 
     if not 0 < args.port < 65536:

@@ -51,6 +51,7 @@ def names(text: str) -> tuple[str, ...]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.train.config import METHODOLOGIES, SCHEDULES
     from chestview.engine.train.losses import list_losses
 
@@ -131,6 +132,7 @@ _DIRECT = ("arch", "methodology", "model_id", "data", "labels", "size", "channel
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.train.config import TrainConfig, load_config
 
     if args.config:
@@ -234,6 +236,7 @@ def localization_text(loc: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.engine.train.events import EpochDone, Log
     from chestview.engine.train.trainer import result_summary, train
 

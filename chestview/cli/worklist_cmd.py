@@ -8,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from chestview.cli.common import collect_inputs, error, report, report_backend, table
+from chestview.cli.common import at_least, collect_inputs, error, report, report_backend, table
 from chestview.cli.progress import add_quiet_argument, progress_for
 from chestview.engine.errors import ChestviewError
+from chestview.engine.reviews import ReviewStore, write_reviews_csv
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.device import resolve_device
     from chestview.engine.outputs import check_output_file
     from chestview.engine.result_cache import ResultCache, cached_results, predict_with_cache, settings_key
@@ -47,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         error("give at least one PATH, or --samples for the bundled sample studies")
         return 2
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     model_id = args.model or default_model_id()
     if model_id is None:
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         card = ModelCard.load(model_dir)
         profile = None
         if args.site:
+            # deferred: imports torch; `chestview --help` and the other commands do not pay for it
             from chestview.engine.site import load_profile
 
             profile = load_profile(card.id, args.site)
@@ -86,10 +88,12 @@ def run(args: argparse.Namespace) -> int:
     misses = [p for p in files if p not in hits]
     backend = "no model run"
     if misses:
+        # deferred: imports torch; `chestview --help` and the other commands do not pay for it
         from chestview.engine.inference import Predictor
         from chestview.engine.zoo import load_model
 
         try:
+            # deferred: imports torch; `chestview --help` and the other commands do not pay for it
             from chestview.engine.site import with_site
 
             predictor = Predictor(with_site(load_model(model_dir), profile), device=device, boxes="positive")
@@ -107,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     for path, message in failures:
         report(message)
         results.append(ImageResult(path=path, error=message))
+    # deferred: imports torch; `chestview --help` and the other commands do not pay for it
     from chestview.engine.gate.drift import folder_drift
 
     drift = folder_drift(card, results)
@@ -136,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(Path(args.json), json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}")
     if args.reviews:
-        from chestview.engine.reviews import ReviewStore, write_reviews_csv
-
         store = ReviewStore()
         try:
             reviews = store.get_many(files)

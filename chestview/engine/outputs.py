@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from chestview.engine.errors import ChestviewError
+from chestview.engine.io.scan import IMAGE_SUFFIXES
 from chestview.engine.util import remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ def check_output_file(
     would lie in an input folder named like an image (the next run would read it as one). The same
     rule as :func:`open_output_folder`'s: an output never lands on, or is read back as, a source."""
     path = Path(path)
-    from chestview.engine.io.scan import IMAGE_SUFFIXES
 
     try:
         st = os.stat(path)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY, BOX_COLOURS, colormap_lut
+from chestview.engine.case_call import case_call
+from chestview.engine.colormaps import BOX_COLOURS, DEFAULT_COLORMAP, DEFAULT_OPACITY, colormap_lut
 from chestview.engine.errors import ChestviewError
 from chestview.engine.explain.cam import upsample_map
 from chestview.engine.explain.display import combined_heatmap, heat_alpha
@@ -63,8 +64,6 @@ def _dashed_rectangle(draw: ImageDraw.ImageDraw, xy: list[float], colour, width:
 def legend_lines(result: ImageResult) -> list[str]:
     """The exported legend: the case call (engine.case_call, with its note when a finding disagrees)
     and the positive findings, "diffuse — no box" where a finding's map has no focal region."""
-    from chestview.engine.case_call import case_call
-
     lines = []
     call = case_call(result)
     if call is not None and (result.abnormality is not None or call.discordant):

@@ -30,7 +30,9 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import numpy as np
 
 from chestview import __version__
+from chestview.engine.paths import user_cache_dir
 from chestview.engine.results import ImageResult
+from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, set_aside
 from chestview.engine.util import open_regular
 
 log = logging.getLogger(__name__)
@@ -42,10 +44,18 @@ DEFAULT_MAX_ENTRIES = 50_000
 _CHUNK = 1 << 20
 _PROBE = 64 * 1024
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+-- file_digests (with the content probe) is a table of its own, not a column added to
+-- files: an older chestview sharing the file keeps writing files as it always did.
+CREATE TABLE IF NOT EXISTS file_digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
+                                         probe TEXT, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB, nbytes INTEGER, last_used REAL);
+CREATE INDEX IF NOT EXISTS results_lru ON results (last_used);
+"""
+
 
 def default_cache_path() -> Path:
-    from chestview.engine.paths import user_cache_dir
-
     return user_cache_dir() / f"results-v{FORMAT}.sqlite"
 
 
@@ -72,18 +82,6 @@ def content_probe(f: IO[bytes], size: int) -> str:
         f.seek(max(size - _PROBE, _PROBE))
         h.update(f.read(_PROBE))
     return h.hexdigest()[:32]
-
-
-# SQLite's result codes for a damaged file; anything else (busy, locked, read-only, full) is not damage.
-_CORRUPTION_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
-
-
-def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
-    name = getattr(exc, "sqlite_errorname", None)
-    if name is not None:  # extended codes (SQLITE_CORRUPT_VTAB) count as their primary code
-        return any(name == code or name.startswith(code + "_") for code in _CORRUPTION_CODES)
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text
 
 
 def settings_key(
@@ -175,7 +173,7 @@ class ResultCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
         except sqlite3.DatabaseError as exc:
-            if not _is_corruption(exc):
+            if not is_corruption(exc):
                 self._disable(exc)
                 return
             self._discard(exc)
@@ -187,37 +185,14 @@ class ResultCache:
             self._disable(exc)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None)
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
-                -- file_digests (with the content probe) is a table of its own, not a column added to
-                -- files: an older chestview sharing the file keeps writing files as it always did.
-                CREATE TABLE IF NOT EXISTS file_digests (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,
-                                                         probe TEXT, sha256 TEXT);
-                CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, payload BLOB, nbytes INTEGER, last_used REAL);
-                CREATE INDEX IF NOT EXISTS results_lru ON results (last_used);
-                """
-            )
-            conn.execute("SELECT COUNT(*) FROM results").fetchone()
-        except sqlite3.DatabaseError:
-            conn.close()
-            raise
-        return conn
+        return connect_store(self.path, timeout=self.busy_timeout, schema=_SCHEMA, probe_table="results",
+                             pragmas=("PRAGMA synchronous=NORMAL",))
 
     def _discard(self, exc: BaseException) -> None:
         """The file is not a usable database: move it aside (kept once, for a bug report) and start over."""
         log.warning("%s: result cache unreadable (%s); starting a new one", self.path, exc)
         self._close_quietly()
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                try:
-                    os.replace(p, Path(str(p) + ".corrupt"))
-                except OSError:
-                    p.unlink(missing_ok=True)
+        set_aside(self.path)
 
     def _disable(self, exc: BaseException) -> None:
         """The cache cannot be used now (read-only, locked by another process, disk full): this run
@@ -229,12 +204,8 @@ class ResultCache:
             log.warning("%s: result cache not usable (%s); no cache this run", self.path, reason)
 
     def _close_quietly(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
-            self._conn = None
+        close_quietly(self._conn)
+        self._conn = None
 
     def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """``fn(conn)`` under the lock, or None once the cache is off for this run. Only a damaged
@@ -250,7 +221,7 @@ class ResultCache:
             try:
                 return fn(self._conn)
             except sqlite3.DatabaseError as exc:
-                if not _is_corruption(exc):
+                if not is_corruption(exc):
                     self._disable(exc)
                     return None
                 self._discard(exc)
@@ -421,6 +392,7 @@ def predict_with_cache(
     """Every path's result: cached ones first (in input order, no model run), then the rest as the
     model produces them, each stored. ``cache=None`` runs everything. ``result.timings_ms`` of a
     cached result are those of the run that made it."""
+    # deferred: imports torch
     from chestview.engine.inference import PredictProgress
 
     paths = [str(p) for p in paths]

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from chestview.engine.paths import user_data_dir
 from chestview.engine.result_cache import file_sha256
 from chestview.engine.results import ImageResult
+from chestview.engine.sqlite_store import close_quietly, connect_store, set_aside
 from chestview.engine.util import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,14 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 VERDICTS = ("agree", "disagree", "unsure")
 
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS reviews (digest TEXT PRIMARY KEY, path TEXT, read INTEGER,
+                                    verdicts TEXT, note TEXT, model TEXT, updated REAL);
+"""
+
 
 def default_review_path() -> Path:
-    from chestview.engine.paths import user_data_dir
-
     return user_data_dir() / f"reviews-v{FORMAT}.sqlite"
 
 
@@ -81,36 +87,13 @@ class ReviewStore:
             self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
-        try:
-            conn.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
-                CREATE TABLE IF NOT EXISTS reviews (digest TEXT PRIMARY KEY, path TEXT, read INTEGER,
-                                                    verdicts TEXT, note TEXT, model TEXT, updated REAL);
-                """
-            )
-            conn.execute("SELECT COUNT(*) FROM reviews").fetchone()
-        except sqlite3.DatabaseError:
-            conn.close()
-            raise
-        return conn
+        return connect_store(self.path, timeout=10.0, schema=_SCHEMA, probe_table="reviews")
 
     def _set_aside(self, exc: BaseException) -> None:
         log.warning("%s: review store unreadable (%s); set aside as .corrupt, starting a new one", self.path, exc)
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
-            self._conn = None
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                try:
-                    os.replace(p, Path(str(p) + ".corrupt"))
-                except OSError:
-                    p.unlink(missing_ok=True)
+        close_quietly(self._conn)
+        self._conn = None
+        set_aside(self.path)
 
     def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         with self._lock:

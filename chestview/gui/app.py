@@ -75,6 +75,7 @@ def _model_directory_to_id(model: str | None) -> str | None:
     ``chestview predict``: its parent joins the zoo path for this session and its id is selected."""
     if not model or not (Path(model) / "card.json").is_file():
         return model
+    # deferred: imports torch; the window opens without it
     from chestview.engine.zoo import ModelCard
 
     try:
@@ -107,6 +108,7 @@ def run_app(
     model = _model_directory_to_id(model)
     app = make_app()
     timings.mark("Qt application")
+    # deferred: imports Qt; `chestview --help` and the commands do not pay for it
     from chestview.engine.paths import samples_dir
     from chestview.gui.main_window import MainWindow
     from chestview.gui.settings import AppSettings
@@ -204,6 +206,7 @@ class Screenshotter:
                 if not w.findings.select_label(self.finding):
                     w.notify_error("screenshot", f"finding {self.finding!r} is not a label of this model")
             elif not w.findings.shown_map():
+                # deferred: imports Qt; `chestview --help` and the commands do not pay for it
                 from chestview.gui.findings import default_label
 
                 # The window's own choice otherwise (a film's default, or the abnormality map).
@@ -217,6 +220,7 @@ class Screenshotter:
         self.save()
 
     def save(self) -> None:
+        # deferred: imports Qt; `chestview --help` and the commands do not pay for it
         from PySide6.QtWidgets import QApplication
 
         from PySide6.QtCore import QBuffer, QByteArray, QIODevice

@@ -6,28 +6,18 @@ import json
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
+    QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+    QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from chestview.engine.backends import CHOICES
 from chestview.engine.util import atomic_write_text
 from chestview.gui.workers import WorkerManager, create_worker
 
 
 def bench_job(model_id: str, paths: list[str], device: str, batch_size: int, n_images: int, *,
               backend: str = "auto", on_event=None, should_stop=None):
+    # deferred: imports torch; the window opens without it
     from chestview.engine.bench import run_benchmark
     from chestview.engine.io import iter_image_files
     from chestview.engine.zoo import load_model
@@ -76,7 +66,6 @@ class BenchmarkDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.device.setCurrentText(device)
-        from chestview.engine.backends import CHOICES
 
         self.backend = QComboBox()
         self.backend.addItems(CHOICES)

@@ -10,17 +10,13 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QToolBar,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QTreeWidgetItemIterator,
-    QVBoxLayout,
+    QHeaderView, QLabel, QLineEdit, QToolBar, QTreeWidget, QTreeWidgetItem, QTreeWidgetItemIterator, QVBoxLayout,
     QWidget,
 )
 
+from chestview.engine.errors import ChestviewError
+from chestview.engine.io import load_image, scan_paths, thumbnail
+from chestview.engine.results import abnormality_score
 from chestview.gui.state import Catalog, CatalogImage
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -67,16 +63,11 @@ def _date(d: str | None) -> str:
 
 def scan_job(paths: list[str], *, on_event=None, should_stop=None) -> Catalog:
     """Worker job: list the studies under ``paths`` (headers only)."""
-    from chestview.engine.io import scan_paths
-
     return catalog_from_scan(scan_paths(paths, on_event=on_event, should_stop=should_stop))
 
 
 def thumbnails_job(paths: list[str], size: int = THUMB) -> Iterator[tuple[str, np.ndarray | None]]:
     """Worker generator: (path, uint8 thumbnail or None) for each image."""
-    from chestview.engine.errors import ChestviewError
-    from chestview.engine.io import load_image, thumbnail
-
     for path in paths[:MAX_THUMBNAILS]:
         try:
             yield path, thumbnail(load_image(path), size)
@@ -87,8 +78,6 @@ def thumbnails_job(paths: list[str], size: int = THUMB) -> Iterator[tuple[str, n
 def result_flag(result) -> tuple[bool, float]:
     """(abnormal?, score) of a result: the abnormality score when the model has one, else the top
     finding's probability (``engine.results.abnormality_score``); abnormal = a positive finding."""
-    from chestview.engine.results import abnormality_score
-
     ab = getattr(result, "abnormality", None)
     positive = ab.positive if ab is not None else any(f.positive and f.reliable for f in result.findings)
     return bool(positive), float(abnormality_score(result))

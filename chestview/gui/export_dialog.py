@@ -6,18 +6,11 @@ import datetime as _dt
 from pathlib import Path
 
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QWidget,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QPushButton, QWidget,
 )
+
+from chestview.engine.paths import user_data_dir, user_documents_dir
 
 FORMATS = ("png", "jpg")
 DICOM_FORMAT = "DICOM objects"  # an SR and a presentation state (+ optional secondary capture) in a folder
@@ -35,8 +28,6 @@ def default_export_dir(last: str, sources: list[str]) -> str:
     """Where an export is proposed: the last export folder, else ``<documents>/chestview`` — but
     never beside or inside a source: a folder that holds (at any depth) one of ``sources`` (files or
     folders the studies were opened from) is skipped, so exports never mix with patient data."""
-    from chestview.engine.paths import user_data_dir, user_documents_dir
-
     folders = {Path(s) if Path(s).is_dir() else Path(s).parent for s in sources}
     for candidate in (last, str(user_documents_dir()), str(user_data_dir() / "exports")):
         if candidate and not any(_inside(Path(candidate), f) for f in folders):

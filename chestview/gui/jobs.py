@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from chestview.engine.backends.precision import refusal
 from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
+from chestview.engine.result_cache import ResultCache as DiskResultCache
+from chestview.engine.result_cache import cached_results, predict_with_cache, predictor_key
 from chestview.gui import timings
 from chestview.gui.state import ResultCache
 
@@ -59,6 +62,7 @@ class PredictorCache:
         return notes
 
     def get(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> Any:
+        # deferred: imports torch; the window opens without it
         from chestview.engine.inference import Predictor
         from chestview.engine.site.profile import profile_for, with_site
         from chestview.engine.zoo import load_model
@@ -88,6 +92,7 @@ class PredictorCache:
     def card(self, model_id: str) -> Any:
         """The model's card as the predictor uses it (with the Settings' site profile applied), without
         loading the model."""
+        # deferred: imports torch; the window opens without it
         from chestview.engine.site.profile import profile_for
         from chestview.engine.zoo import ModelCard, find_model
 
@@ -98,6 +103,7 @@ class PredictorCache:
     def cache_key(self, model_id: str, device: str = "auto", box_threshold: int = 180) -> str:
         """The result-cache key of what :meth:`get` would build, from the model's card alone: looking
         results up needs no model (no weights read, no backend opened)."""
+        # deferred: imports torch; the window opens without it
         from chestview.engine.device import resolve_device
         from chestview.engine.result_cache import settings_key
 
@@ -107,7 +113,6 @@ class PredictorCache:
         if pred is not None:
             precision = pred.precision
         else:  # a precision the card does not prove runs at f32 (open_reduced): look those results up
-            from chestview.engine.backends.precision import refusal
 
             precision = self.precision if refusal(card, self.precision) is None else "f32"
         return settings_key(card, device_type=resolve_device(device).type, box_threshold=box_threshold,
@@ -116,6 +121,7 @@ class PredictorCache:
 
 def drift_job(cache: PredictorCache, model_id: str, results: list) -> Any:
     """The drift report (engine.gate.drift) of a Run all's results; None without a reference."""
+    # deferred: imports torch; the window opens without it
     from chestview.engine.gate.drift import folder_drift
 
     return folder_drift(cache.card(model_id), results)
@@ -128,6 +134,7 @@ def preload_job(cache: PredictorCache, model_id: str, device: str, box_threshold
 
 
 def describe_device_job(device: str = "auto") -> str:
+    # deferred: imports torch; the window opens without it
     from chestview.engine.device import describe_device, resolve_device
 
     return describe_device(resolve_device(device))
@@ -135,6 +142,7 @@ def describe_device_job(device: str = "auto") -> str:
 
 def list_zoo_job() -> tuple[list, list[str]]:
     """(zoo entries, problems) - the models of the bundled and user zoos."""
+    # deferred: imports torch; the window opens without it
     from chestview.engine.zoo import list_zoo
 
     problems: list[str] = []
@@ -144,8 +152,6 @@ def list_zoo_job() -> tuple[list, list[str]]:
 def predict_image_job(cache: PredictorCache, model_id: str, device: str, image, box_threshold: int = 180):
     """The model's result on one loaded image, from the on-disk result cache when it is there; a new
     result is stored there (so the worklist finds it when the folder is opened again)."""
-    from chestview.engine.result_cache import predictor_key
-
     predictor = cache.get(model_id, device, box_threshold)
     disk = disk_cache()
     digest = disk.file_digests([image.path]).get(image.path) if disk is not None and image.path else None
@@ -169,10 +175,8 @@ def disk_cache() -> Any:
     """The on-disk result cache shared with ``chestview worklist`` (None when it cannot be opened)."""
     with _disk_lock:
         if not _disk:
-            from chestview.engine.result_cache import ResultCache
-
             try:
-                _disk.append(ResultCache())
+                _disk.append(DiskResultCache())
             except Exception as exc:  # an unwritable cache folder must not stop the app
                 import logging
 
@@ -184,8 +188,6 @@ def disk_cache() -> Any:
 def cached_results_job(cache: PredictorCache, model_id: str, device: str, paths: list[str],
                        box_threshold: int = 180) -> tuple[str, dict[str, Any]]:
     """(model id, path -> result) of the paths whose results are on disk already: no model runs."""
-    from chestview.engine.result_cache import cached_results
-
     disk = disk_cache()
     if disk is None or not paths:
         return model_id, {}
@@ -204,6 +206,7 @@ def compare_job(cache: PredictorCache, model_ids: list[str], device: str, image,
 
 
 def _card_box_threshold(model_id: str) -> int:
+    # deferred: imports torch; the window opens without it
     from chestview.engine.zoo import ModelCard, find_model
 
     return ModelCard.load(find_model(model_id)).box_threshold
@@ -223,8 +226,6 @@ def predict_paths_job(
 
     Decoding runs in the calling (worker) thread (num_workers=0): the app keeps its cores for the UI.
     """
-    from chestview.engine.result_cache import predict_with_cache
-
     todo = [p for p in paths if results.result(p, model_id) is None]
     total = len(paths)
     done = total - len(todo)
@@ -238,6 +239,7 @@ def predict_paths_job(
 
 
 def output_paths(out_dir: Path, source: str, fmt: str, used: set[str]) -> Path:
+    # deferred: imports torch; the window opens without it
     from chestview.engine.export import output_name
 
     return out_dir / output_name(source, used, suffix="." + fmt)
@@ -260,6 +262,7 @@ def export_one_job(
 ) -> str:
     """The annotated image of the current view (full resolution; legend = the positive findings,
     warnings burned in) and its JSON report beside it, with every setting that shaped the image."""
+    # deferred: imports torch; the window opens without it
     from chestview.engine.export import results_document, write_results_json
     from chestview.engine.render import render_annotated, save_image_atomic
     from chestview.engine.zoo.quality import model_warning_line
@@ -285,6 +288,7 @@ def export_dicom_job(
     secondary_capture: bool = False,
 ) -> str:
     """The DICOM objects of the current view (SR, GSPS with this window, optional SC); a status line."""
+    # deferred: imports torch; the window opens without it
     from chestview.engine.dicom_export import DicomExporter
 
     with DicomExporter(out_dir, card, secondary_capture=secondary_capture) as exporter:
@@ -315,6 +319,7 @@ def export_batch_job(
     settings: dict | None = None,
 ) -> Iterator[ExportProgress]:
     """Annotated images of every study (positive findings drawn) + one results.json for all of them."""
+    # deferred: imports torch; the window opens without it
     from chestview.engine.errors import ChestviewError
     from chestview.engine.explain.box_rule import rebox
     from chestview.engine.export import public_error, results_document, write_results_json

@@ -13,17 +13,8 @@ import numpy as np
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget,
-    QLabel,
-    QListWidget,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QSplitter,
-    QTabWidget,
-    QToolBar,
-    QToolButton,
-    QWidget,
+    QDockWidget, QLabel, QListWidget, QMainWindow, QMessageBox, QProgressBar, QSplitter, QTabWidget, QToolBar,
+    QToolButton, QWidget,
 )
 
 import chestview
@@ -33,6 +24,7 @@ from chestview.gui.browser import StudyBrowser, accept_file_drag, dropped_paths
 from chestview.gui.compare_view import open_compare
 from chestview.gui.findings import FindingsPanel
 from chestview.gui.model_panel import ModelPanel
+from chestview.gui.reading import install_reading
 from chestview.gui.settings import AppSettings, SettingsDialog
 from chestview.gui.state import LRUCache, ResultCache
 from chestview.gui.tags import ImageInfoPanel, TagPanel
@@ -42,7 +34,6 @@ from chestview.gui.window.browsing import BrowsingMixin, samples_dir
 from chestview.gui.window.exporting import ExportMixin
 from chestview.gui.window.jobs import JobsMixin
 from chestview.gui.workers import Worker, WorkerManager, create_worker
-from chestview.gui.reading import install_reading
 from chestview.gui.worklist import install_worklist
 
 log = logging.getLogger(__name__)
@@ -446,6 +437,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
 
     def open_settings(self) -> None:
         ids = [e.card.id for e in self.model_panel.entries]
+        # deferred: imports torch; the window opens without it
         from chestview.engine.site.profile import all_site_names
 
         dlg = SettingsDialog(self.settings, ids, self, zoo_default=self._zoo_default(self.model_panel.entries),

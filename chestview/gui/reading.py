@@ -16,14 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QDockWidget,
-    QFileDialog,
-    QInputDialog,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
+    QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QInputDialog, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
 
@@ -31,7 +24,9 @@ from chestview.engine.annotations import AnnotationStore
 from chestview.engine.priors import compare_findings, prior_label
 from chestview.engine.report_line import report_line
 from chestview.engine.reviews import ReviewStore, write_reviews_csv
+from chestview.gui import jobs
 from chestview.gui.review_panel import ReviewPanel
+from chestview.gui.workers import create_worker
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +144,6 @@ class ReadingController(QObject):
             self._stored(self.reviews.set_note(self.w.current_path, note))
 
     def load_reviews(self, *_a: Any) -> None:
-        from chestview.gui.workers import create_worker
-
         paths = self.w.browser.paths()
         self.w.worklist.set_info(self.w.browser.catalog.images, hide_identifiers=self.w.hide_identifiers)
         if paths:
@@ -251,9 +244,6 @@ class ReadingController(QObject):
 
     def _look_up_prior(self, path: str) -> None:
         """The prior's result from the on-disk result cache (no model run)."""
-        from chestview.gui import jobs
-        from chestview.gui.workers import create_worker
-
         self._prior_lookups.add((path, self.model_id()))
         w = create_worker(jobs.cached_results_job, self.w.predictors, self.model_id(), self.w.settings.device,
                           [path], self.w.findings.threshold_value, name="prior result")

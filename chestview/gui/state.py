@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Hashable, TypeVar
 
+from chestview.engine.priors import find_prior as engine_find_prior
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -37,8 +39,6 @@ class CatalogImage:
 def find_prior(images: list[CatalogImage], path: str) -> CatalogImage | None:
     """The most recent earlier image of the same patient (:func:`chestview.engine.priors.find_prior`:
     DICOM PatientID and study date, or NIH ``PATIENT_FOLLOWUP.png`` names), or None."""
-    from chestview.engine.priors import find_prior as engine_find_prior
-
     return engine_find_prior(images, path)
 
 

@@ -7,16 +7,11 @@ from pathlib import Path
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFormLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
+    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget,
 )
 
+from chestview.engine.io import read_dicom_tags
+from chestview.engine.io.detect import sniff_file
 from chestview.engine.io.image import XrayImage
 
 COLUMNS = ("Keyword", "Value", "Tag", "VR")
@@ -33,9 +28,6 @@ IDENTIFYING_KEYWORDS = frozenset({
 
 def tags_job(path: str) -> tuple[str, list]:
     """Worker job: (path, tags) for a DICOM file, (path, []) for other files."""
-    from chestview.engine.io import read_dicom_tags
-    from chestview.engine.io.detect import sniff_file
-
     try:
         fmt = sniff_file(Path(path))
     except OSError:

@@ -20,11 +20,12 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY, BOX_COLOURS, colormap_lut
+from chestview.engine.colormaps import BOX_COLOURS, DEFAULT_COLORMAP, DEFAULT_OPACITY, colormap_lut
 from chestview.engine.explain.cam import upsample_map
 from chestview.engine.explain.display import SCALE_NOTE, heat_alpha, probability_at_level
 from chestview.engine.io.image import XrayImage
 from chestview.engine.results import Box
+from chestview.gui.measurements import MeasurementTools
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -175,8 +176,6 @@ class ImageViewer(QWidget):
         # The bar keeps its place when there is no map (opacity 0, not hidden): the image never shifts.
         self.colorbar.setOpacity(0.0)
         self.graphics.addItem(self.colorbar, row=0, col=1)
-
-        from chestview.gui.measurements import MeasurementTools
 
         self.measure = MeasurementTools(self.view)
         self.view.tool_dragged.connect(lambda a, b, done: self.measure.drag(a, b, done, self.image))

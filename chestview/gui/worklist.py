@@ -20,20 +20,15 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
 
 from chestview.engine.priors import nih_name
 from chestview.engine.worklist import WorklistRow, build_worklist
+from chestview.gui import jobs
+from chestview.gui.workers import create_worker
 
 COLUMNS = ("Read", "Patient", "Accession", "Study date", "View", "Modality", "Score", "Case call", "File",
            "Top findings", "Input check", "Verdicts", "Warnings", "Model")
@@ -353,9 +348,6 @@ def install_worklist(window: Any) -> WorklistPanel:
     """Add the worklist dock to the main window and keep it in step with the window's results,
     its browser and its model picker. The window needs ``results`` (gui.state.ResultCache),
     ``model_panel``, ``browser``, ``show_path``, ``catalog_loaded`` and ``_dock``."""
-    from chestview.gui import jobs
-    from chestview.gui.workers import create_worker
-
     panel = WorklistPanel()
     dock = window._dock("Worklist", "dock-worklist", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.worklist = panel

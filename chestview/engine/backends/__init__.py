@@ -21,8 +21,10 @@ The modules, and the one way their imports run (each imports only those before i
   and the runtime's check against it, once per graph and version;
 - :mod:`.onnxruntime_backend`, :mod:`.openvino_backend`: a runtime on one graph file, nothing more;
 - :mod:`.select`: the one place that decides which backend, which precision and, for a runtime, which
-  graph (falling back from the shipped graph to an export), then opens it;
-- :mod:`.proof`: measuring a reduced precision on a validation split (runs the model as ``eval`` does).
+  graph (falling back from the shipped graph to an export), then opens it.
+
+Measuring a reduced precision on a validation split runs the model as ``eval`` does, so it lives
+above the package, in :mod:`chestview.engine.precision_proof`.
 """
 
 # Names only here, so that the command line can offer them without importing torch.

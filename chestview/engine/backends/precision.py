@@ -3,7 +3,7 @@
 A bf16 forward pass is not exact (it moves probabilities by far more than the 1e-4 an exported
 backend must match torch to), so it cannot pass the parity check every backend passes. Instead,
 ``chestview models check-precision`` measures it on the model's own validation split against
-float32 (:mod:`chestview.engine.backends.proof`) and records the result in the card under
+float32 (:mod:`chestview.engine.precision_proof`) and records the result in the card under
 ``reduced_precision``; a reduced precision is used only when that record passed, for these very
 weights (their SHA-256). The limits are the project's: the validation AUROC may move by at most
 0.002 and the localization score by at most 0.01.

@@ -10,6 +10,7 @@ __all__ = ["NIH_LABELS", "LabeledDataset", "Sample", "open_dataset", "split_data
 
 def __getattr__(name: str):  # torch is imported only when the torch dataset is used
     if name == "ChestXrayTorchDataset":
+        # deferred: imports torch and torchvision
         from chestview.engine.data.torch_dataset import ChestXrayTorchDataset
 
         return ChestXrayTorchDataset

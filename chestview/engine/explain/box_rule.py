@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from chestview.engine.explain.boxes import BoxCut, cut_boxes
-from chestview.engine.explain.prior import fuse_stack, prior_factors
+from chestview.engine.explain.prior import fuse_stack, load_priors, prior_factors
 from chestview.engine.results import ImageResult
 
 
@@ -74,10 +75,6 @@ def rebox(result: ImageResult, rule: BoxRule, threshold: int, labels: Sequence[s
 def load_box_rule(card, directory, max_boxes: int = 3) -> BoxRule:
     """The box rule of a zoo entry (its card and folder) without loading the model: the priors file
     (checked against the card's SHA-256) and the exponent, as the predictor's."""
-    from pathlib import Path
-
-    from chestview.engine.explain.prior import load_priors
-
     spec = card.box_prior or {}
     if not spec:
         return BoxRule({}, 0.0, max_boxes)

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from chestview.engine.case_call import ABNORMALITY_MAP
+
 GAIN = 1.5  # steepness in log-odds: p = t/3 (in odds) is at about 0.16, p = 3t at about 0.84
 ALPHA_START, ALPHA_FULL = 0.35, 0.9  # heat below ALPHA_START is fully transparent
 SCALE_NOTE = "heat × level of the finding (0.5 = its operating point)"
@@ -49,8 +51,6 @@ def scaled_heatmap(heat_u8: np.ndarray, probability: float, threshold: float) ->
 def combined_heatmap(result, labels: list[str]) -> np.ndarray | None:
     """Pixel-wise maximum of the scaled maps of ``labels`` (those with a map), or None. The
     abnormality output's map (``case_call.ABNORMALITY_MAP``) is scaled by the abnormality's level."""
-    from chestview.engine.case_call import ABNORMALITY_MAP
-
     maps = []
     for label in labels:
         f = result.finding(label)

@@ -19,6 +19,9 @@ import torch
 
 from chestview.engine.data import open_dataset, split_dataset
 from chestview.engine.errors import ChestviewError
+from chestview.engine.gate.check import input_check
+from chestview.engine.gate.drift import reference_quantiles
+from chestview.engine.gate.kind_fit import fit_kinds
 from chestview.engine.gate.stats import GateStats, choose_threshold, fit_ppca
 from chestview.engine.gate.store import save_gate
 from chestview.engine.inference import Predictor
@@ -63,8 +66,6 @@ def extract_features(
             feats.append(f.numpy())
             kept += [item["path"] for item in good]
             if checks_flag is not None:
-                from chestview.engine.gate.check import input_check
-
                 checks_flag += [input_check(item["image"], None, None, gray=item["check_gray"]).flagged for item in good]
             if abnormality is not None:
                 p = predictor.calibrate(probs.numpy())
@@ -200,10 +201,6 @@ def fit_input_gate(
     val_scores = stats.score(val)
     kind_fit = None
     if kinds:
-        from dataclasses import replace
-
-        from chestview.engine.gate.kind_fit import fit_kinds
-
         rng = np.random.default_rng(seed + 1)
         pick = lambda idx, n: [ds.samples[i].path for i in sorted(rng.choice(idx, size=min(n, len(idx)), replace=False))]  # noqa: E731
         kind_fit = fit_kinds(
@@ -213,7 +210,6 @@ def fit_input_gate(
             on_stage=lambda stage: log.info("input gate: %s", stage))
         stats = replace(stats, threshold=kind_fit.distance_threshold, kind=kind_fit.classifier)
         flagged = int(np.sum((val_scores > stats.threshold) | (stats.kind.chest_probability(val) < stats.kind.cutoff)))
-    from chestview.engine.gate.drift import reference_quantiles
 
     reference = reference_quantiles(val_scores, val_abnormality)
     fit = GateFit(stats, len(train), len(val), flagged, time.perf_counter() - t0, max_flag_rate, kind_fit, reference)

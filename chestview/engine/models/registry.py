@@ -77,6 +77,8 @@ def min_input_size(name: str, arch_kwargs: dict | None = None) -> tuple[int, str
     None for an architecture without a ``trunk`` option (its own builder knows its limits)."""
     import inspect
 
+    # late: the registry is the bottom of the models package (see its docstring) and never imports a
+    # trunk at load time; trunks import models.imagenet, whose package __init__ imports this module
     from chestview.engine.models.trunks import list_trunks
     from chestview.engine.models.trunks import min_input_size as trunk_min
 

@@ -11,6 +11,7 @@ site's on the same held-out films.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import math
@@ -20,7 +21,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from chestview.engine.errors import ChestviewError
+from chestview.engine.evaluate.calibration import apply_platt
+from chestview.engine.evaluate.operating import ABNORMALITY_SENSITIVITY, MAX_NORMAL_ANY_POSITIVE
+from chestview.engine.evaluate.reader import abnormal_targets
+from chestview.engine.inference import Predictor
+from chestview.engine.gate.drift import reference_quantiles
+from chestview.engine.gate.stats import choose_threshold
 from chestview.engine.site.profile import SiteProfile, check_name
+from chestview.engine.train.evaluation import SplitPredictions, choose_operating_point, common_labels
+from chestview.engine.zoo.card import ABNORMALITY
 
 MAX_GATE_FLAG_RATE = 0.02
 
@@ -36,11 +45,6 @@ class LocalScores:
 
 def score_films(loaded: Any, ds: Any, *, device: str = "auto", backend: str = "auto", batch_size: int = 8,
                 num_workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> LocalScores:
-    import copy
-
-    from chestview.engine.inference import Predictor
-    from chestview.engine.train.evaluation import SplitPredictions, common_labels
-
     bare = copy.copy(loaded)
     bare.card = loaded.card.with_updates(calibration={})  # raw scores: the recipe fits calibration on them
     labels = common_labels(loaded.card.labels, ds.labels)
@@ -82,8 +86,6 @@ def _subset(preds: Any, rows: np.ndarray) -> Any:
 
 
 def _apply(probs: np.ndarray, names: Sequence[str], calibration: dict[str, Any]) -> np.ndarray:
-    from chestview.engine.evaluate.calibration import apply_platt
-
     out = np.asarray(probs, dtype=np.float64).copy()
     params = (calibration or {}).get("params") or {}
     for c, name in enumerate(names):
@@ -96,9 +98,6 @@ def operating_metrics(preds: Any, calibration: dict[str, Any], thresholds: dict[
                       abnormality_threshold: float | None, shown: Sequence[str]) -> dict[str, Any]:
     """What the reader meets on ``preds`` (uncalibrated) under one calibration and operating point:
     normals with any positive finding, and the abnormality output's sensitivity and specificity."""
-    from chestview.engine.evaluate.reader import abnormal_targets
-    from chestview.engine.zoo.card import ABNORMALITY
-
     probs = _apply(preds.probs, preds.labels, calibration)
     sick = abnormal_targets(preds.targets)
     normal = sick == 0
@@ -122,8 +121,6 @@ def _rate(flags: np.ndarray) -> float | None:
 
 
 def _gate_cut(distances: np.ndarray, model_cut: float | None) -> float | None:
-    from chestview.engine.gate.stats import choose_threshold
-
     d = distances[np.isfinite(distances)]
     if model_cut is None or d.size == 0:
         return None
@@ -131,8 +128,6 @@ def _gate_cut(distances: np.ndarray, model_cut: float | None) -> float | None:
 
 
 def _fit(preds: Any, card: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    from chestview.engine.train.evaluation import choose_operating_point
-
     return choose_operating_point(preds, card, {})
 
 
@@ -140,9 +135,6 @@ def fit_site_profile(loaded: Any, ds: Any, name: str, *, data: str = "", seed: i
                      ) -> SiteProfile:
     """The site profile of ``loaded`` (a LoadedModel with its own card) fitted on ``ds`` (a
     LabeledDataset of this site's films with labels)."""
-    from chestview.engine.evaluate.reader import abnormal_targets
-    from chestview.engine.zoo.card import ABNORMALITY
-
     check_name(name)
     card = loaded.card
     local = score_films(loaded, ds, **score_kw)
@@ -169,12 +161,9 @@ def fit_site_profile(loaded: Any, ds: Any, name: str, *, data: str = "", seed: i
         after.append(operating_metrics(held, updates.get("calibration", {}), updates["thresholds"], ab, shown))
 
     updates, rules = _fit(preds, card)  # the profile itself: every film
-    from chestview.engine.evaluate.operating import MAX_NORMAL_ANY_POSITIVE
 
     targets = {"normals_with_positive_finding": MAX_NORMAL_ANY_POSITIVE}
     if card.has_abnormality:
-        from chestview.engine.evaluate.operating import ABNORMALITY_SENSITIVITY
-
         targets["abnormality_sensitivity"] = ABNORMALITY_SENSITIVITY
     metrics = {
         "how": "two-fold cross-fitting on the local films: each half measured under the profile fitted on the other",
@@ -189,8 +178,6 @@ def fit_site_profile(loaded: Any, ds: Any, name: str, *, data: str = "", seed: i
     gate_stats_cut = card.input_gate.get("threshold") if card.input_gate else None
     reference: dict[str, Any] = {}
     if np.isfinite(local.distances).sum() >= 3:
-        from chestview.engine.gate.drift import reference_quantiles
-
         calibrated = None if preds.abnormality is None else _apply(
             preds.abnormality[:, None], [ABNORMALITY], updates.get("calibration", {}))[:, 0]
         reference = reference_quantiles(local.distances[np.isfinite(local.distances)],

@@ -8,6 +8,7 @@ describe what users get. Thresholds are only ever derived from a validation spli
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -23,35 +24,21 @@ from PIL import Image
 from chestview.engine.data import open_dataset, split_dataset
 from chestview.engine.data.files import image_size
 from chestview.engine.data.nih import RELEASE_SIZE, read_boxes
-from chestview.engine.data.recorded_split import match_recorded_split, read_split
+from chestview.engine.data.recorded_split import check_split, match_recorded_split, read_split
+from chestview.engine.entry_files import read_entry_file
 from chestview.engine.errors import ChestviewError, DatasetError, ImageLoadError
 from chestview.engine.evaluate.box_threshold import choose_box_threshold, describe_choice
 from chestview.engine.evaluate.calibration import apply_platt, fit_platt
 from chestview.engine.evaluate.localization import (
-    PRIOR_BOXES,
-    box_area_summary,
-    localization_table,
-    mean_prior_boxes,
-    prior_boxes,
+    PRIOR_BOXES, box_area_summary, localization_table, mean_prior_boxes, prior_boxes,
 )
 from chestview.engine.evaluate.metrics import operating_thresholds, per_label_auroc
-from chestview.engine.evaluate.operating import (
-    ABNORMALITY_SENSITIVITY,
-    finding_thresholds,
-    sensitivity_threshold,
-)
+from chestview.engine.evaluate.operating import ABNORMALITY_SENSITIVITY, finding_thresholds, sensitivity_threshold
 from chestview.engine.evaluate.probe import INTENSITY_VARIANTS, apply_variant, probe_result
 from chestview.engine.evaluate.reader import abnormal_targets, reader_metrics
 from chestview.engine.evaluate.report import write_report
 from chestview.engine.evaluate.targets import verdicts
-from chestview.engine.explain.prior import (
-    EXPONENTS,
-    PRIOR_FILE,
-    fuse_maps,
-    load_priors,
-    prior_maps,
-    save_priors,
-)
+from chestview.engine.explain.prior import EXPONENTS, PRIOR_FILE, fuse_maps, load_priors, prior_maps, save_priors
 from chestview.engine.inference import Predictor
 from chestview.engine.io.loader import load_image
 from chestview.engine.results import Box
@@ -501,12 +488,6 @@ class EvalSplit:
 def recorded_split_document(directory: Path, card: Any) -> dict[str, Any] | None:
     """The model's recorded split (split.json), checked against the SHA-256 its card names; None for a
     card that records none (models trained before chestview recorded splits)."""
-    import hashlib
-    import json
-
-    from chestview.engine.data.recorded_split import check_split
-    from chestview.engine.entry_files import read_entry_file
-
     record = (card.provenance or {}).get("split_file")
     if not record:
         return None
@@ -524,8 +505,6 @@ def recorded_split_document(directory: Path, card: Any) -> dict[str, Any] | None
 def recorded_match(ds: Any, card: Any, directory: Path) -> Any:
     """The folder matched to the model's recorded split (a SplitMatch), or None when the model records
     no lists or none of the folder's images is in them (another data set: a split is made afresh)."""
-    from chestview.engine.data.recorded_split import match_recorded_split
-
     document = recorded_split_document(directory, card)
     if document is None:
         return None

@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chestview.engine.entry_files import name_problem
 from chestview.engine.errors import ModelError
-from chestview.engine.preprocess import Preprocessing
+from chestview.engine.preprocess import INTENSITY_MODES, Preprocessing
 from chestview.engine.util import atomic_write_text
 
 CARD_FILE = "card.json"
@@ -52,7 +53,7 @@ class ModelCard:
     box_prior: dict[str, Any] = field(default_factory=dict)
     # Reduced-precision proofs, per precision ("bf16"): the deltas measured against float32 on the
     # validation split, the limits and whether they held, for the weights of ``weights_sha256``
-    # (chestview.engine.backends.proof). Only a passing entry lets that precision run.
+    # (chestview.engine.precision_proof). Only a passing entry lets that precision run.
     reduced_precision: dict[str, Any] = field(default_factory=dict)
     # Non-empty: the entry ships its ONNX graph (weights read from the weights file) and torch's
     # outputs on the fixed check input, for the weights of ``weights_sha256``
@@ -167,8 +168,6 @@ def id_problem(model_id: object) -> str | None:
 
 def preprocessing_problems(pre: Any) -> list[str]:
     """A card's ``preprocessing`` checked field by field: sizes and statistics a model can run with."""
-    from chestview.engine.preprocess import INTENSITY_MODES
-
     if not isinstance(pre, dict):
         return ["'preprocessing' must be an object"]
     problems = []
@@ -191,8 +190,6 @@ def preprocessing_problems(pre: Any) -> list[str]:
 
 def file_name_problems(data: dict[str, Any]) -> list[str]:
     """Every file a card names is a plain name inside its entry (see :mod:`chestview.engine.entry_files`)."""
-    from chestview.engine.entry_files import name_problem
-
     named = [("weights", data.get("weights", "model.safetensors"))]
     for key, fields in (("input_gate", ("file",)), ("box_prior", ("file",)), ("graph", ("file", "reference")),
                         ("check_outputs", ("file",))):

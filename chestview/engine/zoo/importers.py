@@ -27,6 +27,7 @@ import torch
 
 from chestview import __version__
 from chestview.engine.errors import ModelError
+from chestview.engine.models import get_model, model_info
 from chestview.engine.paths import user_models_dir
 from chestview.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from chestview.engine.util import sha256_file
@@ -372,7 +373,6 @@ def convert_torchxrayvision(state: dict[str, torch.Tensor], path: Path, opts: Im
 def convert_state_dict(state: dict[str, torch.Tensor], path: Path, opts: ImportOptions) -> Converted:
     if not opts.arch:
         raise ModelError(f"{path}: --arch is needed for a plain state dict")
-    from chestview.engine.models import model_info
 
     model_info(opts.arch)  # unknown architecture -> one-line error listing the known ones
     if opts.labels is None:
@@ -461,8 +461,6 @@ def _fill_batchnorm_counters(state: dict[str, torch.Tensor], module: torch.nn.Mo
 
 
 def _build_and_load(conv: Converted, labels: int, path: Path) -> torch.nn.Module:
-    from chestview.engine.models import get_model
-
     kwargs = {k: v for k, v in conv.arch_kwargs.items() if k != "pretrained_trunk"}
     try:
         module = get_model(conv.architecture, num_classes=labels, in_chans=conv.preprocessing.channels, **kwargs)

@@ -11,7 +11,9 @@ import logging
 import shutil
 from pathlib import Path
 
-from chestview.engine.errors import ModelError
+from chestview.engine.backends.base import BackendUnavailable
+from chestview.engine.backends.packaged import pack_check_outputs, pack_graph
+from chestview.engine.errors import ChestviewError, ModelError
 from chestview.engine.zoo.card import ModelCard
 from chestview.engine.zoo.store import load_model
 
@@ -54,10 +56,6 @@ def _pack_graph(entry: Path) -> None:
     """Ship the ONNX graph in the entry (backends.packaged), so its first use needs no torch module;
     a model that keeps torch ships torch's check outputs instead; a machine without onnx or an export that does not map onto the weights
     file publishes without one (its first use exports into the cache instead)."""
-    from chestview.engine.backends.base import BackendUnavailable
-    from chestview.engine.backends.packaged import pack_check_outputs, pack_graph
-    from chestview.engine.errors import ChestviewError
-
     try:
         pack_graph(entry)
     except BackendUnavailable as exc:

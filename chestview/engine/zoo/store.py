@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load as load_safetensors_bytes
-from safetensors.torch import save as save_safetensors_bytes
+from safetensors.torch import load as load_safetensors_bytes, save as save_safetensors_bytes
 from torch import nn
 
 from chestview.engine.entry_files import entry_file, read_entry_file
 from chestview.engine.errors import ModelError
+from chestview.engine.explain.prior import load_priors
+from chestview.engine.models import get_model
 from chestview.engine.paths import bundled_zoo_dir, user_models_dir
 from chestview.engine.util import atomic_write_bytes
 from chestview.engine.zoo.card import CARD_FILE, ModelCard
@@ -122,8 +123,6 @@ def find_model(id_or_dir: str | Path) -> Path:
 
 
 def build_module(card: ModelCard) -> nn.Module:
-    from chestview.engine.models import get_model
-
     kwargs = dict(card.arch_kwargs)
     kwargs.pop("pretrained_trunk", None)  # the weights file replaces any initialisation
     return get_model(card.architecture, num_classes=card.n_outputs, in_chans=card.preprocessing.channels, **kwargs)
@@ -170,8 +169,6 @@ def load_model(id_or_dir: str | Path, device: str | torch.device = "cpu", *, laz
     module = None if lazy else build()
     priors = None
     if card.box_prior:
-        from chestview.engine.explain.prior import load_priors
-
         priors = load_priors(entry_file(directory, card.box_prior["file"], "box prior"), card.box_prior.get("sha256"))
     return LoadedModel(card=card, module=module, path=directory, box_priors=priors, build=None if module is not None else build)
 

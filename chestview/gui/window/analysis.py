@@ -6,6 +6,8 @@ from pathlib import Path
 
 from shiboken6 import isValid
 
+from chestview.engine.case_call import case_call
+from chestview.engine.explain.display import combined_heatmap
 from chestview.engine.results import ImageResult
 from chestview.gui import jobs, timings
 from chestview.gui.findings import default_label
@@ -58,6 +60,7 @@ class AnalysisMixin:
     @staticmethod
     def _zoo_default(entries) -> str:
         try:
+            # deferred: imports torch; the window opens without it
             from chestview.engine.zoo import default_model_id
 
             return default_model_id() or ""
@@ -191,8 +194,6 @@ class AnalysisMixin:
             self._show_result(result)
 
     def _show_result(self, result: ImageResult) -> None:
-        from chestview.engine.case_call import case_call
-
         same_film = self.current_result is not None and self.current_result.path == result.path
         self.current_result = result
         # The same film again (another model, a refill): keep the selected finding. A new film starts
@@ -235,6 +236,7 @@ class AnalysisMixin:
     def box_rule(self):
         """The current model's box rule (its prior and exponent): the predictor's own rule, read from
         the zoo entry once per model. None without a model."""
+        # deferred: imports scipy (the boxes); the window opens without it
         from chestview.engine.explain.box_rule import load_box_rule
 
         entry = self.model_panel.current_entry()
@@ -253,6 +255,7 @@ class AnalysisMixin:
         """The current result with the boxes the view draws and exports: its positive findings (and a
         negative one drawn on request) cut at the slider's level by the model's box rule
         (engine.explain.box_rule.rebox), exactly as ``predict`` cuts them at that level."""
+        # deferred: imports scipy (the boxes); the window opens without it
         from chestview.engine.explain.box_rule import rebox
 
         r, rule = self.current_result, self.box_rule()
@@ -267,8 +270,6 @@ class AnalysisMixin:
         return cached[3]
 
     def update_overlay(self) -> None:
-        from chestview.engine.explain.display import combined_heatmap
-
         r, image = self.current_result, self.current_image
         if r is None or image is None or r.path != image.path:
             self.viewer.clear_overlays()

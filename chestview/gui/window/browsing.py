@@ -7,10 +7,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+from chestview.engine.io import load_image
 from chestview.engine.paths import samples_dir
+from chestview.engine.priors import prior_label
 from chestview.gui import timings
 from chestview.gui.browser import scan_job, thumbnails_job
-from chestview.gui.state import Catalog
+from chestview.gui.state import Catalog, find_prior
 from chestview.gui.tags import tags_job
 from chestview.gui.workers import Worker, create_worker
 
@@ -165,8 +167,6 @@ class BrowsingMixin:
 
     def _update_prior(self) -> None:
         """Load the current image's prior (same PatientID, earlier study) into the left viewer."""
-        from chestview.gui.state import find_prior
-
         if not self.act_prior.isChecked() or not self.current_path:
             return
         prior = find_prior(self.browser.catalog.images, self.current_path)
@@ -181,7 +181,6 @@ class BrowsingMixin:
         if getattr(self, "prior_path", None) == prior.path and self.prior_viewer.image is not None:
             return
         self.prior_path = prior.path
-        from chestview.engine.priors import prior_label
 
         self.prior_viewer.banner.setText(f"PRIOR {prior_label(prior)} · NOT FOR CLINICAL USE")
         cached = self.images.get(prior.path)
@@ -205,6 +204,4 @@ class BrowsingMixin:
 
 
 def _load_job(path: str):
-    from chestview.engine.io import load_image
-
     return load_image(path)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chestview.engine.paths import samples_dir
 from chestview.engine.results import ImageResult
 from chestview.gui import jobs
-from chestview.engine.paths import samples_dir
+from chestview.gui.bench_dialog import BenchmarkDialog
+from chestview.gui.export_dialog import BatchExportDialog, ExportDialog, default_export_dir
 from chestview.gui.workers import Worker, create_worker
 
 
@@ -49,8 +51,6 @@ class ExportMixin:
 
     # ============================================================================ export, tools
     def export_current(self) -> None:
-        from chestview.gui.export_dialog import ExportDialog
-
         if self.current_image is None:
             self.statusBar().showMessage("Nothing to export: open an image first", 4000)
             return
@@ -58,6 +58,7 @@ class ExportMixin:
         if packed is None:
             self.statusBar().showMessage("Nothing to export yet: run a model on this image first", 4000)
             return
+        # deferred: imports torch; the window opens without it
         from chestview.engine.dicom_export import is_dicom_file
 
         dlg = ExportDialog(self, self.current_image.path, self._last_export_dir(),
@@ -83,8 +84,6 @@ class ExportMixin:
 
     def _last_export_dir(self) -> str:
         """The last export folder, else the documents folder; never one holding the open studies."""
-        from chestview.gui.export_dialog import default_export_dir
-
         sources = [*self.browser.roots, *([self.current_path] if self.current_path else [])]
         return default_export_dir(self.settings.last_export_dir, sources)
 
@@ -110,8 +109,6 @@ class ExportMixin:
         return self._start("export", w, pool="compute")
 
     def export_batch(self) -> None:
-        from chestview.gui.export_dialog import BatchExportDialog
-
         model_id = self.model_panel.current_id()
         if not model_id or not self.browser.paths():
             self.statusBar().showMessage("Batch export needs a model and at least one study", 4000)
@@ -146,8 +143,6 @@ class ExportMixin:
             self.notify_error("export", ev.error)
 
     def open_benchmark(self) -> None:
-        from chestview.gui.bench_dialog import BenchmarkDialog
-
         dlg = BenchmarkDialog(self.workers, [e.card.id for e in self.model_panel.entries],
                               self.browser.paths() or [str(samples_dir())], self.settings.device, self,
                               model=self.model_panel.current_id(), backend=self.settings.backend)

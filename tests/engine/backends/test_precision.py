@@ -84,7 +84,7 @@ def test_a_passing_proof_runs_bf16(tiny_zoo, samples_dir):
 
 @needs_bf16
 def test_the_check_measures_deltas_on_a_split_and_records_them(tiny_zoo, test_data):
-    from chestview.engine.backends.proof import check_precision
+    from chestview.engine.precision_proof import check_precision
     from chestview.engine.data import open_dataset
 
     ds = open_dataset(f"nih:{test_data / 'nih'}")
@@ -109,7 +109,7 @@ def test_the_check_measures_deltas_on_a_split_and_records_them(tiny_zoo, test_da
 
 
 def test_the_check_refuses_the_exact_precision(tiny_zoo, test_data):
-    from chestview.engine.backends.proof import check_precision
+    from chestview.engine.precision_proof import check_precision
     from chestview.engine.data import open_dataset
 
     ds = open_dataset(f"nih:{test_data / 'nih'}")

@@ -10,8 +10,9 @@ largest probability difference, and the forward speed of each on the same ready 
 interleaved rounds of one run. It passes when the AUROCs move by at most 0.002 and the
 localization score by at most 0.01 (:mod:`chestview.engine.backends.precision`).
 
-The top of the backends package: it runs the model as ``predict`` and ``eval`` do, so it sits above
-:mod:`chestview.engine.inference` and the evaluation, which nothing in the package below imports.
+A workflow, not a backend: it runs the model as ``predict`` and ``eval`` do, so it sits with them above
+:mod:`chestview.engine.inference` and the evaluation (the layers in :mod:`chestview.engine`), and
+the backends package below keeps to opening and running a model.
 """
 
 from __future__ import annotations
