@@ -66,6 +66,16 @@ def ctr_spans(a: Annotation) -> tuple[Span, Span]:
     return Span.from_drag(c1, c2), Span.from_drag(t1, t2)
 
 
+def segments(a: Annotation) -> list[tuple[Point, Point]]:
+    """The straight lines an annotation draws (a text note draws none): a ruler its line, an angle its
+    two lines, a CTR its cardiac and thoracic spans (horizontal, at each span's press height)."""
+    if a.kind == "ctr":
+        return [((s.x1, s.y), (s.x2, s.y)) for s in ctr_spans(a)]
+    if a.kind == "text":
+        return []
+    return [(a.points[i], a.points[i + 1]) for i in range(0, len(a.points) - 1, 2)]
+
+
 def caption(a: Annotation, spacing: tuple[float, float] | None) -> str:
     """What is written beside the annotation: its value (mm or px, degrees, the ratio) or its text."""
     if a.kind == "ruler":
