@@ -1,12 +1,12 @@
-"""The reader's measurements (rulers, angles, text notes, the cardiothoracic ratio; stored by
+"""The reader's measurements (rulers, angles, arrows, text notes, the cardiothoracic ratio; stored by
 :mod:`chestview.engine.annotations`) in the DICOM objects of a film:
 
 - in the presentation state, a layer of their own: each line as a polyline and each value (or note)
   as text beside it, in the source's pixel space;
 - in the SR, one measurement group each, without the algorithm's identification (the reader made
   them): lengths in mm where the pixel spacing is known (in pixels otherwise), angles in degrees, the
-  CTR as its two diameters and their ratio, each with the lines it was measured on; a text note as the
-  group's tracking identifier (TID 1501 has no free-text item).
+  CTR as its two diameters and their ratio, each with the lines it was measured on; a text note and an
+  arrow's text as the group's tracking identifier (TID 1501 has no free-text item).
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ Spacing = tuple[float, float] | None
 
 
 def label_point(a: Annotation) -> tuple[float, float]:
-    """Where an annotation's text goes: a note at its point, a value at the end of its last line."""
+    """Where an annotation's text goes: a note at its point, an arrow's at its tail, a value at the end
+    of its last line."""
+    if a.kind in ("text", "arrow"):
+        return a.points[0]
     lines = segments(a)
     return lines[-1][1] if lines else a.points[0]
 
@@ -76,6 +79,16 @@ def _measurements(a: Annotation, spacing: Spacing, image: hd.sr.SourceImageForRe
     return []
 
 
+def group_name(index: int, a: Annotation) -> str:
+    """The SR group's tracking identifier: 'Reader note 3: text', 'Reader arrow 2: text', 'Reader
+    measurement 1: ruler'."""
+    if a.kind == "text":
+        return f"Reader note {index}: {a.text}"
+    if a.kind == "arrow":
+        return f"Reader arrow {index}" + (f": {a.text}" if a.text else "")
+    return f"Reader measurement {index}: {a.kind}"
+
+
 def sr_measurement_groups(annotations: Sequence[Annotation], spacing: Spacing,
                           source: Dataset) -> list[hd.sr.MeasurementsAndQualitativeEvaluations]:
     """One measurement group per annotation, in the order they were drawn."""
@@ -83,10 +96,9 @@ def sr_measurement_groups(annotations: Sequence[Annotation], spacing: Spacing,
     region_image = hd.sr.SourceImageForRegion(source.SOPClassUID, source.SOPInstanceUID)
     groups = []
     for i, a in enumerate(annotations, 1):
-        name = f"Reader note {i}: {a.text}" if a.kind == "text" else f"Reader measurement {i}: {a.kind}"
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=plain_text(name)),
-            finding_type=codes.READER_NOTE if a.kind == "text" else None,
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=plain_text(group_name(i, a))),
+            finding_type=codes.READER_NOTE if a.kind in ("text", "arrow") else None,
             measurements=_measurements(a, spacing, region_image) or None,
             source_images=[image],
         ))

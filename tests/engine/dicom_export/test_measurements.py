@@ -22,6 +22,7 @@ MEASUREMENTS = (
     Annotation("angle", ((200.0, 200.0), (300.0, 200.0), (200.0, 200.0), (200.0, 300.0))),  # 90 degrees
     Annotation("text", ((600.0, 150.0),), "compare with prior"),
     Annotation("ctr", ((300.0, 600.0), (600.0, 600.0), (150.0, 700.0), (750.0, 700.0))),  # 300 / 600
+    Annotation("arrow", ((800.0, 100.0), (700.0, 200.0)), "nodule"),
 )
 
 
@@ -73,6 +74,7 @@ def test_the_sr_measures_in_mm_where_the_spacing_is_known(written):
     assert _nums(sr_px)["Length"] == [(pytest.approx(500.0), "{pixels}")]
     texts = [i.TextValue for i in _items(sr.ContentSequence) if i.get("ValueType") == "TEXT"]
     assert "Reader note 3: compare with prior" in texts and "Reader measurement 1: ruler" in texts
+    assert "Reader arrow 5: nodule" in texts
 
 
 def test_the_presentation_state_draws_them_on_their_own_layer(written):
@@ -80,9 +82,10 @@ def test_the_presentation_state_draws_them_on_their_own_layer(written):
     assert [layer.GraphicLayer for layer in pr.GraphicLayerSequence] == ["FINDINGS", "MEASUREMENTS"]
     (own,) = [a for a in pr.GraphicAnnotationSequence if a.GraphicLayer == "MEASUREMENTS"]
     lines = [g for g in own.GraphicObjectSequence if g.GraphicType == "POLYLINE"]
-    assert len(lines) == 5  # ruler 1, angle 2, CTR 2
+    assert len(lines) == 8  # ruler 1, angle 2, CTR 2, arrow 3 (shaft and head)
     assert [float(v) for v in lines[0].GraphicData] == [100.0, 100.0, 400.0, 500.0]
-    assert _texts(pr, "MEASUREMENTS") == ["84.0 mm", "90.0 deg", "compare with prior", "CTR 0.50"]
+    assert [float(v) for v in lines[5].GraphicData] == [700.0, 200.0, 800.0, 100.0]  # the shaft, head to tail
+    assert _texts(pr, "MEASUREMENTS") == ["84.0 mm", "90.0 deg", "compare with prior", "CTR 0.50", "nodule"]
 
 
 @pytest.mark.parametrize("name", ["cr_siim_jpeg_baseline.dcm", "dx_nih_google_uncompressed.dcm"])
