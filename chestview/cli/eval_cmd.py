@@ -1,4 +1,5 @@
-"""``chestview eval``: AUROC with intervals and the localization table of a model on a dataset."""
+"""``chestview eval``: AUROC with intervals and the localization table of a model on a dataset, or
+(``--reader-verdicts CSV``) the model against the reader's own agree/disagree verdicts."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="evaluate a model on a labelled dataset (AUROC with 95%% CIs, localization)")
     p.add_argument("--model", required=True, help="zoo model id or model directory")
-    p.add_argument("--data", required=True, metavar="FORMAT:PATH", help="nih:DIR, chexpert:CSV, indiana:DIR, openi:DIR or csv:CSV")
+    p.add_argument("--data", metavar="FORMAT:PATH", help="nih:DIR, chexpert:CSV, indiana:DIR, openi:DIR or csv:CSV")
+    p.add_argument("--reader-verdicts", metavar="CSV",
+                   help="instead of --data: the reader's verdicts (written by `chestview worklist PATH --reviews "
+                        "CSV`) as the test set: agree keeps the model's call at review time, disagree turns it "
+                        "over, unsure is skipped; per finding n, positives, AUROC, sensitivity/specificity at "
+                        "the model's operating point and agreement")
     p.add_argument("--data-opt", action="append", metavar="KEY=VALUE", help="dataset reader option")
     p.add_argument("--boxes", metavar="CSV", help="NIH BBox_List_2017.csv with ground-truth boxes for these images")
     p.add_argument("--split", choices=SPLITS, default="test",
@@ -50,6 +56,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if bool(args.data) == bool(args.reader_verdicts):
+        error("give --data FORMAT:PATH or --reader-verdicts CSV (one of them)")
+        return 2
+    if args.reader_verdicts:
+        from chestview.cli.reader_eval import run_reader_verdicts  # deferred: imports torch
+
+        return run_reader_verdicts(args)
+    return run_dataset(args)
+
+
+def run_dataset(args: argparse.Namespace) -> int:
     # deferred: imports torch and torchvision and sklearn; `chestview --help` and the other commands do not pay for it
     from chestview.cli.train_cmd import floats, parse_pairs, print_evaluation
     from chestview.engine.train.evaluation import evaluate

@@ -1,4 +1,4 @@
-"""Measurements that last: rulers, angles, text notes and the cardiothoracic ratio drawn on a film,
+"""Measurements that last: rulers, angles, arrows, text notes and the cardiothoracic ratio drawn on a film,
 with undo/redo, stored per film and restored when it is opened again.
 
 Stored as one JSON file per film in the user data folder (``annotations/<sha256 of the film>.json``),
@@ -21,14 +21,14 @@ from chestview.engine.util import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-KINDS = ("ruler", "angle", "text", "ctr")
+KINDS = ("ruler", "angle", "arrow", "text", "ctr")
 Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Annotation:
-    """``ruler``: two points. ``angle``: two lines (four points), the angle between them. ``text``: one
-    point and its text. ``ctr``: the cardiac span then the thoracic span (x1, y, x2, y each), as two
+    """``ruler``: two points. ``angle``: two lines (four points), the angle between them. ``arrow``: its
+    tail then its head, and an optional text (written at the tail). ``text``: one point and its text. ``ctr``: the cardiac span then the thoracic span (x1, y, x2, y each), as two
     lines of two points."""
 
     kind: str
@@ -44,7 +44,7 @@ class Annotation:
         if kind not in KINDS:
             raise ValueError(f"unknown annotation kind {kind!r}")
         points = tuple((float(p[0]), float(p[1])) for p in data["points"])
-        need = {"ruler": 2, "angle": 4, "text": 1, "ctr": 4}[kind]
+        need = {"ruler": 2, "angle": 4, "arrow": 2, "text": 1, "ctr": 4}[kind]
         if len(points) != need:
             raise ValueError(f"{kind} needs {need} points, not {len(points)}")
         return cls(kind, points, str(data.get("text", "")))
@@ -66,8 +66,39 @@ def ctr_spans(a: Annotation) -> tuple[Span, Span]:
     return Span.from_drag(c1, c2), Span.from_drag(t1, t2)
 
 
+def arrow_head(tail: Point, head: Point) -> list[tuple[Point, Point]]:
+    """The two short lines of an arrow's head: from the head back towards the tail, 25 degrees either
+    side of the shaft, a fifth of its length (6 to 40 px)."""
+    dx, dy = tail[0] - head[0], tail[1] - head[1]
+    length = math.hypot(dx, dy)
+    if length == 0:
+        return []
+    size = min(40.0, max(6.0, length / 5))
+    out = []
+    for turn in (math.radians(25), -math.radians(25)):
+        c, s = math.cos(turn), math.sin(turn)
+        ux, uy = (dx * c - dy * s) / length, (dx * s + dy * c) / length
+        out.append((head, (head[0] + ux * size, head[1] + uy * size)))
+    return out
+
+
+def segments(a: Annotation) -> list[tuple[Point, Point]]:
+    """The straight lines an annotation draws (a text note draws none): a ruler its line, an angle its
+    two lines, an arrow its shaft (head to tail) and head, a CTR its cardiac and thoracic spans
+    (horizontal, at each span's press height)."""
+    if a.kind == "arrow":
+        tail, head = a.points
+        return [(head, tail), *arrow_head(tail, head)]
+    if a.kind == "ctr":
+        return [((s.x1, s.y), (s.x2, s.y)) for s in ctr_spans(a)]
+    if a.kind == "text":
+        return []
+    return [(a.points[i], a.points[i + 1]) for i in range(0, len(a.points) - 1, 2)]
+
+
 def caption(a: Annotation, spacing: tuple[float, float] | None) -> str:
-    """What is written beside the annotation: its value (mm or px, degrees, the ratio) or its text."""
+    """What is written beside the annotation: its value (mm or px, degrees, the ratio) or its text
+    (a note's, an arrow's)."""
     if a.kind == "ruler":
         return distance(a.points[0], a.points[1], spacing).text
     if a.kind == "angle":

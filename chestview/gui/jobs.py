@@ -286,13 +286,15 @@ def export_dicom_job(
     labels: list[str] | None,
     window: tuple[float, float] | None,
     secondary_capture: bool = False,
+    measurements=None,
 ) -> str:
-    """The DICOM objects of the current view (SR, GSPS with this window, optional SC); a status line."""
+    """The DICOM objects of the current view (SR, GSPS with this window and the reader's
+    ``measurements``, default the film's stored ones; optional SC); a status line."""
     # deferred: imports torch; the window opens without it
     from chestview.engine.dicom_export import DicomExporter
 
     with DicomExporter(out_dir, card, secondary_capture=secondary_capture) as exporter:
-        paths = exporter.export(result, image=image, window=window, labels=labels)
+        paths = exporter.export(result, image=image, window=window, labels=labels, measurements=measurements)
     return f"Saved {len(paths)} DICOM objects in {out_dir}"
 
 

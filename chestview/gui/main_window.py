@@ -179,6 +179,9 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
                          "Cardiothoracic ratio: drag across the heart's widest diameter, then the chest's", checkable=True)
         self.act_angle = A("&Angle", lambda on: self._set_tool("angle", on), "Shift+A",
                            "Angle: drag one line, then the other; the angle between them is drawn", checkable=True)
+        self.act_arrow = A("Arro&w", lambda on: self._set_tool("arrow", on), "Shift+W",
+                           "Arrow: drag from where its text goes to what it points at, then type the text "
+                           "(or leave it empty)", checkable=True)
         self.act_text = A("Te&xt Note", lambda on: self._set_tool("text", on), "Shift+N",
                           "Text note: click on the image and type", checkable=True)
         self.act_clear_measure = A("Clear &Measurements", lambda: self.viewer.measure.clear(), "Shift+Del",
@@ -222,7 +225,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         for a in self.act_presets:
             wm.addAction(a)
         m.addSeparator()
-        for a in (self.act_ruler, self.act_angle, self.act_text, self.act_ctr, self.act_undo, self.act_redo,
+        for a in (self.act_ruler, self.act_angle, self.act_arrow, self.act_text, self.act_ctr, self.act_undo, self.act_redo,
                   self.act_clear_measure, self.act_prior):
             m.addAction(a)
         m.addSeparator()
@@ -263,6 +266,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
         tb.addWidget(presets)
         tb.addAction(self.act_ruler)
         tb.addAction(self.act_angle)
+        tb.addAction(self.act_arrow)
         tb.addAction(self.act_text)
         tb.addAction(self.act_ctr)
         tb.addAction(self.act_prior)
@@ -364,7 +368,7 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
     def _set_tool(self, tool: str, on: bool) -> None:
         """One tool at a time: turning one on turns the others off; none = left-drag pans."""
         for name, act in (("ruler", self.act_ruler), ("ctr", self.act_ctr), ("angle", self.act_angle),
-                          ("text", self.act_text)):
+                          ("arrow", self.act_arrow), ("text", self.act_text)):
             if name != tool and on and act.isChecked():
                 act.blockSignals(True)
                 act.setChecked(False)

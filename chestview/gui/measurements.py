@@ -16,15 +16,16 @@ from PySide6.QtCore import QLineF, QObject, QPointF, Signal
 from PySide6.QtGui import QColor, QFont, QPen
 from PySide6.QtWidgets import QGraphicsLineItem
 
-from chestview.engine.annotations import Annotation, History, caption, ctr_spans, measurement_json
+from chestview.engine.annotations import Annotation, History, caption, ctr_spans, measurement_json, segments
 from chestview.engine.measure import Distance, Span, cardiothoracic_ratio, distance
 
 RULER_COLOUR = QColor(0, 230, 230)
 ANGLE_COLOUR = QColor(255, 220, 60)
 TEXT_COLOUR = QColor(255, 255, 255)
+ARROW_COLOUR = QColor(255, 160, 40)
 CARDIAC_COLOUR = QColor(255, 120, 200)
 THORACIC_COLOUR = QColor(120, 220, 120)
-TOOLS = ("ruler", "angle", "text", "ctr")
+TOOLS = ("ruler", "angle", "arrow", "text", "ctr")
 
 
 def _rgb(c: QColor) -> tuple[int, int, int]:
@@ -123,6 +124,8 @@ class MeasurementTools(QObject):
             return [((p[0], p[1]), "", ANGLE_COLOUR), ((p[2], p[3]), caption(a, self._spacing), ANGLE_COLOUR)]
         if a.kind == "text":
             return [((p[0], p[0]), a.text, TEXT_COLOUR)]
+        if a.kind == "arrow":  # the shaft drawn head to tail: its text at the tail
+            return [(line, a.text if i == 0 else "", ARROW_COLOUR) for i, line in enumerate(segments(a))]
         cardiac, thoracic = ctr_spans(a)
         return [(((cardiac.x1, cardiac.y), (cardiac.x2, cardiac.y)), f"cardiac {self._width_text(cardiac)}",
                  CARDIAC_COLOUR),
@@ -188,6 +191,9 @@ class MeasurementTools(QObject):
         self._clear_preview()
         if tool == "ruler":
             self.add(Annotation("ruler", (p1, p2)))
+        elif tool == "arrow":
+            if abs(p1[0] - p2[0]) + abs(p1[1] - p2[1]) > 4:  # drawn from its text (tail) to what it shows
+                self.add(Annotation("arrow", (p1, p2), self.ask_text() or ""))
         elif tool == "text":
             if abs(p1[0] - p2[0]) + abs(p1[1] - p2[1]) > 4:  # a note is placed with a click, not a drag
                 return
@@ -233,6 +239,8 @@ class MeasurementTools(QObject):
             colour, text = RULER_COLOUR, distance(p1, p2, self._spacing).text
         elif tool == "angle":
             colour, text = ANGLE_COLOUR, ""
+        elif tool == "arrow":
+            colour, text = ARROW_COLOUR, ""
         else:
             colour, text = TEXT_COLOUR, ""
         self._preview = self._line(QLineF(QPointF(*p1), QPointF(*p2)), text, colour)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from chestview.gui.evaluation_view import EvaluationView, fmt
+from chestview.gui.reader_verdict_view import ReaderVerdictView
 from chestview.gui.subprocess_job import run_in_subprocess
 from chestview.gui.workers import WorkerManager, create_worker
 
@@ -105,6 +106,14 @@ def evaluate_job(model: str, data_spec: str, out_dir: str | None, device: str, *
                     num_workers=0, on_event=on_event, should_stop=should_stop)
 
 
+def reader_verdicts_job(csv_path: str, model: str, device: str, *, on_event=None, should_stop=None):
+    """``chestview eval --reader-verdicts`` in a worker: the model against the reader's verdict CSV."""
+    from chestview.engine.evaluate.against_reader import evaluate_against_reader
+
+    return evaluate_against_reader(csv_path, model, device=device, num_workers=0, on_event=on_event,
+                                   should_stop=should_stop)
+
+
 class TrainingTab(QWidget):
     model_trained = Signal(str)  # model id of the new zoo entry
 
@@ -115,6 +124,8 @@ class TrainingTab(QWidget):
         self.eval_worker = None
         self.last_result = None
         self.last_eval = None
+        self.last_reader_eval = None
+        self.reader_worker = None
         self._batch_x: list[float] = []
         self._batch_y: list[float] = []
         self._epochs: list[dict] = []
@@ -196,6 +207,20 @@ class TrainingTab(QWidget):
         ev_buttons.addWidget(self.eval_button)
         ev_buttons.addWidget(self.eval_stop)
         ev.addRow(ev_buttons)
+        # The reader's own verdicts as the test set (chestview worklist PATH --reviews CSV).
+        self.verdicts_path = QLineEdit()
+        self.verdicts_path.setPlaceholderText("verdict CSV (chestview worklist PATH --reviews CSV)")
+        verdicts_browse = QPushButton("Browse…")
+        verdicts_browse.clicked.connect(self._browse_verdicts)
+        verdicts_row = QHBoxLayout()
+        verdicts_row.addWidget(self.verdicts_path, 1)
+        verdicts_row.addWidget(verdicts_browse)
+        ev.addRow("Reader verdicts", verdicts_row)
+        self.reader_button = QPushButton("Evaluate against my verdicts")
+        self.reader_button.setToolTip("agree keeps the model's call at review time, disagree turns it over, "
+                                      "unsure is skipped; the chosen model runs on the films of the CSV")
+        self.reader_button.clicked.connect(self.start_reader_evaluation)
+        ev.addRow(self.reader_button)
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -236,6 +261,8 @@ class TrainingTab(QWidget):
         self.right = QTabWidget()
         self.right.addTab(curves, "Training curves")
         self.right.addTab(self.evaluation, "Evaluation")
+        self.reader_view = ReaderVerdictView()
+        self.right.addTab(self.reader_view, "Reader verdicts")
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -258,6 +285,11 @@ class TrainingTab(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())
         if path:
             self.out.setText(path)
+
+    def _browse_verdicts(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Reader verdict CSV", self.verdicts_path.text(), "CSV (*.csv)")
+        if path:
+            self.verdicts_path.setText(path)
 
     def data_spec(self) -> str:
         return f"{self.data_format.currentText()}:{self.data_path.text().strip()}"
@@ -397,14 +429,19 @@ class TrainingTab(QWidget):
         self.status.setText(f"Evaluating {model} on {self.data_spec()}…")
         w = create_worker(run_in_subprocess, evaluate_job, model, self.data_spec(), out_dir,
                           self.device.currentText(), progress=True, name="evaluation")
-        w.yielded.connect(self.on_event)
-        w.returned.connect(self.show_evaluation)
-        w.errored.connect(lambda exc: self.status.setText(f"Evaluation failed: {exc}"))
-        w.finished.connect(lambda: (self.eval_button.setEnabled(True), self.eval_stop.setEnabled(False)))
         self.eval_button.setEnabled(False)
         self.eval_stop.setEnabled(True)
-        self.eval_worker = self.workers.start(w, pool="compute")
+        self.eval_worker = self._start_evaluation_worker(
+            w, self.show_evaluation, lambda: (self.eval_button.setEnabled(True), self.eval_stop.setEnabled(False)))
         return self.eval_worker
+
+    def _start_evaluation_worker(self, w, on_result, on_finished):
+        """Progress to the status line and bar, the result to ``on_result``, a failure as one line."""
+        w.yielded.connect(self.on_event)
+        w.returned.connect(on_result)
+        w.errored.connect(lambda exc: self.status.setText(f"Evaluation failed: {exc}"))
+        w.finished.connect(on_finished)
+        return self.workers.start(w, pool="compute")
 
     def show_evaluation(self, result) -> None:
         self.last_eval = result
@@ -413,6 +450,28 @@ class TrainingTab(QWidget):
         mean = getattr(getattr(result, "auroc", None), "mean_auroc", float("nan"))
         self.status.setText(f"Evaluation of {result.model_id} on {result.split}: {result.n_images} images, "
                             f"mean AUROC {fmt(mean)}" + (" (stopped)" if getattr(result, "cancelled", False) else ""))
+
+    def start_reader_evaluation(self):
+        """The chosen model against the reader's verdict CSV, in a worker; the table shows in its tab."""
+        model, csv_path = self.eval_model.currentText(), self.verdicts_path.text().strip()
+        if not model or not csv_path:
+            self.status.setText("Evaluating against the reader's verdicts needs a model and a verdict CSV")
+            return None
+        if self.reader_worker is not None and not self.reader_worker.is_done:
+            return self.reader_worker
+        self.status.setText(f"Evaluating {model} against the verdicts in {Path(csv_path).name}…")
+        w = create_worker(reader_verdicts_job, csv_path, model, self.device.currentText(), progress=True,
+                          name="reader verdicts")
+        self.reader_button.setEnabled(False)
+        self.reader_worker = self._start_evaluation_worker(w, self.show_reader_evaluation,
+                                                           lambda: self.reader_button.setEnabled(True))
+        return self.reader_worker
+
+    def show_reader_evaluation(self, result) -> None:
+        self.last_reader_eval = result
+        self.right.setCurrentWidget(self.reader_view)
+        self.reader_view.show_result(result)
+        self.status.setText(result.summary())
 
 
 def _finite(xs, ys) -> tuple[list, list]:

@@ -219,7 +219,7 @@ class ImageViewer(QWidget):
         return super().eventFilter(obj, event)
 
     def set_tool(self, tool: str) -> None:
-        """"" (pan), "ruler" or "ctr"; the cursor shows that a tool is active."""
+        """"" (pan) or a measurement tool ("ruler", "angle", "arrow", "text", "ctr"); the cursor shows that a tool is active."""
         self.view.tool = tool
         self.graphics.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
 

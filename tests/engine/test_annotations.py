@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from chestview.engine.annotations import Annotation, AnnotationStore, History, angle_between, caption, measurement_json
+from chestview.engine.annotations import (
+    Annotation, AnnotationStore, History, angle_between, caption, measurement_json, segments,
+)
 
 DIGEST = "ab" * 32
 
@@ -49,3 +51,17 @@ def test_store_round_trip_and_a_damaged_file(tmp_path, caplog):
     assert "annotations unreadable" in caplog.text
     with pytest.raises(ValueError):
         store.load("../../etc/passwd")
+
+
+def test_an_arrow_draws_its_shaft_and_head_and_keeps_its_text():
+    arrow = Annotation("arrow", ((0.0, 0.0), (100.0, 0.0)), "nodule")
+    shaft, *head = segments(arrow)
+    assert shaft == ((100.0, 0.0), (0.0, 0.0)) and len(head) == 2  # head to tail, then the head's lines
+    for start, end in head:
+        assert start == (100.0, 0.0) and end[0] == pytest.approx(100 - 20 * 0.9063, abs=1e-3)  # 25 deg, 20 px
+    assert {round(end[1], 3) for _, end in head} == {round(20 * 0.4226, 3), round(-20 * 0.4226, 3)}
+    assert caption(arrow, None) == "nodule"
+    assert Annotation.from_json(arrow.to_json()) == arrow
+    assert measurement_json(arrow, None)["text"] == "nodule"
+    with pytest.raises(ValueError):
+        Annotation.from_json({"kind": "arrow", "points": [[0, 0]]})

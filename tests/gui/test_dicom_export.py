@@ -65,3 +65,21 @@ def test_app_exports_dicom_objects_of_the_current_view(qtbot, window, samples_di
     exported, _ = w.result_for_export()  # the result as drawn now: its positive findings' boxes
     positives = [f for f in exported.findings if f.positive]
     assert len(pr.GraphicAnnotationSequence[0].get("GraphicObjectSequence", [])) == sum(len(f.boxes) for f in positives)
+
+
+def test_app_exports_the_readers_measurements(qtbot, window, samples_dir, tmp_path):
+    """The rulers drawn on the film go into the presentation state (their own layer) and the SR (mm)."""
+    from chestview.engine.annotations import Annotation
+
+    w = window
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([str(samples_dir / "cr_siim_jpeg_baseline.dcm")])
+    w.viewer.measure.add(Annotation("ruler", ((100.0, 100.0), (100.0, 600.0))))
+    out = tmp_path / "dicom"
+    worker = w.start_dicom_export(str(out))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    pr = pydicom.dcmread(out / "cr_siim_jpeg_baseline_pr.dcm")
+    (own,) = [a for a in pr.GraphicAnnotationSequence if a.GraphicLayer == "MEASUREMENTS"]
+    assert [t.UnformattedTextValue for t in own.TextObjectSequence] == ["84.0 mm"]
+    assert b"Reader measurement 1: ruler" in (out / "cr_siim_jpeg_baseline_sr.dcm").read_bytes()

@@ -223,6 +223,42 @@ def test_measurements_last_with_undo_redo_and_go_into_the_export(qtbot, tiny_zoo
     close(again)
 
 
+def test_arrows_are_drawn_undone_stored_and_exported(qtbot, tiny_zoo, films, tmp_path):
+    w = new_window(qtbot, tiny_zoo)
+    with qtbot.waitSignal(w.result_shown, timeout=TIMEOUT):
+        w.open_paths([films[0]])
+    m, img = w.viewer.measure, w.current_image
+    w.act_arrow.setChecked(True)
+    assert w.viewer.view.tool == "arrow"
+    w.act_ruler.setChecked(True)
+    assert not w.act_arrow.isChecked()  # one tool at a time
+    w.act_arrow.setChecked(True)
+    m.ask_text = lambda: "nodule"
+    m.drag(QPointF(300, 100), QPointF(200, 200), True, img)
+    m.ask_text = lambda: None  # no text: an arrow all the same
+    m.drag(QPointF(500, 500), QPointF(450, 450), True, img)
+    m.drag(QPointF(50, 50), QPointF(51, 51), True, img)  # a click is not an arrow
+    assert [(a.kind, a.text) for a in m.annotations] == [("arrow", "nodule"), ("arrow", "")]
+    assert len(m.lines()) == 6 and m.lines()[0][1] == "nodule"  # shaft + head each, the text at the tail
+    w.act_undo.trigger()
+    assert len(m.annotations) == 1
+    w.act_redo.trigger()
+    assert len(m.annotations) == 2
+    kept = m.annotations
+    close(w)
+
+    again = new_window(qtbot, tiny_zoo)  # a restart: the stored arrows are back
+    with qtbot.waitSignal(again.result_shown, timeout=TIMEOUT):
+        again.open_paths([films[0]])
+    assert again.viewer.measure.annotations == kept
+    worker = again.start_export(str(tmp_path / "out" / "view.png"))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    recorded = json.loads((tmp_path / "out" / "view.json").read_text())["settings"]["annotations"]
+    assert [(a["kind"], a["text"]) for a in recorded] == [("arrow", "nodule"), ("arrow", "")]
+    close(again)
+
+
 def test_keys_listed_viewer_only_and_corner_text(qtbot, tiny_zoo, films, tmp_path):
     from chestview.gui.reading import VIEWER_KEYS, shortcut_rows
 

@@ -56,3 +56,40 @@ def test_full_tiny_run_adds_the_model_and_evaluates(qtbot, tab):
 
     assert "gui-smoke" in [e.card.id for e in list_zoo()]
     assert tab.auroc_table.rowCount() > 0  # the final test-split evaluation is shown
+
+
+def test_evaluate_a_model_against_the_readers_verdicts(qtbot, tab, tiny_zoo, tmp_path, samples_dir):
+    """The reader's verdict CSV (written by the review store's writer from the model's results on the
+    sample films) runs in a worker and shows its table in the "Reader verdicts" tab."""
+    import shutil
+
+    from chestview.engine.inference import Predictor
+    from chestview.engine.reviews import ReviewStore, write_reviews_csv
+    from chestview.engine.zoo import load_model
+
+    films = [str(shutil.copy(p, tmp_path / p.name)) for p in sorted(samples_dir.glob("*.png"))]
+    results = {r.path: r for r in Predictor(load_model(tiny_zoo), device="cpu").predict_paths(films, num_workers=0)}
+    store = ReviewStore(tmp_path / "reviews.sqlite")
+    for film, verdict in zip(films, ("agree", "disagree", "agree", "agree")):
+        store.set_verdict(film, "Effusion", verdict)
+    csv_path = write_reviews_csv(tmp_path / "verdicts.csv", store.get_many(films), results)
+    store.close()
+
+    tab.set_models([tiny_zoo])
+    tab.verdicts_path.setText(str(csv_path))
+    worker = tab.start_reader_evaluation()
+    assert not tab.reader_button.isEnabled()
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    assert tab.reader_button.isEnabled()
+    view = tab.reader_view
+    assert tab.right.currentWidget() is view
+    assert view.table.rowCount() == 1 and view.table.item(0, 0).text() == "Effusion"
+    assert view.table.item(0, 1).text() == "4" and view.table.item(0, 6).text() == "0.750"
+    assert "4 film(s)" in tab.status.text() and view.errors.text() == ""
+
+    tab.verdicts_path.setText(str(tmp_path / "nothere.csv"))
+    worker = tab.start_reader_evaluation()
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT):
+        pass
+    assert tab.status.text() == f"Evaluation failed: {tmp_path / 'nothere.csv'}: no such file"

@@ -42,6 +42,15 @@ INPUT_CHECK = CodedConcept("INPUTCHECK", PRIVATE_SCHEME, "Input looks like a fro
 INPUT_FLAGGED = CodedConcept("INPUTFLAGGED", PRIVATE_SCHEME, "Input flagged as not a frontal chest radiograph")
 DIFFUSE = CodedConcept("DIFFUSE", PRIVATE_SCHEME, "Diffuse: no focal region, so no box")
 DISCORDANT = CodedConcept("DISCORDANT", PRIVATE_SCHEME, "Finding positive on a film called normal")
+LENGTH = CodedConcept("410668003", "SCT", "Length")
+ANGLE = CodedConcept("1483009", "SCT", "Angle")
+MILLIMETRE = CodedConcept("mm", "UCUM", "millimeter")
+PIXELS = CodedConcept("{pixels}", "UCUM", "pixels")  # a UCUM annotation (dimensionless): no pixel spacing known
+DEGREE = CodedConcept("deg", "UCUM", "degree")
+CARDIAC_DIAMETER = CodedConcept("CARDIACDIAM", PRIVATE_SCHEME, "Cardiac diameter (widest, horizontal)")
+THORACIC_DIAMETER = CodedConcept("THORACICDIAM", PRIVATE_SCHEME, "Thoracic diameter (widest inner, horizontal)")
+CARDIOTHORACIC_RATIO = CodedConcept("CTR", PRIVATE_SCHEME, "Cardiothoracic ratio")
+READER_NOTE = CodedConcept("READERNOTE", PRIVATE_SCHEME, "Reader's text note on the image")
 UNRELIABLE = CodedConcept("UNRELIABLE", PRIVATE_SCHEME, "Too few training positives for a meaningful probability")
 
 

@@ -2,12 +2,15 @@
 
 A viewer applies it to the source image unchanged: each positive finding's boxes as graphic
 polylines with a text label anchored at its box, the case call and findings summary (a flagged
-input: the flag and its reason, no findings), the model's quality warning and "not for clinical use" as text, and the VOI
+input: the flag and its reason, no findings), the model's quality warning and "not for clinical use" as text, the
+reader's measurements on a layer of their own (:mod:`chestview.engine.dicom_export.measurements`), and the VOI
 window chestview displayed (mapped back to the source's modality units; MONOCHROME1 sources get
 an INVERSE presentation LUT, so they look as they do in chestview).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import highdicom as hd
 from pydicom.dataset import Dataset
@@ -15,8 +18,11 @@ from pydicom.uid import generate_uid
 
 from chestview.engine.case_call import case_call
 from chestview.engine.dicom_export import codes
+from chestview.engine.dicom_export.measurements import MEASUREMENT_LAYER, pr_measurements
+from chestview.engine.dicom_export.pr_graphics import text_object
 from chestview.engine.dicom_export.source import Algorithm, is_monochrome1
-from chestview.engine.dicom_export.sr import plain_text, rectangle
+from chestview.engine.dicom_export.sr import rectangle
+from chestview.engine.annotations import Annotation
 from chestview.engine.results import ImageResult
 from chestview.engine.render import FLAGGED_BANNER, NOT_FOR_CLINICAL_USE
 
@@ -33,8 +39,11 @@ def build_gsps(
     series_uid: str,
     series_number: int,
     instance_number: int,
+    measurements: Sequence[Annotation] = (),
+    spacing: tuple[float, float] | None = None,
 ) -> hd.pr.GrayscaleSoftcopyPresentationState:
-    """``window``: (centre, width) in the source's modality units (see ``source.source_window``)."""
+    """``window``: (centre, width) in the source's modality units (see ``source.source_window``).
+    ``measurements``: the reader's, on a layer of their own (values in mm with ``spacing``)."""
     columns, rows = int(source.Columns), int(source.Rows)
     layer = hd.pr.GraphicLayer(layer_name="FINDINGS", order=1, description="chestview positive findings")
     text_height = max(12.0, rows / 45)
@@ -56,7 +65,7 @@ def build_gsps(
                 # Above the box, or just inside its top edge when the box touches the image's top;
                 # anchored at the box's corner, so a viewer places the label by its box.
                 top = y1 - text_height if y1 >= text_height else y1
-                texts.append(_text(label, x1, top, text_height, columns, rows, anchor=(x1, y1)))
+                texts.append(text_object(label, x1, top, text_height, columns, rows, anchor=(x1, y1)))
         call = case_call(result)
         lines.append(f"chestview {algorithm.model_id}: {call.text if call is not None else 'no call'}")
         if call is not None and call.note:
@@ -65,14 +74,21 @@ def build_gsps(
     if algorithm.warning:
         lines.append(algorithm.warning)
     for i, line in enumerate(x for x in lines if x):
-        texts.append(_text(line, 0.0, i * text_height * 1.2, text_height, columns, rows))
-    texts.append(_text(NOT_FOR_CLINICAL_USE, 0.0, rows - text_height, text_height, columns, rows))
+        texts.append(text_object(line, 0.0, i * text_height * 1.2, text_height, columns, rows))
+    texts.append(text_object(NOT_FOR_CLINICAL_USE, 0.0, rows - text_height, text_height, columns, rows))
     annotation = hd.pr.GraphicAnnotation(
         referenced_images=[source],
         graphic_layer=layer,
         graphic_objects=graphics or None,
         text_objects=texts,
     )
+    annotations, layers = [annotation], [layer]
+    if measurements:
+        own = hd.pr.GraphicLayer(layer_name=MEASUREMENT_LAYER, order=2, description="the reader's measurements")
+        drawn, captions = pr_measurements(measurements, spacing, columns, rows, text_height)
+        annotations.append(hd.pr.GraphicAnnotation(referenced_images=[source], graphic_layer=own,
+                                                   graphic_objects=drawn or None, text_objects=captions or None))
+        layers.append(own)
     centre, width = window
     pr = hd.pr.GrayscaleSoftcopyPresentationState(
         referenced_images=[source],
@@ -86,8 +102,8 @@ def build_gsps(
         device_serial_number=algorithm.weights_sha256 or "unknown",
         content_label=CONTENT_LABEL,
         content_description=f"chestview {algorithm.model_id} findings"[:64],
-        graphic_annotations=[annotation],
-        graphic_layers=[layer],
+        graphic_annotations=annotations,
+        graphic_layers=layers,
         voi_lut_transformations=[
             hd.pr.SoftcopyVOILUTTransformation(
                 window_center=float(centre), window_width=max(float(width), 1.0), window_explanation="chestview window"
@@ -104,20 +120,3 @@ def build_gsps(
     pr.Laterality = source.get("Laterality", "")
     pr.CodingSchemeIdentificationSequence = codes.coding_scheme_identification()
     return pr
-
-
-def _text(value: str, x: float, y: float, height: float, columns: int, rows: int,
-          anchor: tuple[float, float] | None = None) -> hd.pr.TextObject:
-    # The viewer picks the font; the box only says where. Roughly 0.6 em per character, clipped to the image.
-    width = min(float(columns), max(height, 0.6 * height * len(value)))
-    x = min(max(0.0, x), columns - width)
-    y = min(max(0.0, y), rows - height)
-    return hd.pr.TextObject(
-        text_value=plain_text(value)[:1024],
-        units=hd.pr.AnnotationUnitsValues.PIXEL,
-        bounding_box=(x, y, x + width, y + height),
-        text_justification=hd.pr.TextJustificationValues.LEFT,
-        anchor_point=None if anchor is None else (min(max(0.0, anchor[0]), float(columns)),
-                                                  min(max(0.0, anchor[1]), float(rows))),
-        anchor_point_visible=False,
-    )

@@ -4,11 +4,13 @@ Observer: the algorithm as a device (model id, architecture, weights SHA-256). P
 measurement group with the probability, the decision threshold and a Present/Absent evaluation;
 per box, an image-region group whose SCOORD is a closed POLYLINE rectangle in the source's pixel
 space, referencing its SOP Instance UID. The abnormality score and the input check get a group
-each when the result has them.
+each when the result has them; the reader's measurements follow (``extra_groups``, made by
+:mod:`chestview.engine.dicom_export.measurements`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import highdicom as hd
@@ -31,7 +33,7 @@ def device_uid(algorithm: Algorithm) -> str:
 
 def plain_text(text: str) -> str:
     """``text`` in the default DICOM repertoire: the dashes chestview writes become ASCII hyphens."""
-    return text.replace("—", "-").replace("–", "-").replace("…", "...")
+    return text.replace("—", "-").replace("–", "-").replace("…", "...").replace("°", " deg")
 
 
 def rectangle(box: Box, columns: int, rows: int) -> np.ndarray:
@@ -50,7 +52,9 @@ def build_sr(
     series_uid: str,
     series_number: int,
     instance_number: int,
+    extra_groups: Sequence[Any] = (),
 ) -> hd.sr.ComprehensiveSR:
+    """``extra_groups``: measurement groups that follow the model's (the reader's measurements)."""
     algorithm_id = hd.sr.AlgorithmIdentification(
         name=algorithm.model_id,
         version=algorithm.software_version,
@@ -84,6 +88,7 @@ def build_sr(
     check = getattr(result, "input_check", None)
     if check is not None:
         groups.append(_input_check_group(check, image, algorithm_id))
+    groups += list(extra_groups)
 
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),

@@ -77,7 +77,8 @@ class ExportMixin:
             return None
         result, labels = packed
         w = create_worker(jobs.export_dicom_job, out_dir, self.current_image, result, card, labels=labels,
-                          window=self.viewer.window, secondary_capture=secondary_capture, name="export")
+                          window=self.viewer.window, secondary_capture=secondary_capture,
+                          measurements=tuple(self.viewer.measure.annotations), name="export")
         w.returned.connect(lambda r: (self.statusBar().showMessage(str(r), 6000),
                                       self._remember_export_dir(Path(out_dir))))
         return self._start("export", w, pool="compute")
