@@ -13,6 +13,7 @@ from chestview.cli.progress import progress_for
 
 
 def run_reader_verdicts(args: argparse.Namespace) -> int:
+    # deferred: imports torch (the model run); `chestview --help` does not pay for it
     from chestview.engine.evaluate.against_reader import TABLE_HEADER, evaluate_against_reader
     from chestview.engine.util import atomic_write_text
 
@@ -20,7 +21,7 @@ def run_reader_verdicts(args: argparse.Namespace) -> int:
         error(f"--batch-size must be at least 1 (got {args.batch_size})")
         return 2
     if args.out:
-        from chestview.engine.outputs import check_output_folder
+        from chestview.engine.outputs import check_output_folder  # deferred with the rest of the run
 
         check_output_folder(args.out)  # a ChestviewError is one line and exit 2 (cli.main)
     with progress_for(args) as bar:

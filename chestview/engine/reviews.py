@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 from chestview.engine.paths import user_data_dir
 from chestview.engine.result_cache import file_sha256
 from chestview.engine.results import ImageResult
-from chestview.engine.sqlite_store import close_quietly, connect_store, set_aside
+from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, set_aside
 from chestview.engine.util import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -79,12 +79,28 @@ class ReviewStore:
 
     # -- connection -------------------------------------------------------------------------
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Connect; a damaged store is set aside and a new one started. A store that is only unusable
+        now (locked by another process, read-only, a full disk) is never set aside: the reader's
+        verdicts stay in it, this call goes without it and the next one tries again."""
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
         except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                self._unavailable(exc)
+                return
             self._set_aside(exc)
-            self._conn = self._connect()
+            try:
+                self._conn = self._connect()
+            except sqlite3.DatabaseError as again:
+                self._unavailable(again)
+        except OSError as exc:  # the folder cannot be made (read-only, a file in the way)
+            self._unavailable(exc)
+
+    def _unavailable(self, exc: BaseException) -> None:
+        log.warning("%s: review store unavailable (%s); verdicts are not saved until it is", self.path, exc)
+        close_quietly(self._conn)
+        self._conn = None
 
     def _connect(self) -> sqlite3.Connection:
         return connect_store(self.path, timeout=10.0, schema=_SCHEMA, probe_table="reviews")
@@ -99,15 +115,17 @@ class ReviewStore:
         with self._lock:
             if self._conn is None:
                 self._open()
+                if self._conn is None:
+                    return None
             try:
                 return fn(self._conn)
             except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    log.warning("%s: review store busy (%s)", self.path, exc)
+                if not is_corruption(exc):
+                    log.warning("%s: review store busy or read-only (%s)", self.path, exc)
                     return None
                 self._set_aside(exc)
                 self._open()
-                return fn(self._conn)
+                return None if self._conn is None else fn(self._conn)
 
     def close(self) -> None:
         with self._lock:

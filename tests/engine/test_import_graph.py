@@ -149,7 +149,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "inference", "result_cache", "reviews", "annotations", "worklist", "export", "dicom_export", "shard"))),
     # long jobs built on prediction: training, evaluation runs, fitting, proofs, publishing and importing
     ("workflows", tuple(E + m for m in (
-        "train", "bench", "precision_proof", "gate.fit", "site.fit", "zoo.publish", "zoo.importers", "zoo.fetch"))),
+        "train", "bench", "precision_proof", "gate.fit", "site.fit", "zoo.publish", "zoo.importers", "zoo.fetch",
+        "evaluate.against_reader", "evaluate.reader_verdicts"))),
     ("front ends", ("chestview.cli", "chestview.gui", "chestview.__main__")),
 )
 _ROOTS = {"chestview", "chestview.engine"}

@@ -83,3 +83,28 @@ def test_reviews_csv_carries_probabilities_and_the_readers_label(tmp_path, films
     assert by[(b, "")]["read"] == "1"
     assert reader_label(False, "disagree") == "1" and reader_label(True, "unsure") == ""
     store.close()
+
+
+def test_a_locked_store_keeps_the_readers_verdicts(tmp_path, films, caplog, monkeypatch):
+    """Another process holding the lock is not damage: nothing is set aside, the verdict already
+    stored stays, and the store works again once the lock is gone."""
+    import sqlite3
+
+    db = tmp_path / "reviews.sqlite"
+    store = ReviewStore(db)
+    store.set_read(films[0])
+    store.close()
+    real_connect = ReviewStore._connect
+
+    def locked(self):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(ReviewStore, "_connect", locked)
+    with caplog.at_level(logging.WARNING):
+        busy = ReviewStore(db)
+        assert not busy.get(films[0]).read  # goes without the store for now (and says so)
+    assert any("review store unavailable" in r.getMessage() for r in caplog.records)
+    assert not (tmp_path / "reviews.sqlite.corrupt").exists()
+    monkeypatch.setattr(ReviewStore, "_connect", real_connect)
+    assert busy.get(films[0]).read  # the next call opens it again: the verdict is still there
+    busy.close()

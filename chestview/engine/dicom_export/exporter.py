@@ -31,6 +31,7 @@ from chestview.engine.dicom_export.writer import WriterClaim, write_new
 from chestview.engine.errors import ChestviewError
 from chestview.engine.io._common import short_cause
 from chestview.engine.io.image import XrayImage
+from chestview.engine.result_cache import file_sha256
 from chestview.engine.io.loader import load_image
 from chestview.engine.render import render_annotated
 from chestview.engine.results import ImageResult
@@ -116,8 +117,6 @@ class DicomExporter:
 
     def stored_measurements(self, path: str) -> tuple[Annotation, ...]:
         """The annotations stored for the film at ``path`` (none for an unreadable file)."""
-        from chestview.engine.result_cache import file_sha256
-
         if self.annotation_store is None:
             self.annotation_store = AnnotationStore()
         try:

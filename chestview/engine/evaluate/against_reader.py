@@ -18,7 +18,10 @@ from chestview.engine.evaluate.reader_verdicts import (
     FindingAgreement, ModelCall, ReaderLabels, agreement_table, fmt_share, read_reader_labels,
 )
 from chestview.engine.errors import DatasetError
+from chestview.engine.inference import Predictor
 from chestview.engine.result_cache import file_sha256
+from chestview.engine.train.events import EvalProgress
+from chestview.engine.zoo import load_model
 
 STAGE = "reader verdicts"
 
@@ -92,10 +95,6 @@ def evaluate_against_reader(
     """Run ``model`` (zoo id or directory) on the films of the verdict CSV and compare its calls with
     the reader's labels. Raises :class:`DatasetError` for a missing or malformed CSV, or one without
     any agree / disagree verdict."""
-    from chestview.engine.inference import Predictor
-    from chestview.engine.train.events import EvalProgress
-    from chestview.engine.zoo import load_model
-
     labels = read_reader_labels(csv_path)
     if not labels.n_labels:
         raise DatasetError(f"{labels.source}: no agree or disagree verdict to evaluate against "
