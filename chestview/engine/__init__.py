@@ -6,7 +6,7 @@ The package reads one way: a module imports only from its own layer or the layer
 (tests/engine/test_import_graph.py holds the table and fails on an import of a higher layer, at
 module or function level). From the bottom up:
 
-1. base: ``errors``, ``util``, ``paths``, ``entry_files``, ``device``, ``colormaps``, ``sqlite_store``;
+1. base: ``errors``, ``util``, ``paths``, ``entry_files``, ``device``, ``colormaps``, ``sqlite_store``, ``memory``;
 2. records, the shapes results take: ``results``, ``case_call``, ``measure``, ``report_line``, ``priors``;
 3. readers and models: ``io``, ``preprocess``, ``outputs``, ``data``, ``models``, ``explain``, ``evaluate``
    (the metrics);

@@ -27,6 +27,7 @@ from chestview.engine.errors import ChestviewError
 from chestview.engine.gate.check import check_gray
 from chestview.engine.io.image import XrayImage
 from chestview.engine.io.loader import load_image
+from chestview.engine.memory import release_freed_memory
 from chestview.engine.preprocess import Preprocessing, prepare, ten_crop
 
 #: Decoded images held ahead of the model, at most (besides the batch being run and the images
@@ -143,6 +144,17 @@ class _DecodeThreads:
             self._results.clear()
 
 
+TRIM_EVERY = 128  # images between hand-backs of freed decode memory (engine.memory)
+
+
+def _trim_now_and_then(count: int) -> int:
+    """The count of images since the last trim, after trimming when it reached TRIM_EVERY."""
+    if count < TRIM_EVERY:
+        return count
+    release_freed_memory()
+    return 0
+
+
 def prefetched_batches(
     items: PreparedImages, batch_size: int, num_workers: int, max_bytes: int = PREFETCH_BYTES
 ) -> Iterator[list[dict]]:
@@ -156,9 +168,12 @@ def prefetched_batches(
     ``break``, an exception such as KeyboardInterrupt), the threads are let go without a wait.
     """
     n = len(items)
+    since_trim = 0
     if num_workers <= 0:
         for start in range(0, n, batch_size):
-            yield [items[i] for i in range(start, min(start + batch_size, n))]
+            batch = [items[i] for i in range(start, min(start + batch_size, n))]
+            since_trim = _trim_now_and_then(since_trim + len(batch))
+            yield batch
         return
     threads = _DecodeThreads(items, num_workers)
     try:
@@ -176,6 +191,7 @@ def prefetched_batches(
                     break
                 threads.submit(submitted)
                 submitted += 1
+            since_trim = _trim_now_and_then(since_trim + len(batch))
             yield batch
     finally:
         threads.close()

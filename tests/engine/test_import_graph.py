@@ -137,7 +137,7 @@ def test_no_module_imports_anothers_private_names():
 E = "chestview.engine."
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("chestview", "chestview.engine", *(E + m for m in (
-        "errors", "util", "paths", "entry_files", "device", "colormaps", "sqlite_store")))),
+        "errors", "util", "paths", "entry_files", "device", "colormaps", "sqlite_store", "memory")))),
     ("records", tuple(E + m for m in ("results", "case_call", "measure", "report_line", "priors"))),
     ("readers and models", tuple(E + m for m in (
         "io", "preprocess", "outputs", "data", "models", "explain", "evaluate"))),
