@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Callable, Iterator
@@ -132,3 +133,27 @@ def remove_stale_temps(folder: str | Path, is_ours: Callable[[str], bool]) -> in
             os.unlink(entry.path)
             removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def native_output_captured() -> Iterator[Callable[[], str]]:
+    """Send what C/C++ code writes to the process's stdout and stderr (file descriptors 1 and 2) to
+    a temporary file for the duration, and hand back a function that reads it afterwards. For a
+    library that prints below Python (torch's ONNX exporter dumps its whole graph to stdout on a
+    failed export): the user sees one line of ours, the text goes to the log (-v). Process-wide
+    while it lasts, so keep it short."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    captured = ""
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        for fd in saved:
+            os.dup2(sink.fileno(), fd)
+        try:
+            yield lambda: captured
+        finally:
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            captured = sink.read().decode("utf-8", "replace")

@@ -28,7 +28,7 @@ from torch import nn
 from chestview.engine.backends.base import BackendUnavailable, check_input
 from chestview.engine.gate.features import feature_layer, pooled_features
 from chestview.engine.paths import user_cache_dir
-from chestview.engine.util import atomic_write_bytes
+from chestview.engine.util import atomic_write_bytes, native_output_captured
 from chestview.engine.zoo.store import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
     wrapped = _Outputs(reference_module(loaded)).eval()
     buf = io.BytesIO()
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _attention_fast_path(False):
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), _attention_fast_path(False), \
+                native_output_captured() as exporter_output:
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapped, (x,), buf, input_names=["x"], output_names=wrapped.output_names,
@@ -135,6 +136,7 @@ def export_graph(loaded: LoadedModel, *, fold_constants: bool = True) -> bytes:
                 opset_version=OPSET, dynamo=False, do_constant_folding=fold_constants,
             )
     except Exception as exc:  # an exporter limit is the model's, not the user's, problem: fall back
+        log.debug("ONNX exporter output for %s:\n%s", loaded.card.id, exporter_output())
         raise BackendUnavailable(f"{loaded.card.id}: ONNX export failed ({type(exc).__name__}: {str(exc)[:160]})") from None
     return buf.getvalue()
 
