@@ -181,22 +181,21 @@ class ReadingController(QObject):
         self.update_changes()
 
     def link_views(self, on: bool) -> None:
-        """Zoom, pan and window/level of the prior follow the current film (while a prior is shown);
-        the current film leads (zooming the prior alone leaves the current film as it is)."""
+        """Zoom, pan and window/level of the two films follow each other (while a prior is shown):
+        whichever the reader zooms, pans or windows leads, the other follows."""
         on = bool(on) and self.w.act_prior.isChecked()
         a, b = self.w.viewer, self.w.prior_viewer
         # Not pyqtgraph's setXLink/setYLink: those line the axes up on screen (for plots stacked one
         # above the other), which shifts side-by-side views by their distance. Here both show the same
         # image rectangle.
         if on != self._window_linked:
+            pairs = ((a.window_changed, self._follow_window), (a.view.sigRangeChanged, self._follow_range),
+                     (b.window_changed, self._lead_window), (b.view.sigRangeChanged, self._lead_range))
+            for signal, slot in pairs:
+                (signal.connect if on else signal.disconnect)(slot)
             if on:
-                a.window_changed.connect(self._follow_window)
-                a.view.sigRangeChanged.connect(self._follow_range)
                 self._follow_window(*a.window)
                 self._follow_range()
-            else:
-                a.window_changed.disconnect(self._follow_window)
-                a.view.sigRangeChanged.disconnect(self._follow_range)
             self._window_linked = on
 
     def _copy_range(self, src: Any, dst: Any) -> None:
@@ -217,14 +216,28 @@ class ReadingController(QObject):
     def _follow_range(self, *_a: Any) -> None:
         self._copy_range(self.w.viewer, self.w.prior_viewer)
 
+    def _lead_range(self, *_a: Any) -> None:
+        self._copy_range(self.w.prior_viewer, self.w.viewer)
+
     def _follow_window(self, centre: float, width: float) -> None:
         """The prior takes the current film's window/level: the same stored values (DICOM units), so
         two films of one modality look alike; PNG films share the 0..1 display range."""
-        b, a = self.w.prior_viewer, self.w.viewer
-        if b.image is not None and a.image is not None:
-            sc, sw = a.image.stored_window((centre, width))
-            b.set_window(*_display_window(b.image, sc, sw))
-            b.set_inverted(a.inverted)
+        self._copy_window(self.w.viewer, self.w.prior_viewer, centre, width)
+
+    def _lead_window(self, centre: float, width: float) -> None:
+        """The current film takes the prior's window/level (the reader windowed the prior)."""
+        self._copy_window(self.w.prior_viewer, self.w.viewer, centre, width)
+
+    def _copy_window(self, src: Any, dst: Any, centre: float, width: float) -> None:
+        if self._syncing or src.image is None or dst.image is None:
+            return
+        self._syncing = True
+        try:
+            sc, sw = src.image.stored_window((centre, width))
+            dst.set_window(*_display_window(dst.image, sc, sw))
+            dst.set_inverted(src.inverted)
+        finally:
+            self._syncing = False
 
     def update_changes(self) -> None:
         """The change table: the prior's findings against the current film's (results of one model)."""

@@ -150,10 +150,20 @@ def test_nih_prior_at_full_size_with_linked_views_and_a_change_table(qtbot, tiny
     qtbot.waitUntil(zoomed_in, timeout=10_000)
     w.viewer.set_window(0.3, 0.2)
     assert w.prior_viewer.window == pytest.approx((0.3, 0.2))
+    # Both ways: zooming or windowing the prior leads the current film.
+    w.prior_viewer.view.setRange(QRectF(150, 150, 200, 200), padding=0)
+    def followed() -> bool:  # the same centre and the same fitted width (the views' heights differ by their aspect)
+        ra, rb = w.viewer.view.viewRect(), w.prior_viewer.view.viewRect()
+        return (abs(ra.center().x() - rb.center().x()) < 1 and abs(ra.center().y() - rb.center().y()) < 1
+                and abs(ra.width() - rb.width()) < 1)
+
+    qtbot.waitUntil(followed, timeout=10_000)
+    w.prior_viewer.set_window(0.4, 0.3)
+    assert w.viewer.window == pytest.approx((0.4, 0.3))
     w.act_link.setChecked(False)  # unlinked: each its own
     w.viewer.set_window(0.6, 0.5)
     w.viewer.view.setRange(QRectF(0, 0, 500, 500), padding=0)
-    assert w.prior_viewer.window == pytest.approx((0.3, 0.2))
+    assert w.prior_viewer.window == pytest.approx((0.4, 0.3))
     assert not same_view(w.prior_viewer, w.viewer)
     # The change table: every finding of the prior against the current film, at the operating point.
     panel = w.reading.panel
