@@ -27,7 +27,9 @@ def card_html(card, *, bundled: bool | None = None, path: str = "", reference=No
     system = system_info(card)
     rows = [
         f"<b>{e(card.id)}</b>" + (" <i>(bundled)</i>" if bundled else " <i>(user)</i>" if bundled is False else ""),
-        f"<b>{e(system.title)}</b>" + (f": {e(system.design)}" if system.design else ""),
+        # The design line often opens with the system's name ("CheXNet: DenseNet-121, ..."): said once.
+        (f"<b>{e(system.title)}</b>" + (f": {e(system.design)}" if system.design else "")
+         if not system.design.startswith(system.title) else f"<b>{e(system.design)}</b>"),
     ]
     if system.paper:
         rows.append(f"Paper: {e(system.paper)}")

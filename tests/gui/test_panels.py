@@ -156,3 +156,18 @@ def test_card_metrics_summarised():
     assert metric_summary("test", test) == "test mean AUROC <b>0.619</b> (119 images)"
     assert metric_summary("history", [{"epoch": 1}, {"epoch": 2}]) == "history: 2 epoch(s)"
     assert metric_summary("val_auroc", 0.5) == "val_auroc: 0.500"
+
+
+def test_the_picker_card_says_which_system_its_paper_and_how_it_measured_against_the_default():
+    from chestview.engine.zoo import ModelCard
+    from chestview.engine.paths import bundled_zoo_dir
+    from chestview.gui.model_panel import card_html
+
+    zoo = bundled_zoo_dir()
+    default_id = (zoo / "DEFAULT").read_text().strip()
+    default = ModelCard.load(zoo / default_id)
+    other = ModelCard.load(zoo / "chestxray8-lite0-r4-eq")
+    text = card_html(other, bundled=True, reference=default)
+    assert "ChestX-ray8 baseline" in text and text.count("ChestX-ray8 baseline:") == 1
+    assert "Paper: Wang et al. 2017" in text
+    assert f"Against the default: against {default_id} on the same test films: test mean AUROC" in text
