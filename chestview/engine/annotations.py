@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chestview.engine.measure import Span, cardiothoracic_ratio, distance
+from chestview.engine.paths import user_data_dir
 from chestview.engine.util import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,6 @@ class History:
 
 
 def default_annotation_dir() -> Path:
-    from chestview.engine.paths import user_data_dir
-
     return user_data_dir() / "annotations"
 
 

@@ -40,6 +40,7 @@ THUMB = 256
 def _thumbnail(gray_u8: np.ndarray, heat: np.ndarray | None) -> QPixmap:
     """``heat``: a map in display units (:func:`chestview.engine.explain.display.combined_heatmap`),
     drawn as the viewer draws it, so that a negative finding does not look hot here either."""
+    # deferred: the engine's rendering and zoo import torch; the window opens without it
     from chestview.engine.colormaps import DEFAULT_COLORMAP, DEFAULT_OPACITY
     from chestview.engine.render import overlay_heatmap
 
@@ -51,6 +52,7 @@ def _thumbnail(gray_u8: np.ndarray, heat: np.ndarray | None) -> QPixmap:
 
 
 def _small_gray(image: Any) -> np.ndarray:
+    # deferred: the engine's rendering and zoo import torch; the window opens without it
     from chestview.engine.preprocess import resize_gray
 
     h, w = image.height, image.width
@@ -210,6 +212,7 @@ class CompareView(QWidget):
             return
         columns = list(self.results)
         shown = columns if self.side_by_side.isChecked() else [columns[self._toggle_index % len(columns)]]
+        # deferred: the engine's rendering and zoo import torch; the window opens without it
         from chestview.engine.explain.display import combined_heatmap
 
         for col in shown:
@@ -285,6 +288,7 @@ class CompareDialog(QDialog):
                 if self.models.item(i).checkState() == Qt.CheckState.Checked]
 
     def run(self) -> None:
+        # deferred: the engine's rendering and zoo import torch; the window opens without it
         from chestview.gui import jobs
         from chestview.gui.workers import create_worker
 
@@ -302,6 +306,7 @@ class CompareDialog(QDialog):
         self.window_._start("compare", w, pool="compute", returned=lambda r, im=image: self.show_results(im, r))
 
     def show_results(self, image: Any, results: dict[str, Any]) -> None:
+        # deferred: the engine's rendering and zoo import torch; the window opens without it
         from chestview.engine.zoo.comparison import per_finding_test_auroc
 
         cards = {m: self.window_.model_panel.card(m) for m in results}

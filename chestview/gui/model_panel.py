@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 def card_html(card, *, bundled: bool | None = None, path: str = "", reference=None) -> str:
     """A short human description of a model card: what it is (the paper), how it measured against
     ``reference`` (the default model's card), labels, metrics, provenance."""
+    # deferred: the zoo modules import torch; the window opens without it
     from chestview.engine.zoo.comparison import compare_cards, system_info
 
     e = html.escape
@@ -155,6 +156,7 @@ class ModelPanel(QWidget):
         self.entries = list(entries)
         self.combo.blockSignals(True)
         self.combo.clear()
+        # deferred: the zoo modules import torch; the window opens without it
         from chestview.engine.zoo.comparison import system_info
         from chestview.engine.zoo.quality import model_warnings
 
@@ -192,6 +194,7 @@ class ModelPanel(QWidget):
         return entry.card if entry else None
 
     def _changed(self, _index: int) -> None:
+        # deferred: the zoo modules import torch; the window opens without it
         from chestview.engine.zoo.quality import model_warnings
 
         entry = self.current_entry()
@@ -201,6 +204,7 @@ class ModelPanel(QWidget):
                                 + "\n".join(warnings))
         self.quality.setVisible(bool(warnings))
         if entry is not None:
+            # deferred: the zoo modules import torch; the window opens without it
             from chestview.engine.zoo.store import default_model_id
 
             default = default_model_id()

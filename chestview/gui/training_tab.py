@@ -40,6 +40,7 @@ DATA_FORMATS = ("nih", "chexpert", "indiana", "openi", "csv")
 
 def _architectures() -> list[str]:
     try:
+        # deferred: imports torch (training, models, evaluation); the tab opens without it
         from chestview.engine.models import list_models
 
         return list_models()
@@ -49,6 +50,7 @@ def _architectures() -> list[str]:
 
 def _losses() -> list[str]:
     try:
+        # deferred: imports torch (training, models, evaluation); the tab opens without it
         from chestview.engine.train.losses import list_losses
 
         return list_losses()
@@ -58,6 +60,7 @@ def _losses() -> list[str]:
 
 def train_job(config_dict: dict, resume: bool, *, on_event=None, should_stop=None):
     """``chestview train`` in a worker; a finished model is installed into the user zoo."""
+    # deferred: imports torch (training, models, evaluation); the tab opens without it
     from chestview.engine.train.config import TrainConfig
     from chestview.engine.train.trainer import train
 
@@ -78,6 +81,7 @@ def install_model(model_dir: Path) -> Path:
     import shutil
     import uuid
 
+    # deferred: imports torch (training, models, evaluation); the tab opens without it
     from chestview.engine.paths import user_models_dir
     from chestview.engine.zoo.card import ModelCard
 
@@ -100,6 +104,7 @@ def install_model(model_dir: Path) -> Path:
 
 
 def evaluate_job(model: str, data_spec: str, out_dir: str | None, device: str, *, on_event=None, should_stop=None):
+    # deferred: imports torch (training, models, evaluation); the tab opens without it
     from chestview.engine.train.evaluation import evaluate
 
     return evaluate(model, data_spec, split="test", out_dir=out_dir, device=device, n_boot=200, probe=True,
@@ -108,6 +113,7 @@ def evaluate_job(model: str, data_spec: str, out_dir: str | None, device: str, *
 
 def reader_verdicts_job(csv_path: str, model: str, device: str, *, on_event=None, should_stop=None):
     """``chestview eval --reader-verdicts`` in a worker: the model against the reader's verdict CSV."""
+    # deferred: imports torch (training, models, evaluation); the tab opens without it
     from chestview.engine.evaluate.against_reader import evaluate_against_reader
 
     return evaluate_against_reader(csv_path, model, device=device, num_workers=0, on_event=on_event,
@@ -369,6 +375,7 @@ class TrainingTab(QWidget):
         self.status.setText(f"Training {state}: {result.epochs_run} epoch(s), best epoch {result.best_epoch}")
         if result.model_dir is not None:
             try:
+                # deferred: imports torch (training, models, evaluation); the tab opens without it
                 from chestview.engine.zoo.card import ModelCard
 
                 model_id = ModelCard.load(result.model_dir).id

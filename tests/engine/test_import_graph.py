@@ -209,15 +209,7 @@ def test_no_upward_imports():
 # the line above it or above its run of imports. An import guarded by ``try`` (an optional module)
 # needs none. Files other work owns for now are listed with the reason their imports stay.
 JUSTIFIED = re.compile(r"#.*\b(defer\w*|lazy|lazily|late)\b", re.IGNORECASE)
-ALLOWED_FUNCTION_LEVEL = {
-    "chestview/engine/annotations.py": "light (engine.paths); to move to module level with the reading-session work",
-    "chestview/engine/dicom_export/source.py": "light (zoo.quality); to move to module level with the dicom_export work",
-    "chestview/gui/training_tab.py": "defers torch (engine.train, engine.models) until a training starts; comments "
-                                     "to be added with the training tab work",
-    "chestview/engine/zoo/comparison.py": "light (engine.models, errors); being edited for the compare view",
-    "chestview/gui/model_panel.py": "defers torch (engine.zoo) from the window's start; being edited",
-    "chestview/gui/compare_view.py": "defers torch (engine.zoo, preprocess) from the window's start; being edited",
-}
+ALLOWED_FUNCTION_LEVEL: dict[str, str] = {}
 
 
 def _import_runs(tree: ast.AST) -> list[list[ast.stmt]]:

@@ -15,6 +15,7 @@ from chestview.engine.io.detect import sniff_file
 from chestview.engine.io.dicom import output_range_sum, read_dataset
 from chestview.engine.io.image import XrayImage
 from chestview.engine.zoo.card import ModelCard
+from chestview.engine.zoo.quality import model_warning_line
 
 # Patient and study attributes that highdicom copies with plain attribute access (Type 2 in the
 # output): a source without them still gets a valid object, with the attribute empty.
@@ -42,8 +43,6 @@ class Algorithm:
 
     @classmethod
     def from_card(cls, card: ModelCard) -> "Algorithm":
-        from chestview.engine.zoo.quality import model_warning_line
-
         site = str((card.calibration or {}).get("site") or "")
         return cls(card.id, card.architecture, card.sha256, f"chestview {__version__}", model_warning_line(card), site)
 

@@ -97,6 +97,7 @@ class SystemInfo:
 def system_info(card: ModelCard) -> SystemInfo:
     """The research system behind ``card`` (its architecture's name, design and paper; the bare
     architecture name for an imported or unregistered one)."""
+    # deferred: the architecture registry imports torch; `chestview models` lists cards without it
     from chestview.engine.errors import ModelError
     from chestview.engine.models import model_info
 
