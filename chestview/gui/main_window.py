@@ -420,6 +420,16 @@ class MainWindow(BrowsingMixin, AnalysisMixin, ExportMixin, JobsMixin, QMainWind
             self.resize(min(1500, avail.width()) if avail else 1280, min(950, avail.height()) if avail else 800)
         if s.window_state:
             self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
+        else:  # the first start: dock widths set once the window has its size (see showEvent)
+            self._initial_dock_widths = True
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if getattr(self, "_initial_dock_widths", False):
+            # Set before the window had its size, Qt shares the width out again on show: the studies
+            # column would start at its minimum. Set once here; the panels' contents no longer move it.
+            self._initial_dock_widths = False
+            self.resizeDocks([self.browser_dock, self.findings_dock], [220, 400], Qt.Orientation.Horizontal)
 
     def save_layout(self) -> None:
         self.settings.geometry = bytes(self.saveGeometry().toBase64()).decode()

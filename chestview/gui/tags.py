@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QLineEdit, QSizePolicy, QTableView, QVBoxLayout,
+    QWidget,
 )
 
 from chestview.engine.io import read_dicom_tags
@@ -64,6 +65,8 @@ class TagPanel(QWidget):
         header.setStretchLastSection(True)
         self.note = QLabel("")
         self.note.setStyleSheet("color: #8a8f94;")
+        self.note.setWordWrap(True)  # "not a DICOM file" and the like wrap rather than widen the dock
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -99,6 +102,9 @@ class ImageInfoPanel(QWidget):
             lab = QLabel("–")
             lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             lab.setWordWrap(True)
+            # A long value (a file name without spaces) wraps or is cut, never widens the dock: the
+            # film keeps its width while stepping (the full path is the File row's tooltip).
+            lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.labels[name] = lab
             form.addRow(name, lab)
 

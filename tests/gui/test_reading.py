@@ -299,3 +299,24 @@ def test_keys_listed_viewer_only_and_corner_text(qtbot, tiny_zoo, films, tmp_pat
         w.open_paths([films[1]], add=bool(w.browser.paths()))
     assert set(w.browser.paths()) == {films[0], films[1]}
     close(w)
+
+
+def test_dock_widths_hold_while_stepping_through_films(qtbot, tiny_zoo, samples_dir):
+    """Long values (DICOM file names, photometric notes) wrap or are cut in the side panels; they
+    never widen a dock, so the film keeps its place and size from one study to the next."""
+    from PySide6.QtWidgets import QDockWidget
+
+    w = new_window(qtbot, tiny_zoo)
+    w.open_paths([str(samples_dir)])
+    qtbot.waitUntil(lambda: len(w.browser.catalog.images) >= 6, timeout=TIMEOUT)
+    paths = [im.path for im in w.browser.catalog.images]
+    assert any(p.endswith(".dcm") for p in paths) and any(p.endswith(".png") for p in paths)
+    seen = set()
+    for path in paths * 2:
+        w.browser.select_path(path)
+        qtbot.waitUntil(lambda: w.current_path == path and w.current_image is not None, timeout=TIMEOUT)
+        qtbot.wait(20)
+        docks = tuple(d.width() for d in w.findChildren(QDockWidget) if d.isVisible())
+        seen.add((docks, w.viewer.width()))
+    assert len(seen) == 1, seen
+    close(w)
