@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from chestview.cli.common import error, report, table
+from chestview.cli.common import at_least, report, table
 from chestview.cli.progress import progress_for
 
 
@@ -17,8 +17,7 @@ def run_reader_verdicts(args: argparse.Namespace) -> int:
     from chestview.engine.evaluate.against_reader import TABLE_HEADER, evaluate_against_reader
     from chestview.engine.util import atomic_write_text
 
-    if args.batch_size < 1:
-        error(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if not at_least("--batch-size", args.batch_size, 1):
         return 2
     if args.out:
         from chestview.engine.outputs import check_output_folder  # deferred with the rest of the run
