@@ -32,7 +32,7 @@ import numpy as np
 from chestview import __version__
 from chestview.engine.paths import user_cache_dir
 from chestview.engine.results import ImageResult
-from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, set_aside
+from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, open_or_recover, set_aside
 from chestview.engine.util import open_regular
 
 log = logging.getLogger(__name__)
@@ -169,20 +169,7 @@ class ResultCache:
 
     # -- connection -------------------------------------------------------------------------
     def _open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = self._connect()
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                self._disable(exc)
-                return
-            self._discard(exc)
-            try:
-                self._conn = self._connect()
-            except sqlite3.DatabaseError as again:
-                self._disable(again)
-        except OSError as exc:  # the cache folder cannot be made (read-only, a file in the way)
-            self._disable(exc)
+        self._conn = open_or_recover(self.path, self._connect, damaged=self._discard, unavailable=self._disable)
 
     def _connect(self) -> sqlite3.Connection:
         return connect_store(self.path, timeout=self.busy_timeout, schema=_SCHEMA, probe_table="results",

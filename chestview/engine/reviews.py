@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 from chestview.engine.paths import user_data_dir
 from chestview.engine.result_cache import file_sha256
 from chestview.engine.results import ImageResult
-from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, set_aside
+from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, open_or_recover, set_aside
 from chestview.engine.util import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -82,20 +82,7 @@ class ReviewStore:
         """Connect; a damaged store is set aside and a new one started. A store that is only unusable
         now (locked by another process, read-only, a full disk) is never set aside: the reader's
         verdicts stay in it, this call goes without it and the next one tries again."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = self._connect()
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                self._unavailable(exc)
-                return
-            self._set_aside(exc)
-            try:
-                self._conn = self._connect()
-            except sqlite3.DatabaseError as again:
-                self._unavailable(again)
-        except OSError as exc:  # the folder cannot be made (read-only, a file in the way)
-            self._unavailable(exc)
+        self._conn = open_or_recover(self.path, self._connect, damaged=self._set_aside, unavailable=self._unavailable)
 
     def _unavailable(self, exc: BaseException) -> None:
         log.warning("%s: review store unavailable (%s); verdicts are not saved until it is", self.path, exc)

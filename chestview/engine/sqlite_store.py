@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Callable
 
 # SQLite's result codes for a damaged file; anything else (busy, locked, read-only, full) is not damage.
 CORRUPTION_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
@@ -65,3 +66,28 @@ def set_aside(path: Path) -> None:
                 os.replace(p, Path(str(p) + ".corrupt"))
             except OSError:
                 p.unlink(missing_ok=True)
+
+
+def open_or_recover(path: Path, connect: Callable[[], sqlite3.Connection], *,
+                    damaged: Callable[[BaseException], None],
+                    unavailable: Callable[[BaseException], None]) -> sqlite3.Connection | None:
+    """A connection to the store at ``path`` made by ``connect``. A damaged file goes to ``damaged``
+    (which sets it aside) and a fresh store is connected; a store unusable only now (locked, read-only,
+    a folder that cannot be made) goes to ``unavailable`` and None is returned: its file is left as
+    it is for the next try."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return connect()
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            unavailable(exc)
+            return None
+        damaged(exc)
+        try:
+            return connect()
+        except sqlite3.DatabaseError as again:
+            unavailable(again)
+            return None
+    except OSError as exc:  # the folder cannot be made (read-only, a file in the way)
+        unavailable(exc)
+        return None
