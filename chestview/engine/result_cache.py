@@ -32,7 +32,7 @@ import numpy as np
 from chestview import __version__
 from chestview.engine.paths import user_cache_dir
 from chestview.engine.results import ImageResult
-from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, open_or_recover, set_aside
+from chestview.engine.sqlite_store import call_or_recover, close_quietly, connect_store, open_or_recover, set_aside
 from chestview.engine.util import open_regular
 
 log = logging.getLogger(__name__)
@@ -201,25 +201,12 @@ class ResultCache:
         with self._lock:
             if self.disabled:
                 return None
-            if self._conn is None:
-                self._open()
-                if self._conn is None:
-                    return None
-            try:
-                return fn(self._conn)
-            except sqlite3.DatabaseError as exc:
-                if not is_corruption(exc):
-                    self._disable(exc)
-                    return None
-                self._discard(exc)
-                self._open()
-                if self._conn is None:
-                    return None
-                try:
-                    return fn(self._conn)
-                except sqlite3.DatabaseError as again:
-                    self._disable(again)
-                    return None
+            return call_or_recover(self._connection, fn, damaged=self._discard, unavailable=self._disable)
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._conn is None and not self.disabled:
+            self._open()
+        return self._conn
 
     def close(self) -> None:
         with self._lock:

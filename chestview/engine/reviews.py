@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 from chestview.engine.paths import user_data_dir
 from chestview.engine.result_cache import file_sha256
 from chestview.engine.results import ImageResult
-from chestview.engine.sqlite_store import close_quietly, connect_store, is_corruption, open_or_recover, set_aside
+from chestview.engine.sqlite_store import call_or_recover, close_quietly, connect_store, open_or_recover, set_aside
 from chestview.engine.util import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -100,19 +100,12 @@ class ReviewStore:
 
     def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         with self._lock:
-            if self._conn is None:
-                self._open()
-                if self._conn is None:
-                    return None
-            try:
-                return fn(self._conn)
-            except sqlite3.DatabaseError as exc:
-                if not is_corruption(exc):
-                    log.warning("%s: review store busy or read-only (%s)", self.path, exc)
-                    return None
-                self._set_aside(exc)
-                self._open()
-                return None if self._conn is None else fn(self._conn)
+            return call_or_recover(self._connection, fn, damaged=self._set_aside, unavailable=self._unavailable)
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._conn is None:
+            self._open()
+        return self._conn
 
     def close(self) -> None:
         with self._lock:

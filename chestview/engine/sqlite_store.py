@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 # SQLite's result codes for a damaged file; anything else (busy, locked, read-only, full) is not damage.
 CORRUPTION_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
@@ -90,4 +90,30 @@ def open_or_recover(path: Path, connect: Callable[[], sqlite3.Connection], *,
             return None
     except OSError as exc:  # the folder cannot be made (read-only, a file in the way)
         unavailable(exc)
+        return None
+
+
+def call_or_recover(connection: Callable[[], sqlite3.Connection | None], fn: Callable[[sqlite3.Connection], Any], *,
+                    damaged: Callable[[BaseException], None],
+                    unavailable: Callable[[BaseException], None]) -> Any:
+    """``fn(conn)`` on the store's connection (``connection()``, opened on demand; None: none now).
+    A damaged database goes to ``damaged`` and ``fn`` is tried once more on a fresh store; anything
+    else (locked, read-only, full) goes to ``unavailable``. None whenever ``fn`` could not run."""
+    conn = connection()
+    if conn is None:
+        return None
+    try:
+        return fn(conn)
+    except sqlite3.DatabaseError as exc:
+        if not is_corruption(exc):
+            unavailable(exc)
+            return None
+        damaged(exc)
+    conn = connection()
+    if conn is None:
+        return None
+    try:
+        return fn(conn)
+    except sqlite3.DatabaseError as again:
+        unavailable(again)
         return None
